@@ -1,0 +1,21 @@
+"""theanine: a symbolic tensor compiler in the lineage of Theano.
+
+Build a graph of symbolic variables (`theanine.tensor`, imported as `T`), differentiate it
+(`grad`), compile it (`function`) and run it on a backend chosen by `config.backend`.
+"""
+
+from theanine import tensor
+from theanine.compile import Function, In, Mode, Out, SharedVariable, function, shared
+from theanine.config import config
+from theanine.gradient import grad, verify_grad
+from theanine.graph.basic import Apply, Constant, Variable
+from theanine.graph.op import Op
+from theanine.graph.type import Type
+from theanine.hookspecs import hookimpl
+from theanine.printing import debugprint, pp
+
+__version__ = "0.1.0"
+
+__all__ = ["Apply", "Constant", "Function", "In", "Mode", "Op", "Out", "SharedVariable", "Type",
+           "Variable", "config", "debugprint", "function", "grad", "hookimpl", "pp", "shared",
+           "tensor", "verify_grad"]

@@ -1,0 +1,346 @@
+"""`theanine.function`: compile symbolic outputs (and shared-variable updates) into a callable.
+
+Compiling takes four steps: normalize the arguments (inputs, outputs, updates, givens) with
+clear errors, build a `FunctionGraph` whose inputs are the explicit inputs followed by the
+shared variables the graph reads, rewrite it, and hand it to the selected backend's `link`.
+Calling converts the arguments, runs the program, then writes the updates back: only after
+every output is computed, and not at all if the call fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.compile.io import In, Out
+from theanine.compile.mode import Mode, get_mode
+from theanine.compile.sharedvalue import SharedVariable
+from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from theanine.graph.fg import FunctionGraph
+from theanine.link.backend import select_backend
+from theanine.rewriting import rewrite_graph
+
+
+class UnusedInputError(ValueError):
+    """An explicit input does not contribute to any output or update."""
+
+
+def _label(v: Variable) -> str:
+    return v.name if v.name is not None else str(v)
+
+
+def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
+    from theanine.tensor.basic import as_tensor_variable
+
+    if updates is None:
+        return []
+    if isinstance(updates, dict):
+        pairs = list(updates.items())
+    else:
+        pairs = list(updates)
+    out = []
+    seen = set()
+    for item in pairs:
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise TypeError(f"each update must be a (shared variable, new expression) pair, "
+                            f"got {item!r}")
+        var, expr = item
+        if not isinstance(var, SharedVariable):
+            raise TypeError(f"update target {var} is not a shared variable; only shared "
+                            "variables can be updated")
+        if var in seen:
+            raise ValueError(f"shared variable {_label(var)} is updated more than once")
+        seen.add(var)
+        try:
+            expr = as_tensor_variable(expr)
+        except TypeError as exc:
+            raise TypeError(f"update of {_label(var)}: {exc}") from None
+        if expr.type != var.type:
+            if not var.type.is_compatible(expr.type) and not (
+                    expr.dtype == var.dtype and expr.ndim == var.ndim):
+                raise TypeError(
+                    f"update of shared variable {_label(var)} has the wrong type: expected "
+                    f"{var.type}, got {expr.type} ({expr}); cast the expression (e.g. "
+                    f"T.cast(expr, '{var.dtype}')) so that it matches")
+            from theanine.tensor.basic import Rebroadcast
+
+            expr = Rebroadcast(var.type.broadcastable)(expr)
+        out.append((var, expr))
+    return out
+
+
+def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
+    from theanine.tensor.basic import as_tensor_variable
+
+    if givens is None:
+        return {}
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    out: dict[Variable, Variable] = {}
+    for item in pairs:
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise TypeError(f"each givens entry must be a (variable, replacement) pair, got "
+                            f"{item!r}")
+        old, new = item
+        if not isinstance(old, Variable):
+            raise TypeError(f"givens key {old!r} is not a symbolic variable")
+        try:
+            new = as_tensor_variable(new)
+        except TypeError as exc:
+            raise TypeError(f"givens replacement for {_label(old)}: {exc}") from None
+        if new.type != old.type and not old.type.is_compatible(new.type):
+            raise TypeError(f"givens replacement for {_label(old)} has the wrong type: expected "
+                            f"{old.type}, got {new.type} ({new})")
+        out[old] = new
+    return out
+
+
+def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: Any = None,
+             updates: Any = None, givens: Any = None,
+             no_default_updates: bool | Sequence[Variable] = False,
+             allow_input_downcast: bool | None = None, name: str | None = None,
+             on_unused_input: str = "raise", backend: str | None = None) -> Function:
+    """Compile `outputs` as a function of `inputs`.
+
+    `outputs`: a variable (the call returns one array), a list (returns a list), or None.
+    `updates`: (shared variable, expression) pairs applied after each call. `givens`:
+    (variable, replacement) pairs substituted into the graph.  `backend`/`mode` choose how the
+    graph is rewritten and run.
+    """
+    if not isinstance(inputs, list | tuple):
+        raise TypeError(f"function inputs must be a list of variables, got "
+                        f"{type(inputs).__name__}")
+    specs = [i if isinstance(i, In) else In(i) if isinstance(i, Variable) else None
+             for i in inputs]
+    for k, spec in enumerate(specs):
+        if spec is None:
+            raise TypeError(f"function input {k} is {inputs[k]!r}, not a symbolic variable")
+        if isinstance(spec.variable, SharedVariable):
+            raise TypeError(f"input {_label(spec.variable)} is a shared variable; shared "
+                            "variables are implicit inputs: use set_value, or givens to "
+                            "substitute a value")
+        if isinstance(spec.variable, Constant):
+            raise TypeError(f"input {k} ({spec.variable}) is a constant, not an input")
+        if spec.allow_downcast is None:
+            spec.allow_downcast = allow_input_downcast
+    in_vars = [s.variable for s in specs]
+    if len(set(in_vars)) != len(in_vars):
+        raise ValueError("the same variable appears more than once in the inputs")
+    seen_default = False
+    for s in specs:
+        if s.has_default:
+            seen_default = True
+        elif seen_default:
+            raise TypeError(f"input {_label(s.variable)} has no default but follows an input "
+                            "that has one")
+
+    single = outputs is not None and not isinstance(outputs, list | tuple)
+    out_items = [] if outputs is None else [outputs] if single else list(outputs)
+    out_vars, borrow = [], []
+    from theanine.tensor.basic import as_tensor_variable
+
+    for o in out_items:
+        if isinstance(o, Out):
+            out_vars.append(o.variable)
+            borrow.append(o.borrow)
+        else:
+            out_vars.append(as_tensor_variable(o))
+            borrow.append(False)
+
+    update_pairs = _normalize_updates(updates)
+    given = _normalize_givens(givens)
+    # Default updates (random streams) unless disabled.
+    explicit = {v for v, _ in update_pairs}
+    skip_defaults = (set(no_default_updates) if isinstance(no_default_updates, list | tuple)
+                     else None)
+    if no_default_updates is not True:
+        for v in graph_inputs(out_vars + [e for _, e in update_pairs]):
+            if (isinstance(v, SharedVariable) and v.default_update is not None
+                    and v not in explicit and (skip_defaults is None or v not in skip_defaults)):
+                update_pairs.append((v, v.default_update))
+                explicit.add(v)
+
+    targets = out_vars + [e for _, e in update_pairs]
+    if given:
+        targets = clone_replace(targets, given, strict=False)
+    # What the graph reads: explicit inputs and shared variables.
+    leaves = graph_inputs(targets, blockers=in_vars)
+    shared_vars: list[SharedVariable] = []
+    for v in leaves:
+        if v in in_vars or isinstance(v, Constant):
+            continue
+        if isinstance(v, SharedVariable):
+            if v not in shared_vars:
+                shared_vars.append(v)
+            continue
+        raise ValueError(f"variable {_label(v)} ({v.type}) is needed to compute the outputs but "
+                         "is not in the function's inputs; add it to the inputs or give it a "
+                         "value with givens")
+    for v, _ in update_pairs:
+        if v not in shared_vars:
+            shared_vars.append(v)
+    used = set(leaves)
+    for k, v in enumerate(in_vars):
+        if v not in used and on_unused_input != "ignore":
+            msg = (f"input {k} ({_label(v)}) is not used to compute any output or update; pass "
+                   "on_unused_input='ignore' (or 'warn') to allow it")
+            if on_unused_input == "raise":
+                raise UnusedInputError(msg)
+            import warnings
+
+            warnings.warn(msg, stacklevel=2)
+
+    mode_obj = get_mode(mode, backend)
+    maker = FunctionMaker(in_vars + shared_vars, targets, mode_obj)
+    n_out = len(out_vars)
+    return Function(maker, specs, shared_vars, [v for v, _ in update_pairs], n_out, single,
+                    borrow, name)
+
+
+class FunctionMaker:
+    """Builds the rewritten graph and the linked program (`f.maker.fgraph`)."""
+
+    def __init__(self, inputs: list[Variable], outputs: list[Variable], mode: Mode):
+        self.mode = mode
+        self.backend = select_backend(mode.backend)
+        self.fgraph = FunctionGraph(inputs, outputs, clone=True)
+        rewrite_graph(self.fgraph, mode.optimizer, mode.including, mode.excluding, self.backend)
+        self.program = self.backend.link(self.fgraph)
+        self.aliased_outputs = _aliased_outputs(self.fgraph)
+
+
+def _aliased_outputs(fgraph: FunctionGraph) -> list[bool]:
+    """For each output, whether it may share memory with an input or a constant."""
+    flags = []
+    for out in fgraph.outputs:
+        v = out
+        while v.owner is not None:
+            vmap = getattr(v.owner.op, "view_map", {}) or {}
+            src = vmap.get(v.index)
+            if not src:
+                break
+            v = v.owner.inputs[src[0]]
+        flags.append(v.owner is None)
+    return flags
+
+
+def _converter(spec: In, ttype: Any) -> Callable[[Any], Any]:
+    """The per-input conversion, with a fast path for arrays already of the right type."""
+    name = spec.name or str(spec.variable)
+    dtype = ttype.numpy_dtype
+    ndim = ttype.ndim
+    strict = spec.strict
+    allow_downcast = spec.allow_downcast
+    filt = ttype.filter
+    ndarray = np.ndarray
+    fast = not any(ttype.broadcastable)
+    # Python floats always convert to a float dtype (Theano's rule); skip the general filter.
+    float_scalars = (float,) if dtype.kind == "f" and not (strict or ndim) else ()
+    array = np.array
+
+    def convert(value: Any) -> Any:
+        if fast and type(value) is ndarray and value.dtype is dtype and value.ndim == ndim:
+            return value
+        if type(value) in float_scalars:
+            return array(value, dtype)
+        return filt(value, strict, allow_downcast, name)
+
+    return convert
+
+
+class Function:
+    """A compiled function. Call it positionally or by input name."""
+
+    def __init__(self, maker: FunctionMaker, specs: list[In], shared_vars: list[SharedVariable],
+                 updated: list[SharedVariable], n_out: int, single: bool, borrow: list[bool],
+                 name: str | None):
+        self.maker = maker
+        self.specs = specs
+        self.shared_vars = shared_vars
+        self.updated = updated
+        self.n_out = n_out
+        self.single = single
+        self.borrow = borrow
+        self.name = name
+        self._program = maker.program
+        fg_inputs = maker.fgraph.inputs
+        self._convert = [_converter(s, fg_inputs[k].type) for k, s in enumerate(specs)]
+        self._defaults = [s.value for s in specs]
+        self._names = {s.name: k for k, s in enumerate(specs) if s.name is not None}
+        self._containers = [v.container for v in shared_vars]
+        index_of = {v: k for k, v in enumerate(shared_vars)}
+        self._update_slots = [(self._containers[index_of[v]], n_out + j)
+                              for j, v in enumerate(updated)]
+        aliased = maker.aliased_outputs
+        self._copy_outputs = [k for k in range(len(aliased))
+                              if aliased[k] and not (k < n_out and borrow[k])]
+        self._n_in = len(specs)
+
+    def _bind(self, args: tuple, kwargs: dict[str, Any]) -> list[Any]:
+        n = self._n_in
+        if len(args) > n:
+            raise TypeError(f"{self._title()} takes {n} input(s) ({self._input_list()}), got "
+                            f"{len(args)}")
+        values: list[Any] = list(args) + [_MISSING] * (n - len(args))
+        for key, val in kwargs.items():
+            k = self._names.get(key)
+            if k is None:
+                raise TypeError(f"{self._title()} got an unknown keyword argument {key!r}; "
+                                f"inputs: {self._input_list()}")
+            if values[k] is not _MISSING:
+                raise TypeError(f"{self._title()} got input {key!r} both by position and by "
+                                "keyword")
+            values[k] = val
+        for k, v in enumerate(values):
+            if v is _MISSING:
+                if not self.specs[k].has_default:
+                    raise TypeError(f"{self._title()} is missing input {k} "
+                                    f"({self.specs[k].name or self.specs[k].variable}); inputs: "
+                                    f"{self._input_list()}")
+                values[k] = self._defaults[k]
+        return values
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs or len(args) != self._n_in:
+            args = tuple(self._bind(args, kwargs))
+        convert = self._convert
+        values = [convert[k](a) for k, a in enumerate(args)]
+        for c in self._containers:
+            values.append(c.value)
+        outs = self._program(*values)
+        for k in self._copy_outputs:
+            outs[k] = outs[k].copy()
+        for container, k in self._update_slots:
+            container.value = outs[k]
+        if self.single:
+            return outs[0]
+        return outs[:self.n_out]
+
+    def _title(self) -> str:
+        return f"function {self.name!r}" if self.name else "the function"
+
+    def _input_list(self) -> str:
+        return ", ".join(s.name or str(s.variable) for s in self.specs) or "none"
+
+    def copy(self, swap: dict[SharedVariable, SharedVariable] | None = None,
+             delete_updates: bool = False, name: str | None = None) -> Function:
+        """The same compiled function with some shared variables swapped for others and/or
+        without its updates (no recompilation)."""
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if old not in self.shared_vars:
+                raise ValueError(f"swap: {_label(old)} is not a shared variable of this function")
+            if not isinstance(new, SharedVariable) or new.type != old.type:
+                raise TypeError(f"swap: {_label(old)} ({old.type}) can only be swapped for a "
+                                f"shared variable of the same type, got {new!r}")
+        shared_vars = [swap.get(v, v) for v in self.shared_vars]
+        updated = [] if delete_updates else [swap.get(v, v) for v in self.updated]
+        return Function(self.maker, self.specs, shared_vars, updated, self.n_out, self.single,
+                        self.borrow, name or self.name)
+
+    def __repr__(self) -> str:
+        return f"<theanine.Function {self.name or ''}({self._input_list()})>"
+
+
+_MISSING = object()

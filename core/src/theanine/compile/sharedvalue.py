@@ -1,0 +1,91 @@
+"""Shared variables: symbolic variables with a value that outlives any one function call.
+
+A shared variable's value lives in a `Container` that every compiled function using it reads
+(and, through `updates`, writes); `get_value`/`set_value` go through the variable's type, so a
+value of the wrong type is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Variable
+from theanine.tensor.type import TensorType
+from theanine.tensor.variable import TensorOperators
+
+
+class Container:
+    """A mutable cell holding a shared variable's current value."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class SharedVariable(Variable):
+    """A variable with a persistent value, usable in any number of functions."""
+
+    def __init__(self, type: Any, value: Any, name: str | None = None, strict: bool = False,
+                 allow_downcast: bool | None = None, borrow: bool = False):
+        super().__init__(type, None, None, name)
+        self.allow_downcast = allow_downcast
+        value = type.filter(value, strict=strict, allow_downcast=allow_downcast,
+                            name=self._label())
+        self.container = Container(value if borrow else copy.deepcopy(value))
+        self.default_update: Variable | None = None
+
+    def _label(self) -> str:
+        return self.name or "shared variable"
+
+    def get_value(self, borrow: bool = False) -> Any:
+        """The current value; a copy unless `borrow=True`."""
+        v = self.container.value
+        return v if borrow else copy.deepcopy(v)
+
+    def set_value(self, value: Any, borrow: bool = False) -> None:
+        """Replace the value (converted and checked by the variable's type)."""
+        try:
+            new = self.type.filter(value, strict=False, allow_downcast=self.allow_downcast,
+                                   name=self._label())
+        except TypeError as exc:
+            raise TypeError(f"set_value of {self._label()} ({self.type}): {exc}") from None
+        if new is value and not borrow:
+            new = copy.deepcopy(new)
+        self.container.value = new
+
+    def clone(self) -> SharedVariable:
+        cp = object.__new__(type(self))
+        Variable.__init__(cp, self.type, None, None, self.name)
+        cp.tag = dict(self.tag)
+        cp.container = self.container
+        cp.allow_downcast = self.allow_downcast
+        cp.default_update = self.default_update
+        return cp
+
+
+class TensorSharedVariable(TensorOperators, SharedVariable):
+    """A shared ndarray."""
+
+
+def shared(value: Any, name: str | None = None, strict: bool = False,
+           allow_downcast: bool | None = None, borrow: bool = False,
+           broadcastable: tuple[bool, ...] | None = None) -> TensorSharedVariable:
+    """A shared variable holding `value` (an array or a Python number).
+
+    Dimensions are not broadcastable unless `broadcastable` says so, since the value's shape
+    may change with `set_value`.
+    """
+    if isinstance(value, Variable):
+        raise TypeError(f"shared() takes a value, not the symbolic variable {value}")
+    arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"shared() takes a numeric value, got {type(value).__name__} {value!r}")
+    if broadcastable is None:
+        broadcastable = (False,) * arr.ndim
+    ttype = TensorType(arr.dtype, broadcastable)
+    return TensorSharedVariable(ttype, arr, name=name, strict=strict,
+                                allow_downcast=allow_downcast, borrow=borrow)

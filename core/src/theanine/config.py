@@ -1,0 +1,151 @@
+"""Configuration flags: defaults, `~/.theaninerc`, `THEANINE_FLAGS`, and `change_flags`.
+
+Precedence, lowest first: the flag's default, the `[global]` section of `~/.theaninerc` (or the
+file named by `THEANINERC`), `THEANINE_FLAGS="name=value,..."`, then `config.change_flags(...)`.
+Plugins add flags through the `theanine_register_config(add)` hook; a name given in the
+environment that no core flag knows is held until plugins are loaded, then rejected if still
+unknown.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """An unknown flag or an invalid value for a flag."""
+
+
+@dataclass
+class Flag:
+    name: str
+    default: Any
+    doc: str
+    convert: Callable[[str], Any] = str
+    choices: tuple | None = None
+
+    def parse(self, raw: Any) -> Any:
+        value = self.convert(raw) if isinstance(raw, str) else raw
+        if self.choices is not None and value not in self.choices:
+            raise ConfigError(f"invalid value {raw!r} for flag {self.name!r}; "
+                              f"expected one of {', '.join(map(repr, self.choices))}")
+        return value
+
+
+def _optional_str(raw: str) -> str | None:
+    return None if raw in ("", "None") else raw
+
+
+def _name_list(raw: str) -> tuple[str, ...]:
+    return tuple(p for p in raw.replace(":", " ").split() if p)
+
+
+class Config:
+    """Holds flag values; read them as attributes (`config.floatX`)."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_flags", {})
+        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_pending", {})  # names from the environment not yet known
+
+    def add(self, name: str, doc: str, default: Any, convert: Callable[[str], Any] = str,
+            choices: tuple | None = None) -> None:
+        """Declare a flag (the callback handed to `theanine_register_config`)."""
+        if name in self._flags:
+            raise ConfigError(f"flag {name!r} is already declared")
+        flag = Flag(name, default, doc, convert, choices)
+        self._flags[name] = flag
+        if name in self._pending:
+            self._values[name] = flag.parse(self._pending.pop(name))
+        else:
+            self._values[name] = default
+
+    def load_environment(self, environ: dict[str, str] | None = None) -> None:
+        environ = os.environ if environ is None else environ
+        rc = environ.get("THEANINERC", os.path.expanduser("~/.theaninerc"))
+        if os.path.isfile(rc):
+            parser = configparser.ConfigParser()
+            parser.read(rc)
+            if parser.has_section("global"):
+                for name, raw in parser.items("global"):
+                    self._set_from_environment(name, raw)
+        for item in environ.get("THEANINE_FLAGS", "").split(","):
+            if item.strip():
+                name, sep, raw = item.partition("=")
+                if not sep:
+                    raise ConfigError(f"THEANINE_FLAGS item {item!r} is not of the form name=value")
+                self._set_from_environment(name.strip(), raw.strip())
+
+    def _set_from_environment(self, name: str, raw: str) -> None:
+        if name in self._flags:
+            self._values[name] = self._flags[name].parse(raw)
+        else:
+            self._pending[name] = raw
+
+    def check_pending(self) -> None:
+        """Reject environment flags that neither the core nor any plugin declared."""
+        if self._pending:
+            names = ", ".join(sorted(self._pending))
+            raise ConfigError(f"unknown config flag(s) {names}; valid flags: "
+                              f"{', '.join(sorted(self._flags))}")
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(self._unknown(name)) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._flags:
+            raise ConfigError(self._unknown(name))
+        self._values[name] = self._flags[name].parse(value)
+
+    def _unknown(self, name: str) -> str:
+        return f"unknown config flag {name!r}; valid flags: {', '.join(sorted(self._flags))}"
+
+    @contextlib.contextmanager
+    def change_flags(self, **changes: Any) -> Iterator[None]:
+        """Set flags for the duration of a `with` block (or a decorated function)."""
+        for name in changes:
+            if name not in self._flags:
+                raise ConfigError(self._unknown(name))
+        saved = {name: self._values[name] for name in changes}
+        try:
+            for name, value in changes.items():
+                setattr(self, name, value)
+            yield
+        finally:
+            self._values.update(saved)
+
+    def flags(self) -> dict[str, Flag]:
+        return dict(self._flags)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{n} = {self._values[n]!r}  # {f.doc}"
+                         for n, f in sorted(self._flags.items()))
+
+
+def _default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "theanine")
+
+
+config = Config()
+config.add("floatX", "dtype of the unprefixed constructors (T.matrix, T.scalar) and of Python "
+           "floats given to them", "float32", choices=("float16", "float32", "float64"))
+config.add("backend", "backend used by theanine.function; 'auto' picks the fastest available",
+           "auto")
+config.add("optimizer", "which rewrites run at compile time", "fast_run",
+           convert=_optional_str, choices=("fast_run", "fast_compile", None))
+config.add("optimizer_including", "rewrite names or tags to add", (), convert=_name_list)
+config.add("optimizer_excluding", "rewrite names or tags to remove", (), convert=_name_list)
+config.add("cache_dir", "where compiled artifacts are cached", _default_cache_dir())
+config.add("impl_fallback", "when a backend has no implementation of an Op: run perform on the "
+           "host ('fallback'), do so with a warning ('warn'), or fail ('raise')", "fallback",
+           choices=("fallback", "warn", "raise"))
+config.load_environment()

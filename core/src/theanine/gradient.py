@@ -1,0 +1,190 @@
+"""Reverse-mode differentiation (`grad`) and the numerical gradient check (`verify_grad`)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Variable, io_toposort
+
+
+class DisconnectedInputError(ValueError):
+    """`grad` was asked for a variable the cost does not depend on (differentiably)."""
+
+
+class GradientError(AssertionError):
+    """`verify_grad` found the symbolic gradient differs from the numerical one."""
+
+
+def _op_grads(node, output_grads):
+    op = node.op
+    l_op = getattr(op, "L_op", None)
+    if l_op is not None:
+        return l_op(node.inputs, node.outputs, output_grads)
+    try:
+        return op.grad(node.inputs, output_grads)
+    except NotImplementedError as exc:
+        raise NotImplementedError(f"{op} has no gradient, so grad cannot go through "
+                                  f"{node}: {exc}") from None
+
+
+def _zeros_like(v: Variable) -> Variable:
+    from theanine.config import config
+    from theanine.tensor.basic import zeros_like
+
+    return zeros_like(v, dtype=v.dtype if v.dtype[0] in "fc" else config.floatX)
+
+
+def _fit(g: Variable, like: Variable, node) -> Variable:
+    """Check a gradient term against the variable it belongs to, and match dtype/pattern."""
+    from theanine.tensor.basic import Rebroadcast, as_tensor_variable
+    from theanine.tensor.math import cast
+
+    g = as_tensor_variable(g)
+    if g.ndim != like.ndim:
+        raise TypeError(f"{node.op}.grad returned a gradient of rank {g.ndim} for input {like} "
+                        f"of rank {like.ndim}")
+    if like.dtype[0] in "fc" and g.dtype != like.dtype:
+        g = cast(g, like.dtype)
+    if g.broadcastable != like.broadcastable:
+        g = Rebroadcast(like.broadcastable)(g)
+    return g
+
+
+def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
+         consider_constant: Sequence[Variable] | None = None,
+         disconnected_inputs: str = "raise",
+         known_grads: dict[Variable, Any] | None = None) -> Any:
+    """Symbolic gradient of the scalar `cost` with respect to `wrt` (a variable or a list).
+
+    `consider_constant`: variables through which no gradient flows.  `disconnected_inputs`:
+    'raise' (default), 'warn' or 'ignore' when a `wrt` variable does not influence the cost.
+    `known_grads`: {variable: gradient} to start from instead of (or besides) the cost.
+    """
+    from theanine.tensor.basic import as_tensor_variable, ones_like
+
+    if disconnected_inputs not in ("raise", "warn", "ignore"):
+        raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore', got "
+                         f"{disconnected_inputs!r}")
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    for w in wrt_list:
+        if not isinstance(w, Variable):
+            raise TypeError(f"grad: wrt must be symbolic variables, got {type(w).__name__} {w!r}")
+    known = dict(known_grads or {})
+    roots: dict[Variable, Variable] = {}
+    if cost is not None:
+        cost = as_tensor_variable(cost)
+        if cost.ndim != 0:
+            raise TypeError(f"grad: the cost must be a scalar, but {cost} has type {cost.type}; "
+                            "reduce it first (e.g. cost.sum() or cost.mean())")
+        one = ones_like(cost, dtype=cost.dtype if cost.dtype[0] in "fc" else "float64")
+        roots[cost] = one
+    for var, g in known.items():
+        roots[var] = _fit(as_tensor_variable(g), var, "known_grads")
+    blocked = set(consider_constant or ())
+
+    # The nodes on a path from some wrt variable to some root.
+    nodes = io_toposort(wrt_list, list(roots))
+    depends = set(wrt_list)
+    relevant = []
+    for node in nodes:
+        if any(i in depends and i not in blocked for i in node.inputs):
+            depends.update(node.outputs)
+            relevant.append(node)
+
+    grads: dict[Variable, list[Variable]] = {v: [g] for v, g in roots.items()}
+    for node in reversed(relevant):
+        if not any(o in grads for o in node.outputs):
+            continue
+        out_grads = [_sum_terms(grads[o]) if o in grads else _zeros_like(o)
+                     for o in node.outputs]
+        in_grads = _op_grads(node, out_grads)
+        if len(in_grads) != len(node.inputs):
+            raise ValueError(f"{node.op}.grad returned {len(in_grads)} gradients for "
+                             f"{len(node.inputs)} inputs")
+        for inp, g in zip(node.inputs, in_grads):
+            if g is None or inp in blocked or inp not in depends:
+                continue
+            grads.setdefault(inp, []).append(_fit(g, inp, node))
+
+    results = []
+    for w in wrt_list:
+        if w in grads:
+            results.append(_sum_terms(grads[w]))
+            continue
+        message = (f"grad: the cost does not depend on {w} ({w.type}) through differentiable "
+                   "operations; pass disconnected_inputs='ignore' to get zeros instead")
+        if disconnected_inputs == "raise":
+            raise DisconnectedInputError(message)
+        if disconnected_inputs == "warn":
+            warnings.warn(message, stacklevel=2)
+        results.append(_zeros_like(w))
+    return results[0] if single else results
+
+
+def _sum_terms(terms: list[Variable]) -> Variable:
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
+                rng: np.random.RandomState | np.random.Generator | None = None,
+                eps: float | None = None, abs_tol: float | None = None,
+                rel_tol: float | None = None, backend: str | None = None) -> None:
+    """Check `grad` of `fun` (a Python function or an Op) at the point `pt` numerically.
+
+    The output is projected on a random direction to get a scalar cost; its symbolic gradient
+    is compared with central finite differences.  Raises GradientError on a mismatch.
+    """
+    from theanine.compile.function import function
+    from theanine.tensor.basic import as_tensor_variable, constant
+    from theanine.tensor.type import TensorType
+
+    rng = rng if rng is not None else np.random.default_rng(42)
+    values = [np.array(p) for p in pt]
+    for i, v in enumerate(values):
+        if v.dtype.kind not in "fc":
+            raise TypeError(f"verify_grad: point {i} has dtype {v.dtype}; use floats")
+    inputs = [TensorType(v.dtype, (False,) * v.ndim)(f"input{i}") for i, v in enumerate(values)]
+    out = as_tensor_variable(fun(*inputs))
+    low_precision = any(v.dtype in (np.float16, np.float32, np.complex64) for v in values)
+    eps = eps if eps is not None else (1e-2 if low_precision else 1e-6)
+    abs_tol = abs_tol if abs_tol is not None else (1e-2 if low_precision else 1e-5)
+    rel_tol = rel_tol if rel_tol is not None else (1e-2 if low_precision else 1e-5)
+
+    f_out = function(inputs, out, backend=backend)
+    out_shape = np.shape(f_out(*values))
+    for _ in range(n_tests):
+        proj = rng.uniform(0.5, 1.5, size=out_shape) * rng.choice([-1.0, 1.0], size=out_shape)
+        proj_var = constant(np.asarray(proj, dtype=out.dtype if out.dtype[0] in "fc"
+                                       else "float64"))
+        cost = (out * proj_var).sum() if out.ndim else out * proj_var
+        g_syms = grad(cost, inputs, disconnected_inputs="ignore")
+        f_cost = function(inputs, cost, backend=backend)
+        f_grad = function(inputs, g_syms, backend=backend)
+        analytic = f_grad(*values)
+        for k, v in enumerate(values):
+            numeric = np.zeros(v.shape, dtype="float64")
+            flat = numeric.reshape(-1)
+            for j in range(v.size):
+                plus, minus = v.copy(), v.copy()
+                plus.reshape(-1)[j] += eps
+                minus.reshape(-1)[j] -= eps
+                args_p = values[:k] + [plus] + values[k + 1:]
+                args_m = values[:k] + [minus] + values[k + 1:]
+                flat[j] = (float(f_cost(*args_p)) - float(f_cost(*args_m))) / (2 * eps)
+            a = np.asarray(analytic[k], dtype="float64")
+            err = np.abs(a - numeric)
+            tol = abs_tol + rel_tol * np.abs(numeric)
+            if not np.all(err <= tol):
+                worst = int(np.argmax(err - tol))
+                raise GradientError(
+                    f"verify_grad: gradient w.r.t. input {k} (shape {v.shape}) differs from the "
+                    f"numerical one: max abs error {err.max():.3g} at flat index {worst} "
+                    f"(analytic {a.reshape(-1)[worst]:.6g}, numeric {flat[worst]:.6g})")

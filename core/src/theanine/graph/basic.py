@@ -1,0 +1,199 @@
+"""Variables, constants and Apply nodes: the vertices and edges of a theanine graph.
+
+A graph is bipartite: `Variable`s are produced by at most one `Apply` (their `owner`), and each
+`Apply` records the `Op` applied to its input variables.  Everything here is plain data plus graph
+walks; meaning lives in the Ops and Types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from theanine.graph.op import Op
+    from theanine.graph.type import Type
+
+
+class Variable:
+    """A symbolic value of a given `Type`, optionally computed by `owner.outputs[index]`."""
+
+    def __init__(self, type: Type, owner: Apply | None = None, index: int | None = None,
+                 name: str | None = None):
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.tag: dict[str, Any] = {}
+
+    def clone(self) -> Variable:
+        """A new ownerless variable of the same type and name."""
+        cp = self.__class__(self.type, None, None, self.name)
+        cp.tag = dict(self.tag)
+        return cp
+
+    def __str__(self) -> str:
+        if self.name is not None:
+            return self.name
+        if self.owner is not None:
+            op = self.owner.op
+            if len(self.owner.outputs) == 1:
+                return f"{op}.0"
+            return f"{op}.{self.index}"
+        return f"<{self.type}>"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def auto_name(self) -> str:
+        """The name to show a user: the given name or a description of where it comes from."""
+        return str(self)
+
+
+class Constant(Variable):
+    """A variable whose value is known when the graph is built."""
+
+    def __init__(self, type: Type, data: Any, name: str | None = None):
+        super().__init__(type, None, None, name)
+        self.data = type.filter(data)
+
+    def signature(self) -> tuple:
+        """What makes two constants interchangeable (used by merging)."""
+        return (self.type, self.type.value_signature(self.data))
+
+    def clone(self) -> Constant:
+        return self  # constants are immutable and shareable between graphs
+
+    def __str__(self) -> str:
+        if self.name is not None:
+            return self.name
+        return f"{type(self).__name__}{{{self.type.value_str(self.data)}}}"
+
+
+class Apply:
+    """One application of an Op to input variables, producing output variables."""
+
+    def __init__(self, op: Op, inputs: Sequence[Variable], outputs: Sequence[Variable]):
+        self.op = op
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        for i, out in enumerate(self.outputs):
+            if out.owner is not None and out.owner is not self:
+                raise ValueError(f"output {out} of {op} already has an owner")
+            out.owner = self
+            out.index = i
+        self.tag: dict[str, Any] = {}
+
+    @property
+    def out(self) -> Variable:
+        """The single output (for Ops with one output)."""
+        if len(self.outputs) != 1:
+            raise AttributeError(f"{self.op} has {len(self.outputs)} outputs; use .outputs")
+        return self.outputs[0]
+
+    def clone_with_new_inputs(self, inputs: Sequence[Variable], strict: bool = True) -> Apply:
+        """Rebuild this node on new inputs through `op.make_node` (so types are re-inferred)."""
+        if strict:
+            for old, new in zip(self.inputs, inputs):
+                if old.type != new.type and not old.type.is_compatible(new.type):
+                    raise TypeError(
+                        f"cannot replace input {old} of type {old.type} with {new} of type "
+                        f"{new.type} in {self.op}")
+        node = self.op.make_node(*inputs)
+        node.tag = dict(self.tag)
+        return node
+
+    def __str__(self) -> str:
+        return f"{self.op}({', '.join(str(i) for i in self.inputs)})"
+
+    __repr__ = __str__
+
+
+def _as_list(x: Variable | Iterable[Variable]) -> list[Variable]:
+    return [x] if isinstance(x, Variable) else list(x)
+
+
+def ancestors(outputs: Variable | Iterable[Variable],
+              blockers: Iterable[Variable] = ()) -> list[Variable]:
+    """Every variable that `outputs` depend on (themselves included), stopping at `blockers`."""
+    blocked = set(blockers)
+    seen: set[Variable] = set()
+    order: list[Variable] = []
+    stack = _as_list(outputs)
+    while stack:
+        v = stack.pop()
+        if v in seen:
+            continue
+        seen.add(v)
+        order.append(v)
+        if v.owner is not None and v not in blocked:
+            stack.extend(reversed(v.owner.inputs))
+    return order
+
+
+def graph_inputs(outputs: Variable | Iterable[Variable],
+                 blockers: Iterable[Variable] = ()) -> list[Variable]:
+    """The ownerless variables (and blockers) that `outputs` depend on."""
+    blocked = set(blockers)
+    return [v for v in ancestors(outputs, blocked) if v.owner is None or v in blocked]
+
+
+def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable]) -> list[Apply]:
+    """The Apply nodes between `inputs` and `outputs`, each after the nodes it depends on."""
+    stop = set(inputs)
+    order: list[Apply] = []
+    done: set[Apply] = set()
+    for out in outputs:
+        stack: list[tuple[Variable, bool]] = [(out, False)]
+        while stack:
+            var, expanded = stack.pop()
+            node = var.owner
+            if node is None or var in stop or node in done:
+                continue
+            if expanded:
+                done.add(node)
+                order.append(node)
+                continue
+            stack.append((var, True))
+            for inp in reversed(node.inputs):
+                if inp.owner is not None and inp.owner not in done and inp not in stop:
+                    stack.append((inp, False))
+    return order
+
+
+def clone_replace(outputs: Sequence[Variable], replace: dict[Variable, Variable] | None = None,
+                  strict: bool = True) -> list[Variable]:
+    """Copy the graph of `outputs`, substituting `replace[old]` for each `old` it reaches."""
+    memo: dict[Variable, Variable] = dict(replace or {})
+    for node in io_toposort(list(memo), outputs):
+        new_inputs = [memo.get(i, i) for i in node.inputs]
+        if all(n is o for n, o in zip(new_inputs, node.inputs)):
+            continue
+        new_node = node.clone_with_new_inputs(new_inputs, strict=strict)
+        for old, new in zip(node.outputs, new_node.outputs):
+            if old.name is not None and new.name is None:
+                new.name = old.name
+            memo[old] = new
+    return [memo.get(o, o) for o in outputs]
+
+
+def clone_graph(inputs: Sequence[Variable], outputs: Sequence[Variable],
+                ) -> tuple[list[Variable], list[Variable], dict[Variable, Variable]]:
+    """Copy the graph between `inputs` and `outputs` with fresh variables and nodes.
+
+    Returns the new inputs, the new outputs and the old-to-new equivalence map.  Unlike
+    `clone_replace` this never calls `make_node`: the copy is structurally identical.
+    """
+    equiv: dict[Variable, Variable] = {i: i.clone() for i in inputs}
+    for node in io_toposort(inputs, outputs):
+        for i in node.inputs:
+            if i not in equiv:
+                equiv[i] = i.clone()
+        new_outputs = [o.clone() for o in node.outputs]
+        Apply(node.op, [equiv[i] for i in node.inputs], new_outputs).tag = dict(node.tag)
+        for old, new in zip(node.outputs, new_outputs):
+            equiv[old] = new
+    for o in outputs:
+        if o not in equiv:
+            equiv[o] = o.clone()
+    return [equiv[i] for i in inputs], [equiv[o] for o in outputs], equiv

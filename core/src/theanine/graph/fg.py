@@ -1,0 +1,158 @@
+"""`FunctionGraph`: the mutable graph that rewrites operate on.
+
+It owns a copy of the graph between its inputs and outputs, keeps each variable's clients, and
+tells attached features (listeners) about every change, so that validation, shape tracking,
+inplace bookkeeping and history can follow along without the rewrites knowing about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from theanine.graph.basic import Apply, Constant, Variable, clone_graph, io_toposort
+
+# A client is (node, input index), or ("output", output index) for the graph's outputs.
+Client = tuple[Any, int]
+
+
+class Feature(Protocol):
+    """A listener: every method is optional."""
+
+    def on_attach(self, fgraph: FunctionGraph) -> None: ...
+    def on_import(self, fgraph: FunctionGraph, node: Apply, reason: str | None) -> None: ...
+    def on_prune(self, fgraph: FunctionGraph, node: Apply, reason: str | None) -> None: ...
+    def on_change_input(self, fgraph: FunctionGraph, client: Any, i: int, old: Variable,
+                        new: Variable, reason: str | None) -> None: ...
+
+
+class FunctionGraph:
+    """The graph from `inputs` to `outputs`, with client lists and a listener bus."""
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                 clone: bool = True, features: Sequence[Any] = ()):
+        if clone:
+            inputs, outputs, self.equiv = clone_graph(list(inputs), list(outputs))
+        else:
+            self.equiv = {}
+        self.inputs: list[Variable] = list(inputs)
+        self.outputs: list[Variable] = list(outputs)
+        self.clients: dict[Variable, list[Client]] = {}
+        self.apply_nodes: set[Apply] = set()
+        self.variables: set[Variable] = set()
+        self.features: list[Any] = []
+        for i in self.inputs:
+            self._add_variable(i)
+        for k, out in enumerate(self.outputs):
+            self._import_var(out, reason="init")
+            self.clients[out].append(("output", k))
+        for f in features:
+            self.attach_feature(f)
+
+    # Bookkeeping --------------------------------------------------------------------------
+    def _add_variable(self, v: Variable) -> None:
+        if v not in self.variables:
+            self.variables.add(v)
+            self.clients.setdefault(v, [])
+
+    def _import_var(self, var: Variable, reason: str | None) -> None:
+        for node in io_toposort(self.inputs, [var]):
+            if node in self.apply_nodes:
+                continue
+            self.apply_nodes.add(node)
+            for i, inp in enumerate(node.inputs):
+                if (inp.owner is None and inp not in self.variables
+                        and not isinstance(inp, Constant)):
+                    raise ValueError(
+                        f"variable {inp} is needed to compute {var} but is not an input of the "
+                        "function graph; pass it in `inputs` or give it a value with `givens`")
+                self._add_variable(inp)
+                self.clients[inp].append((node, i))
+            for out in node.outputs:
+                self._add_variable(out)
+            self._notify("on_import", node, reason)
+        if var.owner is None and var not in self.variables and not isinstance(var, Constant):
+            raise ValueError(f"output {var} is not computable from the inputs")
+        self._add_variable(var)
+
+    def _prune_if_unused(self, var: Variable, reason: str | None) -> None:
+        stack = [var]
+        while stack:
+            v = stack.pop()
+            node = v.owner
+            if node is None or node not in self.apply_nodes:
+                continue
+            if any(self.clients.get(o) for o in node.outputs):
+                continue
+            self.apply_nodes.discard(node)
+            for o in node.outputs:
+                self.variables.discard(o)
+                self.clients.pop(o, None)
+            self._notify("on_prune", node, reason)
+            for i, inp in enumerate(node.inputs):
+                cl = self.clients.get(inp)
+                if cl is not None:
+                    cl.remove((node, i))
+                    if not cl and inp not in self.inputs:
+                        stack.append(inp)
+
+    def _notify(self, event: str, *args: Any) -> None:
+        for f in self.features:
+            method = getattr(f, event, None)
+            if method is not None:
+                method(self, *args)
+
+    # Mutation -----------------------------------------------------------------------------
+    def change_input(self, client: Any, i: int, new: Variable, reason: str | None = None) -> None:
+        if client == "output":
+            old = self.outputs[i]
+            self.outputs[i] = new
+        else:
+            old = client.inputs[i]
+            client.inputs[i] = new
+        if old is new:
+            return
+        self._import_var(new, reason)
+        self.clients[new].append((client, i))
+        self.clients[old].remove((client, i))
+        self._notify("on_change_input", client, i, old, new, reason)
+        if not self.clients[old]:
+            self._prune_if_unused(old, reason)
+
+    def replace(self, var: Variable, new: Variable, reason: str | None = None) -> None:
+        """Make every client of `var` use `new` instead; `reason` records which rewrite did it."""
+        if var.type != new.type and not var.type.is_compatible(new.type):
+            raise TypeError(f"cannot replace {var} ({var.type}) with {new} ({new.type}), "
+                            f"reason: {reason}")
+        if var not in self.variables:
+            return
+        for client, i in list(self.clients[var]):
+            self.change_input(client, i, new, reason)
+
+    def replace_all(self, pairs: Sequence[tuple[Variable, Variable]], reason: str | None = None
+                    ) -> None:
+        for var, new in pairs:
+            self.replace(var, new, reason)
+
+    def attach_feature(self, feature: Any) -> None:
+        self.features.append(feature)
+        on_attach = getattr(feature, "on_attach", None)
+        if on_attach is not None:
+            on_attach(self)
+
+    def remove_feature(self, feature: Any) -> None:
+        self.features.remove(feature)
+        on_detach = getattr(feature, "on_detach", None)
+        if on_detach is not None:
+            on_detach(self)
+
+    # Queries ------------------------------------------------------------------------------
+    def toposort(self) -> list[Apply]:
+        return io_toposort(self.inputs, self.outputs)
+
+    def clone(self) -> FunctionGraph:
+        return FunctionGraph(self.inputs, self.outputs, clone=True)
+
+    def __str__(self) -> str:
+        return f"FunctionGraph({', '.join(str(o) for o in self.outputs)})"
+

@@ -1,0 +1,90 @@
+"""The `Op` contract.
+
+An Op is an immutable description of a computation.  Its identity is its class plus the values
+named in `__props__`: two Ops with equal props are interchangeable, which merging and cache keys
+rely on.  `perform` is the NumPy reference that every backend is tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from theanine.graph.basic import Apply, Variable
+
+
+class Op:
+    """Base class of every operation.
+
+    Subclasses implement `make_node(*inputs) -> Apply` and `perform(node, inputs, output_storage)`
+    (set `output_storage[i][0]`), and optionally `grad(inputs, output_grads)`,
+    `infer_shape(fgraph, node, input_shapes)`, `view_map` / `destroy_map`.
+    """
+
+    __props__: tuple[str, ...] = ()
+    default_output: int | None = None
+    view_map: dict[int, list[int]] = {}
+    destroy_map: dict[int, list[int]] = {}
+
+    # Identity -----------------------------------------------------------------------------
+    def _props(self) -> tuple:
+        return tuple(getattr(self, p) for p in self.__props__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self._props() == other._props()  # type: ignore
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._props()))
+
+    def __str__(self) -> str:
+        if self.__props__:
+            return f"{type(self).__name__}{{{', '.join(map(str, self._props()))}}}"
+        return type(self).__name__
+
+    __repr__ = __str__
+
+    # Building -----------------------------------------------------------------------------
+    def make_node(self, *inputs: Any) -> Apply:
+        raise NotImplementedError(f"{type(self).__name__}.make_node")
+
+    def __call__(self, *inputs: Any, **kwargs: Any) -> Variable | list[Variable]:
+        node = self.make_node(*inputs, **kwargs)
+        if self.default_output is not None:
+            return node.outputs[self.default_output]
+        if len(node.outputs) == 1:
+            return node.outputs[0]
+        return node.outputs
+
+    # Meaning ------------------------------------------------------------------------------
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.perform")
+
+    def grad(self, inputs: Sequence[Variable], output_grads: Sequence[Variable]
+             ) -> list[Variable | None]:
+        """Symbolic gradients of a scalar cost w.r.t. each input; None where none flows."""
+        raise NotImplementedError(f"{type(self).__name__} has no gradient")
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        raise NotImplementedError(f"{type(self).__name__}.infer_shape")
+
+    def python_thunk(self, node: Apply) -> Callable[..., Sequence[Any]]:
+        """A callable `f(*input_values) -> output_values` for the Python backend.
+
+        The default wraps `perform` with one set of output cells per node, reused between calls.
+        Ops override it when a direct NumPy call is cheaper than going through storage cells.
+        """
+        storage: list[list[Any]] = [[None] for _ in node.outputs]
+        perform = self.perform
+        n_out = len(storage)
+
+        def thunk(*values: Any) -> list[Any]:
+            for cell in storage:
+                cell[0] = None
+            perform(node, values, storage)
+            results = [cell[0] for cell in storage]
+            for i in range(n_out):
+                if results[i] is None:
+                    raise RuntimeError(f"{self}.perform did not set output {i}")
+            return results
+
+        return thunk

@@ -1,0 +1,56 @@
+"""The Backend protocol, and choosing a backend by name or by speed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from theanine.graph.fg import FunctionGraph
+
+#: A linked program: takes the values of `fgraph.inputs` in order and returns the values of
+#: `fgraph.outputs` in order.
+Program = Callable[..., Sequence[Any]]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a backend plugin registers.
+
+    `priority` orders backends for `backend=auto` (the highest available one wins);
+    `required_tags` / `incompatible_tags` tell the rewriter which rewrite tags the backend
+    needs and refuses.
+    """
+
+    name: str
+    priority: int
+    required_tags: frozenset[str]
+    incompatible_tags: frozenset[str]
+
+    def is_available(self) -> tuple[bool, str]:
+        """(True, "") or (False, why): probes the toolchain lazily, never at import."""
+        ...
+
+    def link(self, fgraph: FunctionGraph) -> Program:
+        """Turn a rewritten graph into something that runs."""
+        ...
+
+
+def select_backend(name: str | None = None) -> Backend:
+    """The backend called `name`, or, for None / 'auto', the fastest available one."""
+    from theanine.config import config
+    from theanine.plugins import get_registry
+
+    registry = get_registry()
+    name = name or config.backend
+    if name == "auto":
+        candidates = sorted((b for b, _ in registry.backends.values()),
+                            key=lambda b: getattr(b, "priority", 0), reverse=True)
+        for backend in candidates:
+            if backend.is_available()[0]:
+                return backend
+        raise RuntimeError("no backend is available; `theanine plugins` says why")
+    backend = registry.get_backend(name)
+    ok, reason = backend.is_available()
+    if not ok:
+        raise RuntimeError(f"backend {name!r} is not available: {reason}")
+    return backend

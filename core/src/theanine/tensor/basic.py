@@ -1,0 +1,365 @@
+"""Tensor construction and shape ops: constants, shape, reshape, dimshuffle, alloc, arange."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.config import config
+from theanine.graph.basic import Apply, Constant, Variable
+from theanine.graph.op import Op
+from theanine.tensor.elemwise import DimShuffle
+from theanine.tensor.type import TensorType
+from theanine.tensor.variable import TensorConstant, TensorVariable
+
+
+def constant(value: Any, name: str | None = None, dtype: str | np.dtype | None = None
+             ) -> TensorConstant:
+    """A constant tensor; `dtype` defaults to NumPy's choice for `value`."""
+    arr = np.asarray(value)
+    if dtype is not None and arr.dtype != np.dtype(dtype):
+        with np.errstate(all="ignore"):
+            cast = arr.astype(dtype)
+        if arr.dtype.kind not in "fc" and not np.array_equal(cast, arr):
+            raise TypeError(f"constant {value!r} does not fit in dtype {np.dtype(dtype)}")
+        arr = cast
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"cannot make a tensor constant from {type(value).__name__} {value!r}")
+    ttype = TensorType(arr.dtype, tuple(s == 1 for s in arr.shape))
+    return TensorConstant(ttype, arr, name=name)
+
+
+def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None
+                       ) -> TensorVariable:
+    """`x` as a tensor variable: variables pass through, values become constants."""
+    if isinstance(x, Apply):
+        if len(x.outputs) != 1:
+            raise TypeError(f"cannot convert {x}, which has several outputs, to a tensor")
+        x = x.outputs[0]
+    if isinstance(x, Variable):
+        if not isinstance(x.type, TensorType):
+            raise TypeError(f"variable {x} of type {x.type} is not a tensor")
+        result = x
+    elif isinstance(x, list | tuple) and any(isinstance(e, Variable) for e in x):
+        result = stack(list(x))
+    else:
+        try:
+            result = constant(x, name=name)
+        except TypeError as exc:
+            raise TypeError(f"cannot convert {type(x).__name__} {x!r} to a tensor "
+                            f"variable: {exc}") from None
+    if ndim is not None and result.ndim != ndim:
+        raise TypeError(f"{result} has {result.ndim} dimension(s), expected {ndim}")
+    return result  # type: ignore[return-value]
+
+
+# Shapes -----------------------------------------------------------------------------------
+class Shape(Op):
+    """The shape of a tensor, as an int64 vector."""
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType("int64", (x.ndim == 1,))()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = np.asarray(inputs[0].shape, dtype="int64")
+
+    def python_thunk(self, node):
+        return lambda x: (np.array(x.shape, dtype="int64"),)
+
+    def grad(self, inputs, output_grads):
+        return [None]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(node.inputs[0].ndim,)]
+
+
+_shape = Shape()
+
+
+def shape(x: Any) -> TensorVariable:
+    return _shape(x)
+
+
+class MakeVector(Op):
+    """Stack scalars of one dtype into a vector."""
+
+    __props__ = ("dtype",)
+
+    def __init__(self, dtype: str = "int64"):
+        self.dtype = str(np.dtype(dtype))
+
+    def make_node(self, *scalars: Any) -> Apply:
+        from theanine.tensor.math import cast
+
+        inputs = []
+        for s in scalars:
+            s = as_tensor_variable(s) if isinstance(s, Variable) else constant(s, dtype=self.dtype)
+            if s.ndim != 0:
+                raise TypeError(f"MakeVector takes scalars, got {s} with {s.ndim} dimension(s)")
+            inputs.append(s if s.dtype == self.dtype else cast(s, self.dtype))
+        return Apply(self, inputs, [TensorType(self.dtype, (len(inputs) == 1,))()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = np.array(inputs, dtype=self.dtype)
+
+    def grad(self, inputs, output_grads):
+        (g,) = output_grads
+        return [g[i] if inp.dtype[0] in "fc" else None for i, inp in enumerate(inputs)]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(len(node.inputs),)]
+
+
+def stack(values: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """Stack tensors of equal shape along a new axis."""
+    from theanine.tensor.join import stack as join_stack
+
+    return join_stack(values, axis=axis)
+
+
+def _as_shape_vector(shape_: Any) -> TensorVariable:
+    if isinstance(shape_, Variable):
+        v = as_tensor_variable(shape_)
+        if v.ndim == 0:
+            return MakeVector("int64")(v)
+        return v
+    if isinstance(shape_, int | np.integer):
+        shape_ = (shape_,)
+    return MakeVector("int64")(*shape_)
+
+
+class Rebroadcast(Op):
+    """Change which dimensions are marked broadcastable (checked at run time)."""
+
+    __props__ = ("broadcastable",)
+    view_map = {0: [0]}
+
+    def __init__(self, broadcastable: Sequence[bool]):
+        self.broadcastable = tuple(bool(b) for b in broadcastable)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim != len(self.broadcastable):
+            raise TypeError(f"Rebroadcast{self.broadcastable} applied to {x} of rank {x.ndim}")
+        return Apply(self, [x], [TensorType(x.dtype, self.broadcastable)()])
+
+    def perform(self, node, inputs, output_storage):
+        (x,) = inputs
+        for d, b in enumerate(self.broadcastable):
+            if b and x.shape[d] != 1:
+                raise ValueError(f"dimension {d} of {node.inputs[0]} should have size 1 "
+                                 f"(broadcastable), got shape {x.shape}")
+        output_storage[0][0] = x
+
+    def grad(self, inputs, output_grads):
+        return [Rebroadcast(inputs[0].broadcastable)(output_grads[0])]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return input_shapes
+
+
+class Reshape(Op):
+    """Reshape to a symbolic shape vector of known length `ndim` (-1 allowed once)."""
+
+    __props__ = ("ndim",)
+    view_map = {0: [0]}
+
+    def __init__(self, ndim: int):
+        self.ndim = ndim
+
+    def make_node(self, x: Any, shp: Any) -> Apply:
+        x = as_tensor_variable(x)
+        shp = as_tensor_variable(shp)
+        if shp.ndim != 1 or shp.dtype[0] not in "iu":
+            raise TypeError(f"reshape: the shape must be an integer vector, got {shp.type}")
+        bcast = [False] * self.ndim
+        if shp.owner is not None and isinstance(shp.owner.op, MakeVector):
+            for i, s in enumerate(shp.owner.inputs):
+                if isinstance(s, Constant) and int(s.data) == 1:
+                    bcast[i] = True
+        elif isinstance(shp, Constant):
+            bcast = [int(s) == 1 for s in shp.data]
+        return Apply(self, [x, shp], [TensorType(x.dtype, tuple(bcast))()])
+
+    def perform(self, node, inputs, output_storage):
+        x, shp = inputs
+        if len(shp) != self.ndim:
+            raise ValueError(f"reshape expected a shape of length {self.ndim}, got {list(shp)}")
+        try:
+            output_storage[0][0] = x.reshape(tuple(int(s) for s in shp))
+        except ValueError as exc:
+            raise ValueError(f"cannot reshape {node.inputs[0]} of shape {x.shape} to "
+                             f"{tuple(int(s) for s in shp)}: {exc}") from None
+
+    def grad(self, inputs, output_grads):
+        x, _ = inputs
+        return [reshape(output_grads[0], shape(x), ndim=x.ndim), None]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from theanine.tensor.math import prod, switch
+
+        xshp, _ = input_shapes
+        shp = node.inputs[1]
+        dims = [shp[i] for i in range(self.ndim)]
+        total = prod(MakeVector("int64")(*xshp)) if xshp else constant(1, dtype="int64")
+        known = prod(MakeVector("int64")(*dims)) if dims else constant(1, dtype="int64")
+        # a -1 entry makes `known` negative; the missing extent is total / -known
+        return [tuple(switch(d < 0, total // -known, d) for d in dims)]
+
+
+def reshape(x: Any, newshape: Any, ndim: int | None = None) -> TensorVariable:
+    x = as_tensor_variable(x)
+    shp = _as_shape_vector(newshape)
+    if ndim is None:
+        if not isinstance(shp.type, TensorType) or shp.ndim != 1:
+            raise TypeError(f"reshape: bad shape {newshape!r}")
+        if shp.owner is not None and isinstance(shp.owner.op, MakeVector):
+            ndim = len(shp.owner.inputs)
+        elif isinstance(shp, Constant):
+            ndim = len(shp.data)
+        elif shp.broadcastable[0]:
+            ndim = 1
+        else:
+            raise ValueError("reshape: the length of a symbolic shape is unknown; pass ndim=")
+    return Reshape(ndim)(x, shp)
+
+
+def flatten(x: Any, ndim: int = 1) -> TensorVariable:
+    """Keep the first `ndim - 1` dimensions and collapse the rest."""
+    x = as_tensor_variable(x)
+    if not 1 <= ndim <= max(x.ndim, 1):
+        raise ValueError(f"flatten: ndim must be between 1 and {x.ndim}, got {ndim}")
+    dims = [x.shape[i] for i in range(ndim - 1)] + [-1]
+    return reshape(x, dims, ndim=ndim)
+
+
+def dimshuffle(x: Any, pattern: Sequence[int | str]) -> TensorVariable:
+    x = as_tensor_variable(x)
+    return DimShuffle(x.broadcastable, pattern)(x)
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> TensorVariable:
+    x = as_tensor_variable(x)
+    if axes is None:
+        axes = tuple(reversed(range(x.ndim)))
+    axes = [a % x.ndim if x.ndim else a for a in axes]
+    return DimShuffle(x.broadcastable, axes)(x)
+
+
+class Alloc(Op):
+    """A tensor of the given shape filled with (a broadcast of) `value`."""
+
+    def make_node(self, value: Any, *shape_: Any) -> Apply:
+        value = as_tensor_variable(value)
+        dims = [as_tensor_variable(s) if isinstance(s, Variable) else constant(s, dtype="int64")
+                for s in shape_]
+        if len(dims) < value.ndim:
+            raise TypeError(f"alloc: {len(dims)} dimension(s) given for a value of rank "
+                            f"{value.ndim}")
+        bcast = tuple(isinstance(d, Constant) and int(d.data) == 1 for d in dims)
+        return Apply(self, [value, *dims], [TensorType(value.dtype, bcast)()])
+
+    def perform(self, node, inputs, output_storage):
+        value, *dims = inputs
+        output_storage[0][0] = np.array(np.broadcast_to(value, tuple(int(d) for d in dims)))
+
+    def grad(self, inputs, output_grads):
+        from theanine.tensor.math import sum as tsum
+
+        value, *dims = inputs
+        (g,) = output_grads
+        lead = len(dims) - value.ndim
+        axes = list(range(lead)) + [lead + d for d, b in enumerate(value.broadcastable)
+                                    if b and not g.broadcastable[lead + d]]
+        gv = tsum(g, axis=axes, keepdims=True) if axes else g
+        if lead:
+            gv = DimShuffle(gv.broadcastable, list(range(lead, len(dims))))(gv)
+        if value.dtype[0] not in "fc":
+            gv = None
+        return [gv] + [None] * len(dims)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(node.inputs[1:])]
+
+
+alloc = Alloc()
+
+
+def fill(model: Any, value: Any) -> TensorVariable:
+    """A tensor shaped like `model` filled with `value` (Theano's `fill`/`second`)."""
+    from theanine.tensor.math import cast
+
+    model = as_tensor_variable(model)
+    if not isinstance(value, Variable):
+        value = constant(value, dtype=np.result_type(np.dtype(model.dtype), value)
+                         if isinstance(value, bool | int | float) else None)
+    return alloc(cast(value, value.dtype), *[model.shape[i] for i in range(model.ndim)])
+
+
+def zeros_like(x: Any, dtype: str | None = None) -> TensorVariable:
+    x = as_tensor_variable(x)
+    return fill(x, constant(0, dtype=dtype or x.dtype))
+
+
+def ones_like(x: Any, dtype: str | None = None) -> TensorVariable:
+    x = as_tensor_variable(x)
+    return fill(x, constant(1, dtype=dtype or x.dtype))
+
+
+def zeros(shape_: Sequence[Any], dtype: str | None = None) -> TensorVariable:
+    return alloc(constant(0, dtype=dtype or config.floatX), *shape_)
+
+
+def ones(shape_: Sequence[Any], dtype: str | None = None) -> TensorVariable:
+    return alloc(constant(1, dtype=dtype or config.floatX), *shape_)
+
+
+class ARange(Op):
+    """`numpy.arange(start, stop, step)` with symbolic scalar bounds."""
+
+    __props__ = ("dtype",)
+
+    def __init__(self, dtype: str):
+        self.dtype = str(np.dtype(dtype))
+
+    def make_node(self, start: Any, stop: Any, step: Any) -> Apply:
+        inputs = [as_tensor_variable(v) for v in (start, stop, step)]
+        for v in inputs:
+            if v.ndim != 0:
+                raise TypeError(f"arange bounds must be scalars, got {v} of rank {v.ndim}")
+        return Apply(self, inputs, [TensorType(self.dtype, (False,))()])
+
+    def perform(self, node, inputs, output_storage):
+        start, stop, step = (v.item() for v in inputs)
+        output_storage[0][0] = np.arange(start, stop, step, dtype=self.dtype)
+
+    def grad(self, inputs, output_grads):
+        return [None, None, None]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from theanine.tensor.math import ceil, maximum
+
+        start, stop, step = node.inputs
+        n = maximum(ceil((stop - start) / step), 0)
+        return [(cast_int64(n),)]
+
+
+def cast_int64(x: Any) -> TensorVariable:
+    from theanine.tensor.math import cast
+
+    return cast(x, "int64")
+
+
+def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str | None = None
+           ) -> TensorVariable:
+    if stop is None:
+        start, stop = 0, start
+    vals = [v if isinstance(v, Variable) else constant(v) for v in (start, stop, step)]
+    if dtype is None:
+        dtype = str(np.result_type(*[np.dtype(v.dtype) for v in vals]))
+        if np.dtype(dtype).kind in "iu" and np.dtype(dtype).itemsize < 8:
+            dtype = "int64"
+    return ARange(dtype)(*vals)

@@ -1,0 +1,208 @@
+"""`Elemwise` lifts a scalar op to tensors with broadcasting; `DimShuffle` permutes and
+adds/drops broadcastable dimensions (the building block of broadcasting and transposition)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Variable
+from theanine.graph.op import Op
+from theanine.scalar.basic import ScalarOp
+from theanine.tensor.type import TensorType
+
+_PY_NUMBERS = (bool, int, float, complex)
+
+
+def _bind_weak_literals(inputs: Sequence[Any]) -> list[Variable]:
+    """Turn inputs into tensor variables; Python numbers adopt the dtype of the others.
+
+    NumPy 2 promotion treats Python literals as weak: `float32_vector * 2` stays float32.
+    """
+    from theanine.tensor.basic import as_tensor_variable, constant
+
+    strong = [as_tensor_variable(x) for x in inputs if not isinstance(x, _PY_NUMBERS)]
+    strong_dtypes = [np.dtype(s.dtype) for s in strong]
+    out = []
+    it = iter(strong)
+    for x in inputs:
+        if isinstance(x, _PY_NUMBERS):
+            if strong_dtypes:
+                dtype = np.result_type(*strong_dtypes, x)
+            else:
+                dtype = np.asarray(x).dtype
+            out.append(constant(x, dtype=dtype))
+        else:
+            out.append(next(it))
+    return out
+
+
+class Elemwise(Op):
+    """Apply `scalar_op` elementwise, broadcasting the inputs as NumPy does."""
+
+    __props__ = ("scalar_op",)
+
+    def __init__(self, scalar_op: ScalarOp, name: str | None = None):
+        self.scalar_op = scalar_op
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"Elemwise{{{self.scalar_op}}}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        if len(inputs) != self.scalar_op.nin:
+            raise TypeError(f"{self.scalar_op} takes {self.scalar_op.nin} input(s), "
+                            f"got {len(inputs)}")
+        inputs = _bind_weak_literals(inputs)
+        nd = max(i.ndim for i in inputs)
+        padded = []
+        for i in inputs:
+            if i.ndim < nd:
+                i = DimShuffle(i.broadcastable, ["x"] * (nd - i.ndim) + list(range(i.ndim)))(i)
+            padded.append(i)
+        bcast = tuple(all(i.broadcastable[d] for i in padded) for d in range(nd))
+        out_dtypes = self.scalar_op.output_dtypes([i.dtype for i in padded])
+        outputs = [TensorType(dt, bcast)() for dt in out_dtypes]
+        return Apply(self, padded, outputs)
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        result = self.scalar_op.impl(*inputs)
+        dtype = node.outputs[0].type.numpy_dtype
+        output_storage[0][0] = np.asarray(result, dtype=dtype)
+
+    def python_thunk(self, node: Apply):
+        impl = self.scalar_op.impl
+        dtype = node.outputs[0].type.numpy_dtype
+        ndarray = np.ndarray
+        asarray = np.asarray
+
+        def thunk(*values: Any) -> tuple:
+            r = impl(*values)
+            if type(r) is not ndarray or r.dtype != dtype:
+                r = asarray(r, dtype=dtype)
+            return (r,)
+
+        return thunk
+
+    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             output_grads: Sequence[Variable]) -> list[Variable | None]:
+        from theanine.tensor.math import cast
+        from theanine.tensor.math import sum as tsum
+
+        grads = self.scalar_op.grad(inputs, outputs, output_grads)
+        out_bcast = outputs[0].broadcastable
+        result: list[Variable | None] = []
+        for inp, g in zip(inputs, grads):
+            if g is None or inp.dtype[0] not in "fc":
+                result.append(None)
+                continue
+            axes = [d for d, (ib, ob) in enumerate(zip(inp.broadcastable, out_bcast))
+                    if ib and not ob]
+            if axes:
+                g = tsum(g, axis=axes, keepdims=True)
+            if g.broadcastable != inp.broadcastable:
+                g = _match_broadcastable(g, inp.broadcastable)
+            if g.dtype != inp.dtype:
+                g = cast(g, inp.dtype)
+            result.append(g)
+        return result
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        out_shape = []
+        for d, b in enumerate(node.outputs[0].broadcastable):
+            if b:
+                out_shape.append(1)
+                continue
+            for inp, shp in zip(node.inputs, input_shapes):
+                if not inp.broadcastable[d]:
+                    out_shape.append(shp[d])
+                    break
+        return [tuple(out_shape)] * len(node.outputs)
+
+
+def _match_broadcastable(g: Variable, bcast: tuple[bool, ...]) -> Variable:
+    """Give `g` the broadcastable pattern `bcast` (only to drop/keep flags of size-1 dims)."""
+    from theanine.tensor.basic import Rebroadcast
+
+    return Rebroadcast(bcast)(g)
+
+
+class DimShuffle(Op):
+    """Reorder dimensions, insert broadcastable ones ('x') and drop broadcastable ones.
+
+    `new_order` lists input dimension indices or 'x'; input dimensions left out must be
+    broadcastable.  The output is a view of the input.
+    """
+
+    __props__ = ("input_broadcastable", "new_order")
+    view_map = {0: [0]}
+
+    def __init__(self, input_broadcastable: Sequence[bool], new_order: Sequence[int | str]):
+        self.input_broadcastable = tuple(bool(b) for b in input_broadcastable)
+        self.new_order = tuple(new_order)
+        kept = [d for d in self.new_order if d != "x"]
+        if len(set(kept)) != len(kept):
+            raise ValueError(f"dimshuffle {self.new_order} repeats a dimension")
+        for d in kept:
+            if not 0 <= d < len(self.input_broadcastable):
+                raise ValueError(f"dimshuffle {self.new_order}: no dimension {d} in an input of "
+                                 f"{len(self.input_broadcastable)} dimension(s)")
+        self.drop = tuple(d for d in range(len(self.input_broadcastable)) if d not in kept)
+        for d in self.drop:
+            if not self.input_broadcastable[d]:
+                raise ValueError(f"dimshuffle {self.new_order} drops dimension {d}, which is not "
+                                 "broadcastable")
+        self.shuffle = tuple(kept)
+        self.augment = tuple(i for i, d in enumerate(self.new_order) if d == "x")
+
+    def __str__(self) -> str:
+        return f"DimShuffle{{{','.join(map(str, self.new_order))}}}"
+
+    def make_node(self, x: Any) -> Apply:
+        from theanine.tensor.basic import as_tensor_variable
+
+        x = as_tensor_variable(x)
+        if x.broadcastable != self.input_broadcastable:
+            if x.ndim != len(self.input_broadcastable) or not all(
+                    b or not want for b, want in zip(x.broadcastable, self.input_broadcastable)):
+                raise TypeError(f"{self} expects an input with broadcastable pattern "
+                                f"{self.input_broadcastable}, got {x.type} ({x})")
+        bcast = tuple(True if d == "x" else x.broadcastable[d] for d in self.new_order)
+        return Apply(self, [x], [TensorType(x.dtype, bcast)()])
+
+    def _apply(self, x: np.ndarray) -> np.ndarray:
+        if self.drop:
+            x = x.reshape([s for d, s in enumerate(x.shape) if d not in self.drop])
+        kept_order = [d - sum(1 for q in self.drop if q < d) for d in self.shuffle]
+        if kept_order != sorted(kept_order):
+            x = x.transpose(kept_order)
+        if self.augment:
+            x = np.expand_dims(x, self.augment)
+        return x
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
+        output_storage[0][0] = self._apply(inputs[0])
+
+    def python_thunk(self, node: Apply):
+        apply = self._apply
+        return lambda x: (apply(x),)
+
+    def grad(self, inputs: Sequence[Variable], output_grads: Sequence[Variable]) -> list:
+        (x,) = inputs
+        (gz,) = output_grads
+        if x.dtype[0] not in "fc":
+            return [None]
+        # Undo: drop the augmented dims, invert the permutation, re-insert dropped dims.
+        without_x = [d for d in range(len(self.new_order)) if self.new_order[d] != "x"]
+        gz = DimShuffle(gz.broadcastable, without_x)(gz) if self.augment else gz
+        order: list[int | str] = []
+        pos = {d: i for i, d in enumerate(self.shuffle)}
+        for d in range(x.ndim):
+            order.append("x" if d in self.drop else pos[d])
+        return [DimShuffle(gz.broadcastable, order)(gz)]
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        (shp,) = input_shapes
+        return [tuple(1 if d == "x" else shp[d] for d in self.new_order)]

@@ -1,0 +1,92 @@
+"""Joining tensors: `concatenate` / `join` along an existing axis, `stack` along a new one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Apply
+from theanine.graph.op import Op
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.type import TensorType
+from theanine.tensor.variable import TensorVariable
+
+
+class Join(Op):
+    """Concatenate tensors of equal rank along `axis`."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: int):
+        self.axis = axis
+
+    def make_node(self, *tensors: Any) -> Apply:
+        from theanine.tensor.math import cast
+
+        ts = [as_tensor_variable(t) for t in tensors]
+        if not ts:
+            raise ValueError("join needs at least one tensor")
+        ndim = ts[0].ndim
+        if ndim == 0 or any(t.ndim != ndim for t in ts):
+            raise TypeError("join takes tensors of one rank (at least 1), got "
+                            + ", ".join(str(t.type) for t in ts))
+        if not 0 <= self.axis < ndim:
+            raise ValueError(f"join axis {self.axis} out of range for rank {ndim}")
+        dtype = str(np.result_type(*[np.dtype(t.dtype) for t in ts]))
+        ts = [cast(t, dtype) for t in ts]
+        bcast = tuple(False if d == self.axis else all(t.broadcastable[d] for t in ts)
+                      for d in range(ndim))
+        if len(ts) == 1:
+            bcast = ts[0].broadcastable
+        return Apply(self, ts, [TensorType(dtype, bcast)()])
+
+    def perform(self, node, inputs, output_storage):
+        try:
+            output_storage[0][0] = np.concatenate(inputs, axis=self.axis)
+        except ValueError as exc:
+            shapes = ", ".join(f"{v} {i.shape}" for v, i in zip(node.inputs, inputs))
+            raise ValueError(f"join along axis {self.axis}: {exc} (inputs: {shapes})") from None
+
+    def grad(self, inputs, output_grads):
+        (gz,) = output_grads
+        grads = []
+        start = 0
+        for t in inputs:
+            stop = start + t.shape[self.axis]
+            index = [slice(None)] * t.ndim
+            index[self.axis] = slice(start, stop)
+            g = gz[tuple(index)]
+            grads.append(g if t.dtype[0] in "fc" else None)
+            start = stop
+        return grads
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        total = input_shapes[0][self.axis]
+        for s in input_shapes[1:]:
+            total = total + s[self.axis]
+        out = list(input_shapes[0])
+        out[self.axis] = total
+        return [tuple(out)]
+
+
+def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    ts = [as_tensor_variable(t) for t in tensors]
+    ndim = ts[0].ndim if ts else 0
+    return Join(axis % ndim if ndim else axis)(*ts)
+
+
+def join(axis: int, *tensors: Any) -> TensorVariable:
+    """Theano's argument order: `join(axis, *tensors)`."""
+    return concatenate(tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """Stack tensors of one shape along a new axis `axis`."""
+    ts = [as_tensor_variable(t) for t in tensors]
+    ndim = ts[0].ndim + 1
+    axis = axis % ndim
+    expanded = [t.dimshuffle(*(list(range(axis)) + ["x"] + list(range(axis, t.ndim))))
+                for t in ts]
+    return Join(axis)(*expanded)

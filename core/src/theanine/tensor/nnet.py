@@ -1,0 +1,126 @@
+"""Neural-network functions (`T.nnet`): activations, softmax and cross-entropies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Apply
+from theanine.graph.op import Op
+from theanine.tensor import math as tm
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.variable import TensorVariable
+
+sigmoid = tm.sigmoid
+softplus = tm.softplus
+
+
+def relu(x: Any, alpha: float = 0) -> TensorVariable:
+    """max(x, 0); with `alpha`, a leaky ReLU with slope `alpha` below zero."""
+    if alpha == 0:
+        return tm.relu_op(x)
+    x = as_tensor_variable(x)
+    return tm.switch(x > 0, x, alpha * x)
+
+
+class Softmax(Op):
+    """exp(x) / sum(exp(x)) along `axis`, computed stably."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim == 0:
+            raise TypeError(f"softmax needs at least one dimension, got {x.type} ({x})")
+        if x.dtype[0] not in "fc":
+            x = tm.cast(x, "float64")
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        (x,) = inputs
+        e = np.exp(x - x.max(axis=self.axis, keepdims=True)) if x.size else x.copy()
+        output_storage[0][0] = e / e.sum(axis=self.axis, keepdims=True) if x.size else e
+
+    def grad(self, inputs, output_grads):
+        (x,) = inputs
+        (g,) = output_grads
+        sm = self(x)
+        return [SoftmaxGrad(self.axis)(g, sm)]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return input_shapes
+
+
+class SoftmaxGrad(Op):
+    """The gradient of softmax: (g - sum(g * sm, axis)) * sm."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def make_node(self, g: Any, sm: Any) -> Apply:
+        g, sm = as_tensor_variable(g), as_tensor_variable(sm)
+        return Apply(self, [g, sm], [sm.type()])
+
+    def perform(self, node, inputs, output_storage):
+        g, sm = inputs
+        gsm = g * sm
+        output_storage[0][0] = (gsm - sm * gsm.sum(axis=self.axis, keepdims=True)).astype(
+            sm.dtype, copy=False)
+
+    def grad(self, inputs, output_grads):
+        g, sm = inputs
+        (gz,) = output_grads
+        # d/dg: (gz - sum(gz*sm)) * sm ; d/dsm: gz*g - gz*sum(g*sm) - sum(gz*sm)*g
+        ax = self.axis
+        s_gsm = tm.sum(g * sm, axis=ax, keepdims=True)
+        s_gzsm = tm.sum(gz * sm, axis=ax, keepdims=True)
+        dg = (gz - s_gzsm) * sm
+        dsm = gz * g - gz * s_gsm - s_gzsm * g
+        return [dg, dsm]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[1]]
+
+
+def softmax(x: Any, axis: int = -1) -> TensorVariable:
+    return Softmax(axis)(x)
+
+
+def log_softmax(x: Any, axis: int = -1) -> TensorVariable:
+    x = as_tensor_variable(x)
+    shifted = x - tm.max(x, axis=axis, keepdims=True)
+    return shifted - tm.log(tm.sum(tm.exp(shifted), axis=axis, keepdims=True))
+
+
+logsoftmax = log_softmax
+
+
+def binary_crossentropy(output: Any, target: Any) -> TensorVariable:
+    """-(target * log(output) + (1 - target) * log(1 - output)), elementwise."""
+    return -(target * tm.log(output) + (1 - target) * tm.log(1 - output))
+
+
+def sigmoid_binary_crossentropy(output: Any, target: Any) -> TensorVariable:
+    """binary_crossentropy(sigmoid(output), target), computed stably from the logits."""
+    return (1 - target) * output + softplus(-output)
+
+
+def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> TensorVariable:
+    """-sum(true * log(coding)) per row; `true_dist` may be one-hot rows or integer labels."""
+    coding_dist = as_tensor_variable(coding_dist)
+    true_dist = as_tensor_variable(true_dist)
+    if true_dist.ndim == coding_dist.ndim:
+        return -tm.sum(true_dist * tm.log(coding_dist), axis=-1)
+    if true_dist.ndim == coding_dist.ndim - 1 and true_dist.dtype[0] in "iu":
+        from theanine.tensor.basic import arange
+
+        rows = arange(coding_dist.shape[0])
+        return -tm.log(coding_dist[rows, true_dist])
+    raise TypeError(f"categorical_crossentropy: true_dist {true_dist.type} does not match "
+                    f"coding_dist {coding_dist.type}")

@@ -1,0 +1,326 @@
+"""Indexing: `x[...]` with NumPy semantics, and `set_subtensor` / `inc_subtensor`.
+
+An index is described statically by `idx_list`, a tuple with one entry per index item:
+- an `int`: a constant integer index,
+- `NEWAXIS`: `None` in NumPy,
+- `("slice", start, stop, step)` where each part is None, an int, or `INPUT`,
+- `INPUT`: the next symbolic input (an integer scalar, or an integer/boolean array).
+Ellipses are expanded when the node is built.  Symbolic parts are the node's inputs after `x`,
+so one Op class serves basic and advanced indexing; only basic indexing returns a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Apply, Variable
+from theanine.graph.op import Op
+from theanine.tensor.basic import as_tensor_variable, constant
+from theanine.tensor.type import TensorType
+from theanine.tensor.variable import TensorVariable
+
+INPUT = "input"
+NEWAXIS = "newaxis"
+
+
+def _index_part(v: Any, inputs: list[TensorVariable]) -> Any:
+    """A slice bound or scalar index: a Python int stays static, anything else is an input."""
+    if v is None or isinstance(v, int | np.integer) and not isinstance(v, bool):
+        return None if v is None else int(v)
+    var = as_tensor_variable(v)
+    if var.ndim != 0 or var.dtype[0] not in "iu":
+        raise TypeError(f"index {v} must be an integer scalar, got {var.type}")
+    inputs.append(var)
+    return INPUT
+
+
+def _consumed(item: Any) -> int:
+    """How many dimensions of x an index item uses."""
+    if item is None:
+        return 0
+    if isinstance(item, Variable) and item.dtype == "bool":
+        return item.ndim
+    if isinstance(item, list | np.ndarray) and np.asarray(item).dtype == bool:
+        return np.asarray(item).ndim
+    return 1
+
+
+def parse_index(x: TensorVariable, index: Any) -> tuple[tuple, list[TensorVariable]]:
+    """Turn a Python index into (`idx_list`, symbolic inputs)."""
+    items = list(index) if isinstance(index, tuple) else [index]
+    if sum(1 for i in items if i is Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(_consumed(i) for i in items if i is not Ellipsis)
+    if used > x.ndim:
+        raise IndexError(f"too many indices for {x} ({x.type}): {used} given, "
+                         f"{x.ndim} dimension(s)")
+    expanded: list[Any] = []
+    for i in items:
+        if i is Ellipsis:
+            expanded.extend([slice(None)] * (x.ndim - used))
+        else:
+            expanded.append(i)
+    idx_list: list[Any] = []
+    inputs: list[TensorVariable] = []
+    for item in expanded:
+        if item is None:
+            idx_list.append(NEWAXIS)
+        elif isinstance(item, slice):
+            idx_list.append(("slice",) + tuple(_index_part(p, inputs)
+                                               for p in (item.start, item.stop, item.step)))
+        elif isinstance(item, int | np.integer) and not isinstance(item, bool):
+            idx_list.append(int(item))
+        else:
+            var = as_tensor_variable(item)
+            if var.dtype[0] not in "iub":
+                raise IndexError(f"index {item} must be integer or boolean, got {var.type}")
+            inputs.append(var)
+            idx_list.append(INPUT)
+    return tuple(idx_list), inputs
+
+
+def _build_index(idx_list: tuple, values: Sequence[Any]) -> tuple:
+    it = iter(values)
+    out: list[Any] = []
+    for entry in idx_list:
+        if entry == INPUT:
+            v = next(it)
+            out.append(v.item() if v.ndim == 0 else v)
+        elif entry == NEWAXIS:
+            out.append(None)
+        elif isinstance(entry, tuple):
+            out.append(slice(*[next(it).item() if p == INPUT else p for p in entry[1:]]))
+        else:
+            out.append(entry)
+    return tuple(out)
+
+
+def _is_advanced(inputs: Sequence[Variable], idx_list: tuple) -> bool:
+    it = iter(inputs)
+    for entry in idx_list:
+        if entry == INPUT:
+            if next(it).ndim > 0:
+                return True
+        elif isinstance(entry, tuple):
+            for p in entry[1:]:
+                if p == INPUT:
+                    next(it)
+    return False
+
+
+def _output_type(x: TensorVariable, idx_list: tuple, idx_inputs: Sequence[TensorVariable]
+                 ) -> TensorType:
+    """Apply the index to a small stand-in array to learn NumPy's output rank."""
+    if not _is_advanced(idx_inputs, idx_list):
+        bcast: list[bool] = []
+        d = 0
+        for entry in idx_list:
+            if entry == NEWAXIS:
+                bcast.append(True)
+            elif isinstance(entry, tuple):
+                bcast.append(x.broadcastable[d] and entry[1:] == (None, None, None))
+                d += 1
+            else:
+                d += 1
+        bcast.extend(x.broadcastable[d:])
+        return TensorType(x.dtype, tuple(bcast))
+    dummy = np.zeros([1] * x.ndim)
+    stand_ins = [np.zeros([1] * v.ndim, dtype=bool if v.dtype == "bool" else "int64")
+                 if v.ndim else np.int64(0) for v in idx_inputs]
+    stand_ins = [s if not (isinstance(s, np.ndarray) and s.dtype == bool) else ~s
+                 for s in stand_ins]
+    out_ndim = dummy[_build_index(idx_list, [np.asarray(s) for s in stand_ins])].ndim
+    return TensorType(x.dtype, (False,) * out_ndim)
+
+
+class Subtensor(Op):
+    """`x[index]`; a view when the index is basic (no arrays)."""
+
+    __props__ = ("idx_list",)
+
+    def __init__(self, idx_list: tuple):
+        self.idx_list = idx_list
+
+    def __str__(self) -> str:
+        return f"Subtensor{{{_idx_str(self.idx_list)}}}"
+
+    def make_node(self, x: Any, *idx_inputs: Any) -> Apply:
+        x = as_tensor_variable(x)
+        idx_inputs = tuple(as_tensor_variable(i) for i in idx_inputs)
+        out_type = _output_type(x, self.idx_list, idx_inputs)
+        node = Apply(self, [x, *idx_inputs], [out_type()])
+        return node
+
+    def perform(self, node, inputs, output_storage):
+        x, *idx = inputs
+        index = _build_index(self.idx_list, idx)
+        try:
+            out = x[index]
+        except IndexError as exc:
+            raise IndexError(f"{exc}: indexing {node.inputs[0]} of shape {x.shape}") from None
+        output_storage[0][0] = np.asarray(out)
+
+    def grad(self, inputs, output_grads):
+        x, *idx = inputs
+        (gz,) = output_grads
+        if x.dtype[0] not in "fc":
+            return [None] + [None] * len(idx)
+        from theanine.tensor.basic import zeros_like
+
+        gx = IncSubtensor(self.idx_list, set_instead_of_inc=False)(zeros_like(x), gz, *idx)
+        return [gx] + [None] * len(idx)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from theanine.tensor.basic import MakeVector
+
+        x, *idx = node.inputs
+        shp = IndexedShape(self.idx_list)(MakeVector("int64")(*input_shapes[0])
+                                          if x.ndim else constant(np.zeros(0, "int64")), *idx)
+        return [tuple(shp[i] for i in range(node.outputs[0].ndim))]
+
+
+class IndexedShape(Op):
+    """The shape `x[index]` would have, computed from `x.shape` and the index alone."""
+
+    __props__ = ("idx_list",)
+
+    def __init__(self, idx_list: tuple):
+        self.idx_list = idx_list
+
+    def make_node(self, shp: Any, *idx_inputs: Any) -> Apply:
+        out = TensorType("int64", (False,))()
+        return Apply(self, [as_tensor_variable(shp), *idx_inputs], [out])
+
+    def perform(self, node, inputs, output_storage):
+        shp, *idx = inputs
+        # A zero-stride stand-in: basic indexing of it is free, advanced indexing costs one
+        # byte per output element.
+        stand_in = np.lib.stride_tricks.as_strided(np.zeros(1, bool), shape=tuple(shp),
+                                                   strides=(0,) * len(shp))
+        out_shape = stand_in[_build_index(self.idx_list, idx)].shape
+        output_storage[0][0] = np.asarray(out_shape, dtype="int64")
+
+    def grad(self, inputs, output_grads):
+        return [None] * len(inputs)
+
+
+class IncSubtensor(Op):
+    """A copy of `x` with `y` added to (or, with `set_instead_of_inc`, written into) `x[index]`.
+
+    Repeated advanced indices accumulate, as `numpy.add.at` does.
+    """
+
+    __props__ = ("idx_list", "set_instead_of_inc")
+
+    def __init__(self, idx_list: tuple, set_instead_of_inc: bool = False):
+        self.idx_list = idx_list
+        self.set_instead_of_inc = set_instead_of_inc
+
+    def __str__(self) -> str:
+        kind = "Set" if self.set_instead_of_inc else "Inc"
+        return f"{kind}Subtensor{{{_idx_str(self.idx_list)}}}"
+
+    def make_node(self, x: Any, y: Any, *idx_inputs: Any) -> Apply:
+        from theanine.tensor.math import cast
+
+        x = as_tensor_variable(x)
+        y = as_tensor_variable(y) if isinstance(y, Variable) else constant(y, dtype=x.dtype)
+        if y.dtype != x.dtype:
+            if not np.can_cast(y.dtype, x.dtype, "same_kind"):
+                raise TypeError(f"cannot write {y.type} ({y}) into {x.type} ({x})")
+            y = cast(y, x.dtype)
+        idx_inputs = tuple(as_tensor_variable(i) for i in idx_inputs)
+        sub_type = _output_type(x, self.idx_list, idx_inputs)
+        if y.ndim > sub_type.ndim:
+            raise TypeError(f"cannot write {y} of rank {y.ndim} into a selection of rank "
+                            f"{sub_type.ndim} of {x}")
+        return Apply(self, [x, y, *idx_inputs], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        x, y, *idx = inputs
+        index = _build_index(self.idx_list, idx)
+        out = x.copy()
+        try:
+            if self.set_instead_of_inc:
+                out[index] = y
+            elif _is_advanced(node.inputs[2:], self.idx_list):
+                np.add.at(out, index, y)
+            else:
+                out[index] += y
+        except (IndexError, ValueError) as exc:
+            raise type(exc)(f"{exc}: writing {node.inputs[1]} (shape {np.shape(y)}) into "
+                            f"{node.inputs[0]} of shape {x.shape}") from None
+        output_storage[0][0] = out
+
+    def grad(self, inputs, output_grads):
+        x, y, *idx = inputs
+        (gz,) = output_grads
+        if self.set_instead_of_inc:
+            gx = IncSubtensor(self.idx_list, True)(gz, 0, *idx)
+        else:
+            gx = gz
+        gy = Subtensor(self.idx_list)(gz, *idx)
+        gy = _sum_to(gy, y)
+        return [gx if x.dtype[0] in "fc" else None,
+                gy if y.dtype[0] in "fc" else None] + [None] * len(idx)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0]]
+
+
+def _sum_to(g: TensorVariable, like: TensorVariable) -> TensorVariable:
+    """Sum `g` over the dimensions that `like` was broadcast along."""
+    from theanine.tensor.math import sum as tsum
+
+    lead = g.ndim - like.ndim
+    if lead:
+        g = tsum(g, axis=list(range(lead)))
+    axes = [d for d, b in enumerate(like.broadcastable) if b and not g.broadcastable[d]]
+    if axes:
+        g = tsum(g, axis=axes, keepdims=True)
+    return g
+
+
+def _idx_str(idx_list: tuple) -> str:
+    parts = []
+    for e in idx_list:
+        if isinstance(e, tuple):
+            parts.append(":".join("" if p is None else ("?" if p == INPUT else str(p))
+                                  for p in e[1:]).rstrip(":") or ":")
+        elif e == INPUT:
+            parts.append("?")
+        elif e == NEWAXIS:
+            parts.append("None")
+        else:
+            parts.append(str(e))
+    return ", ".join(parts)
+
+
+def getitem(x: TensorVariable, index: Any) -> TensorVariable:
+    idx_list, inputs = parse_index(x, index)
+    if all(isinstance(e, tuple) and e[1:] == (None, None, None) for e in idx_list):
+        return x
+    return Subtensor(idx_list)(x, *inputs)
+
+
+def _inc_or_set(x: Any, y: Any, set_: bool) -> TensorVariable:
+    """`x` must be an indexing expression `base[index]`; returns the updated `base`."""
+    if not (isinstance(x, Variable) and x.owner is not None
+            and isinstance(x.owner.op, Subtensor)):
+        raise TypeError(f"{'set' if set_ else 'inc'}_subtensor takes an indexing expression "
+                        f"such as a[1:3], got {x}")
+    base, *idx = x.owner.inputs
+    return IncSubtensor(x.owner.op.idx_list, set_)(base, y, *idx)
+
+
+def set_subtensor(x: Any, y: Any) -> TensorVariable:
+    """A copy of the indexed tensor with `y` written at the index of `x = base[index]`."""
+    return _inc_or_set(x, y, True)
+
+
+def inc_subtensor(x: Any, y: Any) -> TensorVariable:
+    """A copy of the indexed tensor with `y` added at the index of `x = base[index]`."""
+    return _inc_or_set(x, y, False)

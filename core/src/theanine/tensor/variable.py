@@ -1,0 +1,165 @@
+"""Tensor variables: Python operators and NumPy-like methods on symbolic tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from theanine.graph.basic import Constant, Variable
+
+
+def _m():
+    from theanine.tensor import math
+
+    return math
+
+
+def _b():
+    from theanine.tensor import basic
+
+    return basic
+
+
+class TensorOperators:
+    """Mixed into every tensor variable class (plain, constant, shared)."""
+
+    type: Any
+
+    # Type facts ---------------------------------------------------------------------------
+    @property
+    def dtype(self) -> str:
+        return self.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.type.ndim
+
+    @property
+    def broadcastable(self) -> tuple[bool, ...]:
+        return self.type.broadcastable
+
+    @property
+    def shape(self):
+        return _b().shape(self)
+
+    @property
+    def size(self):
+        return _m().prod(self.shape)
+
+    @property
+    def T(self):
+        return _b().transpose(self)
+
+    # Arithmetic ---------------------------------------------------------------------------
+    def __add__(self, other): return _m().add(self, other)
+    def __radd__(self, other): return _m().add(other, self)
+    def __sub__(self, other): return _m().sub(self, other)
+    def __rsub__(self, other): return _m().sub(other, self)
+    def __mul__(self, other): return _m().mul(self, other)
+    def __rmul__(self, other): return _m().mul(other, self)
+    def __truediv__(self, other): return _m().true_div(self, other)
+    def __rtruediv__(self, other): return _m().true_div(other, self)
+    def __floordiv__(self, other): return _m().int_div(self, other)
+    def __rfloordiv__(self, other): return _m().int_div(other, self)
+    def __mod__(self, other): return _m().mod(self, other)
+    def __rmod__(self, other): return _m().mod(other, self)
+    def __pow__(self, other): return _m().pow(self, other)
+    def __rpow__(self, other): return _m().pow(other, self)
+    def __neg__(self): return _m().neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _m().abs(self)
+    def __matmul__(self, other): return _m().dot(self, other)
+    def __rmatmul__(self, other): return _m().dot(other, self)
+
+    # Comparisons (elementwise, like NumPy; `==` stays identity so variables hash) ----------
+    def __lt__(self, other): return _m().lt(self, other)
+    def __le__(self, other): return _m().le(self, other)
+    def __gt__(self, other): return _m().gt(self, other)
+    def __ge__(self, other): return _m().ge(self, other)
+    def __and__(self, other): return _m().and_(self, other)
+    def __rand__(self, other): return _m().and_(other, self)
+    def __or__(self, other): return _m().or_(self, other)
+    def __ror__(self, other): return _m().or_(other, self)
+    def __xor__(self, other): return _m().xor(self, other)
+    def __rxor__(self, other): return _m().xor(other, self)
+    def __invert__(self): return _m().invert(self)
+
+    __hash__ = Variable.__hash__
+
+    def __bool__(self) -> bool:
+        raise TypeError(f"symbolic variable {self} has no truth value; use T.switch or compile "
+                        "a function to get a value")
+
+    def __iter__(self):
+        raise TypeError(f"symbolic variable {self} is not iterable; index it instead")
+
+    def __len__(self) -> int:
+        raise TypeError(f"symbolic variable {self} has no len(); use .shape[0]")
+
+    # Methods ------------------------------------------------------------------------------
+    def __getitem__(self, index):
+        from theanine.tensor.subtensor import getitem
+
+        return getitem(self, index)
+
+    def sum(self, axis=None, dtype=None, keepdims=False):
+        return _m().sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return _m().prod(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _m().mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _m().max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _m().min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return _m().argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return _m().argmin(self, axis=axis, keepdims=keepdims)
+
+    def dot(self, other):
+        return _m().dot(self, other)
+
+    def dimshuffle(self, *pattern):
+        if len(pattern) == 1 and isinstance(pattern[0], list | tuple):
+            pattern = tuple(pattern[0])
+        return _b().dimshuffle(self, pattern)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], list | tuple):
+            axes = tuple(axes[0])
+        return _b().transpose(self, axes or None)
+
+    def reshape(self, shape, ndim=None):
+        return _b().reshape(self, shape, ndim=ndim)
+
+    def flatten(self, ndim=1):
+        return _b().flatten(self, ndim)
+
+    def astype(self, dtype):
+        return _m().cast(self, dtype)
+
+    def clip(self, a_min, a_max):
+        return _m().clip(self, a_min, a_max)
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(f"symbolic variable {self} cannot be converted to a NumPy array; "
+                        "compile a theanine.function to compute its value")
+
+
+class TensorVariable(TensorOperators, Variable):
+    """A symbolic tensor."""
+
+
+class TensorConstant(TensorOperators, Constant):
+    """A tensor whose value is fixed when the graph is built."""
+
+    def __str__(self) -> str:
+        if self.name is not None:
+            return self.name
+        return f"TensorConstant{{{self.type.value_str(self.data)}}}"
