@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from theanine.graph.basic import Variable, io_toposort
+from theanine.graph.basic import Apply, Constant, Variable, graph_inputs, io_toposort
+from theanine.graph.op import Op
 
 
 class DisconnectedInputError(ValueError):
@@ -20,14 +21,10 @@ class GradientError(AssertionError):
 
 
 def _op_grads(node, output_grads):
-    op = node.op
-    l_op = getattr(op, "L_op", None)
-    if l_op is not None:
-        return l_op(node.inputs, node.outputs, output_grads)
     try:
-        return op.grad(node.inputs, output_grads)
+        return node.op.L_op(node.inputs, node.outputs, output_grads)
     except NotImplementedError as exc:
-        raise NotImplementedError(f"{op} has no gradient, so grad cannot go through "
+        raise NotImplementedError(f"{node.op} has no gradient, so grad cannot go through "
                                   f"{node}: {exc}") from None
 
 
@@ -38,15 +35,15 @@ def _zeros_like(v: Variable) -> Variable:
     return zeros_like(v, dtype=v.dtype if v.dtype[0] in "fc" else config.floatX)
 
 
-def _fit(g: Variable, like: Variable, node) -> Variable:
+def _fit(g: Variable, like: Variable, source: str) -> Variable:
     """Check a gradient term against the variable it belongs to, and match dtype/pattern."""
     from theanine.tensor.basic import Rebroadcast, as_tensor_variable
     from theanine.tensor.math import cast
 
     g = as_tensor_variable(g)
     if g.ndim != like.ndim:
-        raise TypeError(f"{node.op}.grad returned a gradient of rank {g.ndim} for input {like} "
-                        f"of rank {like.ndim}")
+        raise TypeError(f"{source} gave a gradient of rank {g.ndim} for {like}, which has "
+                        f"rank {like.ndim}")
     if like.dtype[0] in "fc" and g.dtype != like.dtype:
         g = cast(g, like.dtype)
     if g.broadcastable != like.broadcastable:
@@ -109,7 +106,7 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
         for inp, g in zip(node.inputs, in_grads):
             if g is None or inp in blocked or inp not in depends:
                 continue
-            grads.setdefault(inp, []).append(_fit(g, inp, node))
+            grads.setdefault(inp, []).append(_fit(g, inp, f"{node.op}.grad"))
 
     results = []
     for w in wrt_list:
@@ -188,3 +185,87 @@ def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
                     f"verify_grad: gradient w.r.t. input {k} (shape {v.shape}) differs from the "
                     f"numerical one: max abs error {err.max():.3g} at flat index {worst} "
                     f"(analytic {a.reshape(-1)[worst]:.6g}, numeric {flat[worst]:.6g})")
+
+
+class RowMap(Op):
+    """Evaluate an inner graph for `index = 0 .. n-1` and stack the results.
+
+    This is how `jacobian` computes one gradient row per output element without scan: the
+    inner graph is `grad(expression[index], wrt)`, compiled once on first use.  Identity is the
+    instance (each map has its own inner graph).
+    """
+
+    def __init__(self, index: Variable, inner_inputs: list[Variable], inner_output: Variable):
+        self.index = index
+        self.inner_inputs = inner_inputs
+        self.inner_output = inner_output
+        self._fn: Any = None
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __str__(self) -> str:
+        return "RowMap"
+
+    def make_node(self, n: Any, out_shape: Any, *inputs: Any) -> Apply:
+        from theanine.tensor.basic import as_tensor_variable
+        from theanine.tensor.type import TensorType
+
+        out = self.inner_output
+        otype = TensorType(out.dtype, (False,) + out.broadcastable)
+        return Apply(self, [as_tensor_variable(n), as_tensor_variable(out_shape),
+                            *inputs], [otype()])
+
+    def perform(self, node, inputs, output_storage):
+        from theanine.compile.function import function
+
+        n, out_shape, *values = inputs
+        if self._fn is None:
+            self._fn = function([self.index, *self.inner_inputs], self.inner_output,
+                                on_unused_input="ignore")
+        dtype = node.outputs[0].type.numpy_dtype
+        result = np.empty((int(n), *out_shape), dtype=dtype)
+        for i in range(int(n)):
+            result[i] = self._fn(np.asarray(i, dtype=self.index.dtype), *values)
+        output_storage[0][0] = result
+
+
+def jacobian(expression: Variable, wrt: Variable | Sequence[Variable],
+             consider_constant: Sequence[Variable] | None = None,
+             disconnected_inputs: str = "raise") -> Any:
+    """d expression[i] / d wrt, stacked along a new first axis (expression is flattened)."""
+    from theanine.compile.sharedvalue import SharedVariable
+    from theanine.tensor.basic import as_tensor_variable, flatten, shape
+    from theanine.tensor.constructors import lscalar
+
+    expression = as_tensor_variable(expression)
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    if expression.ndim == 0:
+        g = grad(expression, wrt_list, consider_constant, disconnected_inputs)
+        return g[0] if single else g
+    flat = flatten(expression) if expression.ndim > 1 else expression
+    index = lscalar("jacobian_index")
+    rows = grad(flat[index], wrt_list, consider_constant, disconnected_inputs)
+    results = []
+    for w, row in zip(wrt_list, rows):
+        leaves = [v for v in graph_inputs([row]) if v is not index
+                  and not isinstance(v, Constant | SharedVariable)]
+        row_map = RowMap(index, leaves, row)
+        results.append(row_map(flat.shape[0], shape(w), *leaves))
+    return results[0] if single else results
+
+
+def hessian(cost: Variable, wrt: Variable | Sequence[Variable],
+            consider_constant: Sequence[Variable] | None = None,
+            disconnected_inputs: str = "raise") -> Any:
+    """The matrix of second derivatives of the scalar `cost` w.r.t. each vector in `wrt`."""
+    single = isinstance(wrt, Variable)
+    wrt_list = [wrt] if single else list(wrt)
+    out = []
+    for w in wrt_list:
+        if w.ndim != 1:
+            raise TypeError(f"hessian: {w} must be a vector, got {w.type}")
+        g = grad(cost, w, consider_constant, disconnected_inputs)
+        out.append(jacobian(g, w, consider_constant, disconnected_inputs))
+    return out[0] if single else out

@@ -18,7 +18,8 @@ class Op:
 
     Subclasses implement `make_node(*inputs) -> Apply` and `perform(node, inputs, output_storage)`
     (set `output_storage[i][0]`), and optionally `grad(inputs, output_grads)`,
-    `infer_shape(fgraph, node, input_shapes)`, `view_map` / `destroy_map`.
+    `infer_shape(fgraph, node, input_shapes)`, `view_map` / `destroy_map`.  Ops override
+    `python_thunk` when a direct NumPy call beats going through output cells.
     """
 
     __props__: tuple[str, ...] = ()
@@ -63,6 +64,12 @@ class Op:
              ) -> list[Variable | None]:
         """Symbolic gradients of a scalar cost w.r.t. each input; None where none flows."""
         raise NotImplementedError(f"{type(self).__name__} has no gradient")
+
+    def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+             output_grads: Sequence[Variable]) -> list[Variable | None]:
+        """Like `grad`, with the node's outputs available (e.g. exp reuses its output).
+        `gradient.grad` calls this; the default defers to `grad`."""
+        return self.grad(inputs, output_grads)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         raise NotImplementedError(f"{type(self).__name__}.infer_shape")
