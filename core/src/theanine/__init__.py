@@ -13,9 +13,10 @@ from theanine.graph.op import Op
 from theanine.graph.type import Type
 from theanine.hookspecs import hookimpl
 from theanine.printing import debugprint, pp
+from theanine.rewriting.provenance import explain
 
 __version__ = "0.1.0"
 
 __all__ = ["Apply", "Constant", "Function", "In", "Mode", "Op", "Out", "SharedVariable", "Type",
-           "Variable", "config", "debugprint", "function", "grad", "hookimpl", "pp", "shared",
+           "Variable", "config", "debugprint", "explain", "function", "grad", "hookimpl", "pp", "shared",
            "tensor", "verify_grad"]

@@ -8,8 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Variable, graph_inputs, io_toposort
+from theanine.graph.basic import (
+    Apply,
+    Constant,
+    Variable,
+    clone_replace,
+    graph_inputs,
+    io_toposort,
+)
+from theanine.graph.fg import FunctionGraph
 from theanine.graph.op import Op
+from theanine.rewriting.basic import EquilibriumRewriter, NodeRewriter
 
 
 class DisconnectedInputError(ValueError):
@@ -83,12 +92,30 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
     for var, g in known.items():
         roots[var] = _fit(as_tensor_variable(g), var, "known_grads")
     blocked = set(consider_constant or ())
+    work = _StableCopy(roots, wrt_list, blocked)
+    grads = _backward(work.roots, work.wrt, work.blocked)
 
-    # The nodes on a path from some wrt variable to some root.
-    nodes = io_toposort(wrt_list, list(roots))
-    depends = set(wrt_list)
+    results = []
+    for w, w_work in zip(wrt_list, work.wrt):
+        if w_work in grads:
+            results.append(work.restore(_sum_terms(grads[w_work])))
+            continue
+        message = (f"grad: the cost does not depend on {w} ({w.type}) through differentiable "
+                   "operations; pass disconnected_inputs='ignore' to get zeros instead")
+        if disconnected_inputs == "raise":
+            raise DisconnectedInputError(message)
+        if disconnected_inputs == "warn":
+            warnings.warn(message, stacklevel=2)
+        results.append(_zeros_like(w))
+    return results[0] if single else results
+
+
+def _backward(roots: dict[Variable, Variable], wrt: list[Variable], blocked: set[Variable]
+              ) -> dict[Variable, list[Variable]]:
+    """Gradient terms for every variable between `wrt` and the roots, in reverse order."""
+    depends = set(wrt)
     relevant = []
-    for node in nodes:
+    for node in io_toposort(wrt, list(roots)):
         if any(i in depends and i not in blocked for i in node.inputs):
             depends.update(node.outputs)
             relevant.append(node)
@@ -107,20 +134,51 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
             if g is None or inp in blocked or inp not in depends:
                 continue
             grads.setdefault(inp, []).append(_fit(g, inp, f"{node.op}.grad"))
+    return grads
 
-    results = []
-    for w in wrt_list:
-        if w in grads:
-            results.append(_sum_terms(grads[w]))
-            continue
-        message = (f"grad: the cost does not depend on {w} ({w.type}) through differentiable "
-                   "operations; pass disconnected_inputs='ignore' to get zeros instead")
-        if disconnected_inputs == "raise":
-            raise DisconnectedInputError(message)
-        if disconnected_inputs == "warn":
-            warnings.warn(message, stacklevel=2)
-        results.append(_zeros_like(w))
-    return results[0] if single else results
+
+class _StableCopy:
+    """The graph `grad` differentiates: the stabilized form of the caller's graph.
+
+    The rewrites tagged 'stabilize' (log(1 - sigmoid(x)) → -softplus(x), ...) run on a copy of
+    the graph between `wrt` and the roots before the backward pass, so that the gradient is
+    built from the stable expressions: rewriting a gradient written from the unstable form
+    cannot recover precision already lost to overflow.  When no rewrite applies, the caller's
+    graph is used as it is.  `restore` maps a gradient back onto the caller's variables.
+    """
+
+    def __init__(self, roots: dict[Variable, Variable], wrt: list[Variable],
+                 blocked: set[Variable]):
+        self.roots, self.wrt, self.blocked = roots, wrt, blocked
+        self._back: dict[Variable, Variable] = {}
+        rewriters = _stabilizers()
+        if not rewriters:
+            return
+        boundary = list(dict.fromkeys([*wrt, *blocked]))
+        inputs = list(dict.fromkeys(boundary + [v for v in graph_inputs(list(roots), boundary)
+                                                if not isinstance(v, Constant)]))
+        keys = list(roots)
+        fgraph = FunctionGraph(inputs, keys, clone=True)
+        if not EquilibriumRewriter(rewriters).apply(fgraph):
+            return
+        eq = fgraph.equiv
+        self.roots = {fgraph.outputs[k]: roots[key] for k, key in enumerate(keys)}
+        self.wrt = [eq[w] for w in wrt]
+        self.blocked = {eq[v] for v in blocked}
+        self._back = {eq[v]: v for v in inputs}
+
+    def restore(self, g: Variable) -> Variable:
+        return clone_replace([g], self._back)[0] if self._back else g
+
+
+def _stabilizers() -> list:
+    """The node rewriters tagged 'stabilize' that the plugins registered, with their labels."""
+    from theanine.plugins import get_registry
+    from theanine.rewriting import selected_rewrites
+
+    return [(r.rewriter, f"{r.plugin}:{r.name}")
+            for r in selected_rewrites(get_registry().rewrites, None, ("stabilize",))
+            if isinstance(r.rewriter, NodeRewriter)]
 
 
 def _sum_terms(terms: list[Variable]) -> Variable:

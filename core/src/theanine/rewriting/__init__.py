@@ -1,9 +1,9 @@
 """Graph rewriting: the stage registry and the pass that applies the selected rewrites.
 
 Rewrites come from plugins through `theanine_register_rewrites` (the core's own ones too, see
-`theanine.rewriting.builtin`).  A rewriter is either an object with `apply(fgraph)` or a
-callable `rewriter(fgraph)`.  Stages run in position order; within a stage, rewrites run in
-their `position` order, then registration order.
+`theanine.rewriting.builtin`).  A rewriter is a `NodeRewriter` (see `rewriting.basic`), an object
+with `apply(fgraph)`, or a callable `rewriter(fgraph)`.  Stages run in position order; within
+a stage, rewrites run in their `position` order, then registration order.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from theanine.graph.fg import FunctionGraph
+from theanine.rewriting.basic import EquilibriumRewriter, NodeRewriter, node_rewriter
 
 #: stage name -> position.  Later issues fill the stages between merge and final_merge.
 STAGES: dict[str, float] = {
@@ -52,11 +53,34 @@ def selected_rewrites(registrations: Iterable[Any], optimizer: str | None,
 def rewrite_graph(fgraph: FunctionGraph, optimizer: str | None,
                   including: Iterable[str] = (), excluding: Iterable[str] = (),
                   backend: Any = None) -> FunctionGraph:
-    """Apply the selected rewrites to `fgraph` in place and return it."""
+    """Apply the selected rewrites to `fgraph` in place and return it.
+
+    Consecutive node rewriters of a stage run together to a fixed point; graph rewriters run
+    once, in position order.  Every replacement is recorded with the reason `plugin:name`.
+    """
     from theanine.plugins import get_registry
+    from theanine.rewriting.provenance import tracker_of
+
+    tracker_of(fgraph)
+    group: list[tuple[NodeRewriter, str]] = []
+    stage = None
+
+    def flush() -> None:
+        if group:
+            EquilibriumRewriter(list(group)).apply(fgraph)
+            group.clear()
 
     for reg in selected_rewrites(get_registry().rewrites, optimizer, including, excluding,
                                  backend):
-        apply = getattr(reg.rewriter, "apply", reg.rewriter)
-        apply(fgraph)
+        if reg.stage != stage:
+            flush()
+            stage = reg.stage
+        if isinstance(reg.rewriter, NodeRewriter):
+            group.append((reg.rewriter, f"{reg.plugin}:{reg.name}"))
+            continue
+        flush()
+        getattr(reg.rewriter, "apply", reg.rewriter)(fgraph)
+    flush()
     return fgraph
+
+__all__ = ["STAGES", "NodeRewriter", "node_rewriter", "rewrite_graph", "selected_rewrites"]

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from theanine.hookspecs import hookimpl
+from theanine.rewriting.canonicalize import CANONICALIZE
+from theanine.rewriting.fusion import FusionRewriter
 from theanine.rewriting.merge import MergeRewriter
+from theanine.rewriting.specialize import SPECIALIZE
+from theanine.rewriting.stabilize import STABILIZE
+
+_BOTH = ("fast_run", "fast_compile")
 
 
 @hookimpl
 def theanine_register_rewrites(register) -> None:
-    register(MergeRewriter(), stage="merge", tags=("fast_run", "fast_compile", "merge"))
+    register(MergeRewriter(), stage="merge", tags=(*_BOTH, "merge"))
+    for rw in CANONICALIZE:
+        register(rw, stage="canonicalize", tags=("fast_run", "canonicalize"))
+    for rw in STABILIZE:
+        register(rw, stage="stabilize", tags=("fast_run", "stabilize"))
+    for rw in SPECIALIZE:
+        register(rw, stage="specialize", tags=("fast_run", "specialize"))
+    register(FusionRewriter(), stage="fusion", tags=("fast_run", "fusion"))
     register(MergeRewriter(), stage="final_merge", tags=("fast_run", "merge"),
              name="final_merge")

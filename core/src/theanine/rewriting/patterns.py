@@ -1,0 +1,63 @@
+"""Small pattern-matching helpers shared by the standard rewrites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.graph.basic import Constant, Variable
+from theanine.scalar.basic import ScalarOp
+
+
+def scalar_constant(v: Variable) -> float | int | bool | None:
+    """The value of `v` if it is a constant whose every element is that one value (looking
+    through broadcasting DimShuffles and Allocs of constants), else None."""
+    from theanine.tensor.basic import Alloc
+    from theanine.tensor.elemwise import DimShuffle
+
+    while v.owner is not None and isinstance(v.owner.op, DimShuffle | Alloc):
+        v = v.owner.inputs[0]
+    if not isinstance(v, Constant):
+        return None
+    data = np.asarray(v.data)
+    if data.size == 0:
+        return None
+    first = data.flat[0]
+    if data.size > 1 and not np.all(data == first):
+        return None
+    return first.item()
+
+
+def is_constant_value(v: Variable, value: float) -> bool:
+    c = scalar_constant(v)
+    return c is not None and c == value
+
+
+def elemwise_of(v: Variable, scalar_op: ScalarOp) -> list[Variable] | None:
+    """The inputs of `v`'s node if it is `Elemwise(scalar_op)`, else None."""
+    from theanine.tensor.elemwise import Elemwise
+
+    node = v.owner
+    if node is not None and isinstance(node.op, Elemwise) and node.op.scalar_op == scalar_op:
+        return node.inputs
+    return None
+
+
+def scalar_op_of(node: Any) -> ScalarOp | None:
+    from theanine.tensor.elemwise import Elemwise
+
+    return node.op.scalar_op if isinstance(node.op, Elemwise) else None
+
+
+def same_type_or_none(old: Variable, new: Variable) -> Variable | None:
+    """`new` if it can stand for `old` (same dtype and rank, broadcasting no wider), else None."""
+    ot, nt = old.type, new.type
+    if ot == nt:
+        return new
+    if getattr(ot, "dtype", None) != getattr(nt, "dtype", None) or ot.ndim != nt.ndim:
+        return None
+    # new may not be broadcastable where old is not (that would change the output's shape)
+    if all(o or not n for o, n in zip(ot.broadcastable, nt.broadcastable)):
+        return new
+    return None

@@ -1,0 +1,62 @@
+"""Provenance: which rewrites built each node of a compiled graph (`theanine.explain`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from theanine.graph.basic import Apply
+from theanine.graph.fg import FunctionGraph
+
+
+class ProvenanceTracker:
+    """A FunctionGraph feature: tags each node imported by a rewrite with the rewrite's reason
+    (`plugin:rewrite`) and counts the replacements each rewrite made."""
+
+    def __init__(self) -> None:
+        self.replacements: Counter[str] = Counter()
+
+    def on_import(self, fgraph: FunctionGraph, node: Apply, reason: str | None) -> None:
+        if reason and reason != "init":
+            reasons = node.tag.setdefault("provenance", [])
+            if reason not in reasons:
+                reasons.append(reason)
+
+    def on_change_input(self, fgraph: FunctionGraph, client: Any, i: int, old: Any, new: Any,
+                        reason: str | None) -> None:
+        if reason:
+            self.replacements[reason] += 1
+            if client != "output":
+                rewired = client.tag.setdefault("rewired", [])
+                if reason not in rewired:
+                    rewired.append(reason)
+
+
+def tracker_of(fgraph: FunctionGraph) -> ProvenanceTracker:
+    for f in fgraph.features:
+        if isinstance(f, ProvenanceTracker):
+            return f
+    tracker = ProvenanceTracker()
+    fgraph.attach_feature(tracker)
+    return tracker
+
+
+def explain(f: Any) -> str:
+    """A readable account of a compiled function's graph: each node, in execution order, with
+    the rewrites that produced it ('as written' for nodes the user's graph already had)."""
+    fgraph = f.maker.fgraph
+    lines = [f"compiled graph: {len(fgraph.apply_nodes)} node(s), backend "
+             f"{f.maker.backend.name}"]
+    for k, node in enumerate(fgraph.toposort()):
+        made_by = node.tag.get("provenance")
+        origin = "by " + ", ".join(made_by) if made_by else "as written"
+        if node.tag.get("rewired"):
+            origin += "; inputs replaced by " + ", ".join(node.tag["rewired"])
+        args = ", ".join(str(i) for i in node.inputs)
+        lines.append(f"  [{k}] {node.op}({args}) -- {origin}")
+    tracker = next((t for t in fgraph.features if isinstance(t, ProvenanceTracker)), None)
+    if tracker and tracker.replacements:
+        lines.append("replacements made:")
+        for reason, n in tracker.replacements.most_common():
+            lines.append(f"  {reason}: {n}")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""`Composite`: several scalar ops fused into one, so a chain of elementwise nodes becomes a
+single node (one loop in the native backends).
+
+The fused computation is a straight-line program: `steps[k] = (scalar_op, refs, dtype)` where
+each ref is an input index (< nin) or `nin + j` for the result of step j; the last step is the
+output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from theanine.scalar.basic import ScalarOp
+
+Step = tuple[ScalarOp, tuple[int, ...], str]
+
+
+class Composite(ScalarOp):
+    """A scalar op defined by a program of other scalar ops."""
+
+    __props__ = ("nin", "steps")
+
+    def __init__(self, nin: int, steps: Sequence[Step]):
+        self.steps = tuple(steps)
+        name = "Composite{" + ",".join(op.name for op, _, _ in self.steps) + "}"
+        super().__init__(name, self._run, c_expr=self._render(nin), grad=self._grad, nin=nin)
+
+    def _run(self, *inputs: Any) -> Any:
+        values = list(inputs)
+        for op, refs, dtype in self.steps:
+            r = op.impl(*[values[i] for i in refs])
+            values.append(np.asarray(r, dtype=dtype) if getattr(r, "dtype", None) != dtype
+                          else r)
+        return values[-1]
+
+    def _render(self, nin: int) -> str | None:
+        exprs = [f"{{{i}}}" for i in range(nin)]
+        for op, refs, _ in self.steps:
+            if op.c_expr is None:
+                return None
+            exprs.append(op.c_expr.format(*[exprs[i] for i in refs]))
+        return exprs[-1]
+
+    def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
+        return [self.steps[-1][2]]
+
+    def expand(self, inputs: Sequence[Any]) -> Any:
+        """The same computation as a graph of Elemwise nodes on tensor `inputs`."""
+        from theanine.tensor.elemwise import Elemwise
+
+        values = list(inputs)
+        for op, refs, _ in self.steps:
+            values.append(Elemwise(op)(*[values[i] for i in refs]))
+        return values[-1]
+
+    def _grad(self, inputs, outputs, output_grads):
+        from theanine.gradient import grad
+
+        expanded = self.expand(inputs)
+        return grad(None, list(inputs), known_grads={expanded: output_grads[0]},
+                    disconnected_inputs="ignore")
