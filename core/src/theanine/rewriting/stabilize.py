@@ -104,10 +104,25 @@ def logsumexp(fgraph, node):
     if e is None:
         return None
     x = e[0]
+    if _is_shifted_by_max(x):
+        return None  # already the stable form
     axes = s.op.axis
     m = tm.max(x, axis=axes, keepdims=True)
     stable = tm.log(tm.sum(tm.exp(x - m), axis=axes)) + tm.max(x, axis=axes)
     return _fit(node, stable)
+
+
+def _is_shifted_by_max(v) -> bool:
+    """Whether v is y - max(y, ...) (broadcast), the form logsumexp rewrites to."""
+    from theanine.tensor.elemwise import DimShuffle
+
+    args = elemwise_of(v, ps.sub)
+    if args is None:
+        return False
+    m = args[1]
+    while m.owner is not None and isinstance(m.owner.op, DimShuffle):
+        m = m.owner.inputs[0]
+    return m.owner is not None and isinstance(m.owner.op, Reduce) and m.owner.op.kind == "max"
 
 
 STABILIZE = (recognize_sigmoid, stable_log, softplus_from_log1p_exp, expm1_from_exp_minus_one,
