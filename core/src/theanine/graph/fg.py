@@ -56,9 +56,10 @@ class FunctionGraph:
             self.clients.setdefault(v, [])
 
     def _import_var(self, var: Variable, reason: str | None) -> None:
-        for node in io_toposort(self.inputs, [var]):
-            if node in self.apply_nodes:
-                continue
+        """Add the nodes computing `var` that the graph does not have yet (and only those:
+        the walk stops at variables already in the graph, so a replacement costs the size of
+        what it adds, not the size of the graph)."""
+        for node in self._new_nodes(var):
             self.apply_nodes.add(node)
             for i, inp in enumerate(node.inputs):
                 if (inp.owner is None and inp not in self.variables
@@ -74,6 +75,26 @@ class FunctionGraph:
         if var.owner is None and var not in self.variables and not isinstance(var, Constant):
             raise ValueError(f"output {var} is not computable from the inputs")
         self._add_variable(var)
+
+    def _new_nodes(self, var: Variable) -> list[Apply]:
+        """The nodes between the graph and `var` that are not imported, inputs first."""
+        order: list[Apply] = []
+        seen: set[Apply] = set()
+        stack: list[tuple[Variable, bool]] = [(var, False)]
+        while stack:
+            v, expanded = stack.pop()
+            node = v.owner
+            if node is None or v in self.variables or (node in seen and not expanded):
+                continue
+            if expanded:
+                order.append(node)
+                continue
+            seen.add(node)
+            stack.append((v, True))
+            for inp in reversed(node.inputs):
+                if inp.owner is not None and inp.owner not in seen and inp not in self.variables:
+                    stack.append((inp, False))
+        return order
 
     def _prune_if_unused(self, var: Variable, reason: str | None) -> None:
         stack = [var]

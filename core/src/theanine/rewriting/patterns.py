@@ -8,14 +8,13 @@ import numpy as np
 
 from theanine.graph.basic import Constant, Variable
 from theanine.scalar.basic import ScalarOp
+from theanine.tensor.basic import Alloc
+from theanine.tensor.elemwise import DimShuffle, Elemwise
 
 
 def scalar_constant(v: Variable) -> float | int | bool | None:
     """The value of `v` if it is a constant whose every element is that one value (looking
     through broadcasting DimShuffles and Allocs of constants), else None."""
-    from theanine.tensor.basic import Alloc
-    from theanine.tensor.elemwise import DimShuffle
-
     while v.owner is not None and isinstance(v.owner.op, DimShuffle | Alloc):
         v = v.owner.inputs[0]
     if not isinstance(v, Constant):
@@ -36,8 +35,6 @@ def is_constant_value(v: Variable, value: float) -> bool:
 
 def elemwise_of(v: Variable, scalar_op: ScalarOp) -> list[Variable] | None:
     """The inputs of `v`'s node if it is `Elemwise(scalar_op)`, else None."""
-    from theanine.tensor.elemwise import Elemwise
-
     node = v.owner
     if node is not None and isinstance(node.op, Elemwise) and node.op.scalar_op == scalar_op:
         return node.inputs
@@ -45,8 +42,6 @@ def elemwise_of(v: Variable, scalar_op: ScalarOp) -> list[Variable] | None:
 
 
 def scalar_op_of(node: Any) -> ScalarOp | None:
-    from theanine.tensor.elemwise import Elemwise
-
     return node.op.scalar_op if isinstance(node.op, Elemwise) else None
 
 

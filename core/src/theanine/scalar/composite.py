@@ -26,7 +26,9 @@ class Composite(ScalarOp):
     def __init__(self, nin: int, steps: Sequence[Step]):
         self.steps = tuple(steps)
         name = "Composite{" + ",".join(op.name for op, _, _ in self.steps) + "}"
-        super().__init__(name, self._run, c_expr=self._render(nin), grad=self._grad, nin=nin)
+        # No c_expr: native renderers walk `steps` and emit one temporary per step (inlining
+        # would repeat shared subexpressions, exponentially in the worst case).
+        super().__init__(name, self._run, c_expr=None, grad=self._grad, nin=nin)
 
     def _run(self, *inputs: Any) -> Any:
         values = list(inputs)
@@ -35,14 +37,6 @@ class Composite(ScalarOp):
             values.append(np.asarray(r, dtype=dtype) if getattr(r, "dtype", None) != dtype
                           else r)
         return values[-1]
-
-    def _render(self, nin: int) -> str | None:
-        exprs = [f"{{{i}}}" for i in range(nin)]
-        for op, refs, _ in self.steps:
-            if op.c_expr is None:
-                return None
-            exprs.append(op.c_expr.format(*[exprs[i] for i in refs]))
-        return exprs[-1]
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         return [self.steps[-1][2]]
