@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from theanine.hookspecs import hookimpl
-from theanine.rewriting.canonicalize import CANONICALIZE
+from theanine.rewriting.canonicalize import CANONICALIZE, alloc_of_scalar_in_elemwise
 from theanine.rewriting.fusion import FusionRewriter
 from theanine.rewriting.merge import MergeRewriter
 from theanine.rewriting.specialize import SPECIALIZE
@@ -22,5 +22,7 @@ def theanine_register_rewrites(register) -> None:
     for rw in SPECIALIZE:
         register(rw, stage="specialize", tags=("fast_run", "specialize"))
     register(FusionRewriter(), stage="fusion", tags=("fast_run", "fusion"))
+    register(alloc_of_scalar_in_elemwise, stage="fusion", tags=("fast_run", "fusion"),
+             position=1, name="alloc_into_fused")
     register(MergeRewriter(), stage="final_merge", tags=("fast_run", "merge"),
              name="final_merge")

@@ -16,8 +16,10 @@ from theanine.rewriting.patterns import (
     scalar_op_of,
 )
 from theanine.scalar import basic as ps
-from theanine.tensor.basic import Alloc, Rebroadcast, constant
+from theanine.tensor.basic import Alloc, Rebroadcast, Shape, as_tensor_variable, constant
 from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.math import cast
+from theanine.tensor.subtensor import Subtensor
 from theanine.tensor.variable import TensorConstant
 
 #: do not fold constants larger than this many elements (they would bloat the graph)
@@ -116,17 +118,20 @@ def useless_alloc(fgraph, node):
 
 @node_rewriter([Elemwise])
 def alloc_of_scalar_in_elemwise(fgraph, node):
-    """alloc(c, *shape) ⊕ x → c ⊕ x when x already has the alloc's full shape.
+    """alloc(c, *shape(x)) ⊕ u → c ⊕ u when u has x's shape.
 
-    The alloc'd operand only broadcasts a value; if another operand is the variable whose
-    shape the alloc copied (`shape(x)[i]` for every dim), broadcasting does the same job.
+    The alloc'd operand only broadcasts a value; when another operand provably has the full
+    shape already (it is x, or an elementwise result of x), broadcasting does the same job.
+    Also runs after fusion, where the fused node sees operands its parts did not.
     """
     for k, inp in enumerate(node.inputs):
         if inp.owner is None or not isinstance(inp.owner.op, Alloc):
             continue
         value, *dims = inp.owner.inputs
         source = _shape_source(dims)
-        if source is None or source not in node.inputs:
+        if source is None:
+            continue
+        if not any(_has_shape_of(u, source) for j, u in enumerate(node.inputs) if j != k):
             continue
         new_inputs = list(node.inputs)
         new_inputs[k] = value
@@ -137,11 +142,23 @@ def alloc_of_scalar_in_elemwise(fgraph, node):
     return None
 
 
+def _has_shape_of(u, x) -> bool:
+    """Whether u's shape is x's: u is x, or an elementwise result whose extent in every
+    dimension comes from x (Elemwise refuses to broadcast a dimension not marked
+    broadcastable at run time, so an operand that is not broadcastable fixes the extent)."""
+    while u is not x:
+        node = u.owner
+        if node is None or not isinstance(node.op, Elemwise) or u.ndim != x.ndim \
+                or any(u.broadcastable):
+            return False
+        u = next((i for i in node.inputs if not any(i.broadcastable)), None)
+        if u is None:
+            return False
+    return True
+
+
 def _shape_source(dims):
     """x if `dims` are exactly `x.shape[0], ..., x.shape[n-1]`, else None."""
-    from theanine.tensor.basic import Shape
-    from theanine.tensor.subtensor import Subtensor
-
     source = None
     for i, d in enumerate(dims):
         node = d.owner
@@ -183,5 +200,46 @@ def useless_rebroadcast(fgraph, node):
     return [x] if x.type == node.outputs[0].type else None
 
 
+@node_rewriter([Subtensor])
+def shape_of_computed(fgraph, node):
+    """shape(f(x))[i] → the same extent from the producer's infer_shape (often shape(x)[i]),
+    so that a shape is read without computing the tensor it belongs to."""
+    if len(node.op.idx_list) != 1 or not isinstance(node.op.idx_list[0], int):
+        return None
+    shp = node.inputs[0]
+    if shp.owner is None or not isinstance(shp.owner.op, Shape):
+        return None
+    v = shp.owner.inputs[0]
+    producer = v.owner
+    if producer is None:
+        return None
+    in_shapes = [tuple(_extent(inp, j) for j in range(inp.ndim)) for inp in producer.inputs]
+    try:
+        out_shapes = producer.op.infer_shape(fgraph, producer, in_shapes)
+    except NotImplementedError:
+        return None
+    i = node.op.idx_list[0] % max(v.ndim, 1)
+    entry = out_shapes[v.index][i]
+    if isinstance(entry, int | np.integer):
+        return [constant(np.int64(entry))]
+    entry = as_tensor_variable(entry)
+    if entry.ndim != 0 or _reads_shape_of(entry, v):
+        return None
+    return [entry if entry.dtype == "int64" else cast(entry, "int64")]
+
+
+def _extent(v, j):
+    """Dimension j of v: 1 when broadcastable, else shape(v)[j]."""
+    return 1 if v.broadcastable[j] else v.shape[j]
+
+
+def _reads_shape_of(entry, v) -> bool:
+    """Whether `entry` is shape(v)[k] itself (infer_shape gave nothing better)."""
+    owner = entry.owner
+    return (owner is not None and isinstance(owner.op, Subtensor)
+            and owner.inputs[0].owner is not None and owner.inputs[0].owner.inputs[0] is v)
+
+
 CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants, useless_alloc,
-                alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast)
+                alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast,
+                shape_of_computed)
