@@ -52,7 +52,7 @@ def test_a_plus_a_pow_10_is_one_fused_node():
 
 @pytest.mark.parametrize("expr, gone", [
     (lambda x: x * 1, "mul"), (lambda x: 1 * x, "mul"), (lambda x: x + 0, "add"),
-    (lambda x: x - 0, "sub"), (lambda x: x / 1, "true_div"), (lambda x: -(-x), "neg"),
+    (lambda x: x - 0, "sub"), (lambda x: x / 1, "true_div"), (lambda x: T.neg(T.neg(x)), "neg"),
 ])
 def test_useless_elemwise(expr, gone):
     x = T.dvector("x")
@@ -135,8 +135,8 @@ def test_log_softmax_is_stable():
     x = T.dmatrix("x")
     f = th.function([x], T.log(T.nnet.softmax(x)))
     xv = np.array([[1000.0, 0.0, -1000.0]])
-    expected = xv - (xv.max(axis=1, keepdims=True)
-                     + np.log(np.exp(xv - xv.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)))
+    m = xv.max(axis=1, keepdims=True)
+    expected = xv - (m + np.log(np.exp(xv - m).sum(axis=1, keepdims=True)))
     np.testing.assert_allclose(f(xv), expected)
 
 

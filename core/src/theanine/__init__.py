@@ -18,5 +18,5 @@ from theanine.rewriting.provenance import explain
 __version__ = "0.1.0"
 
 __all__ = ["Apply", "Constant", "Function", "In", "Mode", "Op", "Out", "SharedVariable", "Type",
-           "Variable", "config", "debugprint", "explain", "function", "grad", "hookimpl", "pp", "shared",
-           "tensor", "verify_grad"]
+           "Variable", "config", "debugprint", "explain", "function", "grad", "hookimpl", "pp",
+           "shared", "tensor", "verify_grad"]

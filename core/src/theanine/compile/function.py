@@ -27,13 +27,13 @@ class UnusedInputError(ValueError):
     """An explicit input does not contribute to any output or update."""
 
 
-def _label(v: Variable) -> str:
+def _label(v: Any) -> str:
+    if not isinstance(v, Variable):
+        return f"{type(v).__name__} {v!r}"[:100]
     return v.name if v.name is not None else str(v)
 
 
 def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
-    from theanine.tensor.basic import as_tensor_variable
-
     if updates is None:
         return []
     if isinstance(updates, dict):
@@ -44,19 +44,16 @@ def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
     seen = set()
     for item in pairs:
         if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError(f"each update must be a (shared variable, new expression) pair, "
-                            f"got {item!r}")
+            raise TypeError("updates must be a list (or dict) of (shared variable, new "
+                            f"expression) pairs, like [(s, s + 1)]; got the item {item!r}")
         var, expr = item
         if not isinstance(var, SharedVariable):
-            raise TypeError(f"update target {var} is not a shared variable; only shared "
+            raise TypeError(f"update target {_label(var)} is not a shared variable; only shared "
                             "variables can be updated")
         if var in seen:
             raise ValueError(f"shared variable {_label(var)} is updated more than once")
         seen.add(var)
-        try:
-            expr = as_tensor_variable(expr)
-        except TypeError as exc:
-            raise TypeError(f"update of {_label(var)}: {exc}") from None
+        expr = _update_expression(var, expr)
         if expr.type != var.type:
             if not var.type.is_compatible(expr.type) and not (
                     expr.dtype == var.dtype and expr.ndim == var.ndim):
@@ -69,6 +66,18 @@ def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
             expr = Rebroadcast(var.type.broadcastable)(expr)
         out.append((var, expr))
     return out
+
+
+def _update_expression(var: SharedVariable, expr: Any) -> Variable:
+    """The update as a tensor variable; a plain value becomes a constant of `var`'s type."""
+    from theanine.tensor.basic import as_tensor_variable, constant
+
+    try:
+        if isinstance(expr, Variable):
+            return as_tensor_variable(expr)
+        return constant(var.type.filter(expr))
+    except TypeError as exc:
+        raise TypeError(f"update of shared variable {_label(var)} ({var.type}): {exc}") from None
 
 
 def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
@@ -108,6 +117,9 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
     (variable, replacement) pairs substituted into the graph.  `backend`/`mode` choose how the
     graph is rewritten and run.
     """
+    if on_unused_input not in ("raise", "warn", "ignore"):
+        raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got "
+                         f"{on_unused_input!r}")
     if not isinstance(inputs, list | tuple):
         raise TypeError(f"function inputs must be a list of variables, got "
                         f"{type(inputs).__name__}")
@@ -125,8 +137,10 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
         if spec.allow_downcast is None:
             spec.allow_downcast = allow_input_downcast
     in_vars = [s.variable for s in specs]
-    if len(set(in_vars)) != len(in_vars):
-        raise ValueError("the same variable appears more than once in the inputs")
+    for k, v in enumerate(in_vars):
+        if v in in_vars[:k]:
+            raise ValueError(f"input {_label(v)} appears more than once in the inputs (at "
+                             f"positions {in_vars.index(v)} and {k})")
     seen_default = False
     for s in specs:
         if s.has_default:
@@ -211,8 +225,11 @@ class FunctionMaker:
 
 
 def _aliased_outputs(fgraph: FunctionGraph) -> list[bool]:
-    """For each output, whether it may share memory with an input or a constant."""
+    """For each output, whether it may share memory with an input, a constant or an earlier
+    output (the same variable listed twice, or an output that is also an update): such an
+    output is copied, so that no two results, and no result and shared value, share a buffer."""
     flags = []
+    roots: set[Variable] = set()
     for out in fgraph.outputs:
         v = out
         while v.owner is not None:
@@ -221,13 +238,14 @@ def _aliased_outputs(fgraph: FunctionGraph) -> list[bool]:
             if not src:
                 break
             v = v.owner.inputs[src[0]]
-        flags.append(v.owner is None)
+        flags.append(v.owner is None or v in roots)
+        roots.add(v)
     return flags
 
 
-def _converter(spec: In, ttype: Any) -> Callable[[Any], Any]:
+def _converter(spec: In, position: int, ttype: Any) -> Callable[[Any], Any]:
     """The per-input conversion, with a fast path for arrays already of the right type."""
-    name = spec.name or str(spec.variable)
+    name = spec.name or f"#{position}"
     dtype = ttype.numpy_dtype
     ndim = ttype.ndim
     strict = spec.strict
@@ -265,7 +283,7 @@ class Function:
         self.name = name
         self._program = maker.program
         fg_inputs = maker.fgraph.inputs
-        self._convert = [_converter(s, fg_inputs[k].type) for k, s in enumerate(specs)]
+        self._convert = [_converter(s, k, fg_inputs[k].type) for k, s in enumerate(specs)]
         self._defaults = [s.value for s in specs]
         self._names = {s.name: k for k, s in enumerate(specs) if s.name is not None}
         self._containers = [v.container for v in shared_vars]
@@ -273,7 +291,7 @@ class Function:
         self._update_slots = [(self._containers[index_of[v]], n_out + j)
                               for j, v in enumerate(updated)]
         aliased = maker.aliased_outputs
-        self._copy_outputs = [k for k in range(len(aliased))
+        self._copy_outputs = [k for k in range(n_out + len(updated))
                               if aliased[k] and not (k < n_out and borrow[k])]
         self._n_in = len(specs)
 

@@ -17,6 +17,12 @@ from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorOperators
 
 
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an ndarray of dtype {value.dtype} and shape {value.shape}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
 class Container:
     """A mutable cell holding a shared variable's current value."""
 
@@ -32,14 +38,35 @@ class SharedVariable(Variable):
     def __init__(self, type: Any, value: Any, name: str | None = None, strict: bool = False,
                  allow_downcast: bool | None = None, borrow: bool = False):
         super().__init__(type, None, None, name)
+        self.strict = strict
         self.allow_downcast = allow_downcast
-        value = type.filter(value, strict=strict, allow_downcast=allow_downcast,
-                            name=self._label())
-        self.container = Container(value if borrow else copy.deepcopy(value))
+        converted = self._filter(value, "shared()")
+        self.container = Container(converted if borrow else copy.deepcopy(converted))
         self.default_update: Variable | None = None
 
     def _label(self) -> str:
-        return self.name or "shared variable"
+        return f"shared variable {self.name!r}" if self.name else "unnamed shared variable"
+
+    def _filter(self, value: Any, action: str) -> Any:
+        """`value` converted to this variable's type, or a TypeError naming the variable."""
+        try:
+            return self.type.filter(value, strict=self.strict,
+                                    allow_downcast=self.allow_downcast)
+        except TypeError as exc:
+            reason = str(exc)
+            if not self.strict and not self.allow_downcast and self._fits_with_downcast(value):
+                reason = (f"expected dtype {self.type.dtype} but got {_describe(value)}, which "
+                          "does not convert without loss; cast it first (e.g. "
+                          f"value.astype('{self.type.dtype}')), or create the shared variable "
+                          "with allow_downcast=True")
+            raise TypeError(f"{action} of {self._label()} ({self.type}): {reason}") from None
+
+    def _fits_with_downcast(self, value: Any) -> bool:
+        try:
+            self.type.filter(value, allow_downcast=True)
+        except (TypeError, ValueError):
+            return False
+        return True
 
     def get_value(self, borrow: bool = False) -> Any:
         """The current value; a copy unless `borrow=True`."""
@@ -48,11 +75,7 @@ class SharedVariable(Variable):
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
         """Replace the value (converted and checked by the variable's type)."""
-        try:
-            new = self.type.filter(value, strict=False, allow_downcast=self.allow_downcast,
-                                   name=self._label())
-        except TypeError as exc:
-            raise TypeError(f"set_value of {self._label()} ({self.type}): {exc}") from None
+        new = self._filter(value, "set_value")
         if new is value and not borrow:
             new = copy.deepcopy(new)
         self.container.value = new
@@ -62,6 +85,7 @@ class SharedVariable(Variable):
         Variable.__init__(cp, self.type, None, None, self.name)
         cp.tag = dict(self.tag)
         cp.container = self.container
+        cp.strict = self.strict
         cp.allow_downcast = self.allow_downcast
         cp.default_update = self.default_update
         return cp
