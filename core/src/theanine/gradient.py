@@ -259,6 +259,7 @@ class RowMap(Op):
         self.inner_output = inner_output
         self._fn: Any = None
 
+    foldable = False  # its inner function is compiled at run time
     __eq__ = object.__eq__
     __hash__ = object.__hash__
 

@@ -26,6 +26,9 @@ class Op:
     default_output: int | None = None
     view_map: dict[int, list[int]] = {}
     destroy_map: dict[int, list[int]] = {}
+    #: False for Ops whose result is not a function of their inputs alone (random draws) or
+    #: that must run at call time: constant folding leaves them alone
+    foldable: bool = True
 
     # Identity -----------------------------------------------------------------------------
     def _props(self) -> tuple:

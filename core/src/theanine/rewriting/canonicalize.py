@@ -24,15 +24,16 @@ from theanine.tensor.variable import TensorConstant
 
 #: do not fold constants larger than this many elements (they would bloat the graph)
 FOLD_LIMIT = 1 << 16
-_NOT_FOLDED = ("RowMap",)
 
 
 @node_rewriter(None)
 def constant_folding(fgraph, node):
-    """Compute nodes whose inputs are all constants, through the Op's own implementation."""
+    """Compute nodes whose inputs are all constants, through the Op's own implementation.
+    Ops that must run at call time (random draws, maps over inner graphs) set
+    `foldable = False`."""
     if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
         return None
-    if type(node.op).__name__ in _NOT_FOLDED or node.op.destroy_map:
+    if not node.op.foldable or node.op.destroy_map:
         return None
     values = node.op.python_thunk(node)(*[i.data for i in node.inputs])
     if any(np.size(v) > FOLD_LIMIT for v in values):
