@@ -76,9 +76,6 @@ def test_borrowed_output_may_alias_an_input():
     assert function([x], Out(x, borrow=True))(xv) is xv
 
 
-@pytest.mark.xfail(strict=True, reason="Subtensor (tensor/subtensor.py) returns a NumPy view for "
-                   "basic indexing but declares no view_map, so function() does not know the "
-                   "result aliases the shared value and does not copy it")
 def test_sliced_shared_value_is_not_aliased():
     s = shared(np.zeros(3), name="s")
     r = function([], s[0:2])()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import difflib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +30,34 @@ class Flag:
     convert: Callable[[str], Any] = str
     choices: tuple | None = None
 
-    def parse(self, raw: Any) -> Any:
-        value = self.convert(raw) if isinstance(raw, str) else raw
+    def parse(self, raw: Any, source: str = "") -> Any:
+        """`raw` converted and checked; `source` (e.g. ' (from THEANINE_FLAGS)') goes into
+        the error message."""
+        if isinstance(raw, str):
+            convert = _to_bool if self.convert is bool else self.convert
+            try:
+                value = convert(raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"invalid value {raw!r} for flag {self.name!r}{source}: "
+                                  f"{exc}") from None
+        else:
+            value = raw
         if self.choices is not None and value not in self.choices:
-            raise ConfigError(f"invalid value {raw!r} for flag {self.name!r}; "
+            raise ConfigError(f"invalid value {raw!r} for flag {self.name!r}{source}; "
                               f"expected one of {', '.join(map(repr, self.choices))}")
         return value
+
+
+_BOOLS = {"true": True, "1": True, "yes": True, "on": True,
+          "false": False, "0": False, "no": False, "off": False}
+
+
+def _to_bool(raw: str) -> bool:
+    """`bool` as a flag converter: "False" must mean False, not a non-empty string."""
+    try:
+        return _BOOLS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(f"expected one of {', '.join(_BOOLS)}") from None
 
 
 def _optional_str(raw: str) -> str | None:
@@ -51,7 +74,8 @@ class Config:
     def __init__(self) -> None:
         object.__setattr__(self, "_flags", {})
         object.__setattr__(self, "_values", {})
-        object.__setattr__(self, "_pending", {})  # names from the environment not yet known
+        # names from the environment no flag declares yet: name -> (raw value, source)
+        object.__setattr__(self, "_pending", {})
 
     def add(self, name: str, doc: str, default: Any, convert: Callable[[str], Any] = str,
             choices: tuple | None = None) -> None:
@@ -59,38 +83,42 @@ class Config:
         if name in self._flags:
             raise ConfigError(f"flag {name!r} is already declared")
         flag = Flag(name, default, doc, convert, choices)
+        value = flag.parse(*self._pending.pop(name)) if name in self._pending else default
         self._flags[name] = flag
-        if name in self._pending:
-            self._values[name] = flag.parse(self._pending.pop(name))
-        else:
-            self._values[name] = default
+        self._values[name] = value
 
-    def load_environment(self, environ: dict[str, str] | None = None) -> None:
+    def load_environment(self, environ: Mapping[str, str] | None = None) -> None:
+        """Read the rc file, then `THEANINE_FLAGS` (which wins), from `environ`."""
         environ = os.environ if environ is None else environ
         rc = environ.get("THEANINERC", os.path.expanduser("~/.theaninerc"))
         if os.path.isfile(rc):
-            parser = configparser.ConfigParser()
-            parser.read(rc)
+            parser = configparser.ConfigParser(interpolation=None)
+            parser.optionxform = str  # type: ignore[method-assign]  # keep the case of floatX
+            try:
+                parser.read(rc)
+            except configparser.Error as exc:
+                raise ConfigError(f"cannot parse config file {rc}: {exc}") from None
             if parser.has_section("global"):
                 for name, raw in parser.items("global"):
-                    self._set_from_environment(name, raw)
+                    self._set_from_environment(name, raw, f" (from {rc})")
         for item in environ.get("THEANINE_FLAGS", "").split(","):
             if item.strip():
                 name, sep, raw = item.partition("=")
                 if not sep:
                     raise ConfigError(f"THEANINE_FLAGS item {item!r} is not of the form name=value")
-                self._set_from_environment(name.strip(), raw.strip())
+                self._set_from_environment(name.strip(), raw.strip(), " (from THEANINE_FLAGS)")
 
-    def _set_from_environment(self, name: str, raw: str) -> None:
+    def _set_from_environment(self, name: str, raw: str, source: str) -> None:
         if name in self._flags:
-            self._values[name] = self._flags[name].parse(raw)
+            self._values[name] = self._flags[name].parse(raw, source)
         else:
-            self._pending[name] = raw
+            self._pending[name] = (raw, source)
 
     def check_pending(self) -> None:
         """Reject environment flags that neither the core nor any plugin declared."""
         if self._pending:
-            names = ", ".join(sorted(self._pending))
+            names = ", ".join(f"{n!r}{source}{self._suggest(n)}"
+                              for n, (_, source) in sorted(self._pending.items()))
             raise ConfigError(f"unknown config flag(s) {names}; valid flags: "
                               f"{', '.join(sorted(self._flags))}")
 
@@ -106,7 +134,14 @@ class Config:
         self._values[name] = self._flags[name].parse(value)
 
     def _unknown(self, name: str) -> str:
-        return f"unknown config flag {name!r}; valid flags: {', '.join(sorted(self._flags))}"
+        return (f"unknown config flag {name!r}{self._suggest(name)}; valid flags: "
+                f"{', '.join(sorted(self._flags))}")
+
+    def _suggest(self, name: str) -> str:
+        close = difflib.get_close_matches(name, list(self._flags), n=1, cutoff=0.6)
+        lower = [f for f in self._flags if f.lower() == name.lower()]
+        match = lower or close
+        return f" (did you mean {match[0]!r}?)" if match else ""
 
     @contextlib.contextmanager
     def change_flags(self, **changes: Any) -> Iterator[None]:

@@ -12,6 +12,7 @@ one.  Tests get a fresh manager with `use_registry(PluginRegistry(...))`.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 import pluggy
 
 from theanine import hookspecs
-from theanine.config import config
+from theanine.config import ConfigError, config
 
 BUILTIN_PLUGINS: tuple[str, ...] = ("theanine.link.python", "theanine.rewriting.builtin")
 
@@ -66,21 +67,25 @@ class PluginRegistry:
     # Loading ------------------------------------------------------------------------------
     @property
     def pm(self) -> pluggy.PluginManager:
+        # Published only once fully loaded: a plugin that fails to load fails every query the
+        # same way instead of being silently missing from the second one on.
         if self._pm is None:
             pm = pluggy.PluginManager("theanine")
             pm.add_hookspecs(hookspecs)
-            self._pm = pm
+            infos: dict[str, PluginInfo] = {}
             if self._builtins:
                 for modname in BUILTIN_PLUGINS:
-                    pm.register(import_module(modname), name=modname)
-                    self._infos[modname] = PluginInfo(modname, "builtin", "theanine",
-                                                      _version("theanine"))
+                    _register_checked(pm, import_module(modname), modname, "")
+                    infos[modname] = PluginInfo(modname, "builtin", "theanine",
+                                                _version("theanine"))
             if self._entry_points:
-                self._load_entry_points(pm)
-            pm.check_pending()
+                self._load_entry_points(pm, infos)
+            self._infos = infos
+            self._pm = pm
         return self._pm
 
-    def _load_entry_points(self, pm: pluggy.PluginManager) -> None:
+    def _load_entry_points(self, pm: pluggy.PluginManager, infos: dict[str, PluginInfo]
+                           ) -> None:
         allow = _split_env("THEANINE_PLUGINS")
         block = _split_env("THEANINE_DISABLE_PLUGINS")
         for ep in metadata.entry_points(group="theanine"):
@@ -88,23 +93,21 @@ class PluginRegistry:
                 continue
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None
+            origin = f"entry point {ep.value}" + (f" of {dist_name}" if dist_name else "")
+            hint = f"; disable it with THEANINE_DISABLE_PLUGINS={ep.name}"
             try:
                 plugin = ep.load()
             except Exception as exc:
-                raise PluginError(
-                    f"plugin {ep.name!r} (entry point {ep.value} of {dist_name}) failed to load: "
-                    f"{exc}; disable it with THEANINE_DISABLE_PLUGINS={ep.name}") from exc
-            pm.register(plugin, name=ep.name)
-            self._infos[ep.name] = PluginInfo(ep.name, "entry point", dist_name,
-                                              dist.version if dist is not None else None)
+                raise PluginError(f"plugin {ep.name!r} ({origin}) failed to load: "
+                                  f"{type(exc).__name__}: {exc}{hint}") from exc
+            _register_checked(pm, plugin, ep.name, hint)
+            infos[ep.name] = PluginInfo(ep.name, "entry point", dist_name,
+                                        dist.version if dist is not None else None)
 
     def register(self, plugin: object, name: str | None = None) -> str:
         """Register an in-process plugin object (module or instance with hookimpls)."""
         pm = self.pm
-        registered = pm.register(plugin, name=name)
-        if registered is None:
-            raise PluginError(f"plugin {name or plugin!r} is already registered or blocked")
-        pm.check_pending()
+        registered = _register_checked(pm, plugin, name, "")
         self._infos[registered] = PluginInfo(registered, "in-process")
         self._tables = None
         return registered
@@ -121,17 +124,31 @@ class PluginRegistry:
             return self._tables
         pm = self.pm
         tables: dict[str, Any] = {"backends": {}, "op_impls": {}, "rewrites": []}
-        for impl in reversed(pm.hook.theanine_register_config.get_hookimpls()):
-            impl.function(add=_idempotent_add)
+        hook = pm.hook
+        for impl in reversed(hook.theanine_register_config.get_hookimpls()):
+            self._call_hook(impl, add=_idempotent_add)
         config.check_pending()
-        for impl in reversed(pm.hook.theanine_register_backends.get_hookimpls()):
-            impl.function(register=_backend_registrar(tables["backends"], impl.plugin_name))
-        for impl in reversed(pm.hook.theanine_register_op_impls.get_hookimpls()):
-            impl.function(register=_impl_registrar(tables["op_impls"], impl.plugin_name))
-        for impl in reversed(pm.hook.theanine_register_rewrites.get_hookimpls()):
-            impl.function(register=_rewrite_registrar(tables["rewrites"], impl.plugin_name))
+        for impl in reversed(hook.theanine_register_backends.get_hookimpls()):
+            self._call_hook(impl, register=_backend_registrar(tables["backends"], impl.plugin_name))
+        for impl in reversed(hook.theanine_register_op_impls.get_hookimpls()):
+            self._call_hook(impl, register=_impl_registrar(tables["op_impls"], impl.plugin_name))
+        for impl in reversed(hook.theanine_register_rewrites.get_hookimpls()):
+            self._call_hook(impl, register=_rewrite_registrar(tables["rewrites"], impl.plugin_name))
         self._tables = tables
         return tables
+
+    def _call_hook(self, impl: Any, **kwargs: Any) -> None:
+        """Call one plugin's hook implementation; an unexpected failure names the plugin."""
+        try:
+            impl.function(**kwargs)
+        except (PluginError, ConfigError):
+            raise
+        except Exception as exc:
+            info = self._infos.get(impl.plugin_name)
+            hint = (f"; disable it with THEANINE_DISABLE_PLUGINS={impl.plugin_name}"
+                    if info is not None and info.source == "entry point" else "")
+            raise PluginError(f"plugin {impl.plugin_name!r} failed in {impl.function.__name__}: "
+                              f"{type(exc).__name__}: {exc}{hint}") from exc
 
     @property
     def backends(self) -> dict[str, tuple[Any, str]]:
@@ -145,8 +162,12 @@ class PluginRegistry:
     def get_backend(self, name: str) -> Any:
         backends = self.backends
         if name not in backends:
+            filters = [f"{var}={os.environ[var]}" for var in
+                       ("THEANINE_PLUGINS", "THEANINE_DISABLE_PLUGINS")
+                       if self._entry_points and os.environ.get(var)]
+            note = f" (plugin loading is filtered by {', '.join(filters)})" if filters else ""
             raise ValueError(f"unknown backend {name!r}; registered backends: "
-                             f"{', '.join(sorted(backends)) or 'none'}")
+                             f"{', '.join(sorted(backends)) or 'none'}{note}")
         return backends[name][0]
 
     def find_impl(self, op_type: type, backend_name: str) -> Any | None:
@@ -166,6 +187,33 @@ class PluginRegistry:
             info.hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
             infos.append(info)
         return infos
+
+
+def _register_checked(pm: pluggy.PluginManager, plugin: object, name: str | None,
+                      hint: str) -> str:
+    """Register `plugin` and check its hook names, leaving `pm` untouched if either fails."""
+    label = name or pm.get_canonical_name(plugin)
+    try:
+        registered = pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        detail = str(exc).replace("\n", "; ")
+        raise PluginError(f"plugin {label!r} is invalid: {detail}{hint}") from exc
+    except ValueError as exc:  # pluggy: name or object already registered
+        raise PluginError(f"plugin {label!r} is already registered") from exc
+    if registered is None:
+        raise PluginError(f"plugin {label!r} is blocked")
+    unknown = [hc.name for hc in pm.get_hookcallers(plugin) or [] if not hc.has_spec()
+               and any(i.plugin is plugin and not i.optionalhook for i in hc.get_hookimpls())]
+    if unknown:
+        pm.unregister(plugin, name=registered)
+        known = [n for n in dir(hookspecs) if n.startswith("theanine_")]
+        details = []
+        for hook in unknown:
+            close = difflib.get_close_matches(hook, known, n=1)
+            details.append(hook + (f" (did you mean {close[0]}?)" if close else ""))
+        raise PluginError(f"plugin {registered!r} implements unknown hook(s) "
+                          f"{', '.join(details)}; known hooks: {', '.join(known)}{hint}")
+    return registered
 
 
 def _version(dist: str) -> str | None:

@@ -59,21 +59,24 @@ class FunctionGraph:
         """Add the nodes computing `var` that the graph does not have yet (and only those:
         the walk stops at variables already in the graph, so a replacement costs the size of
         what it adds, not the size of the graph)."""
-        for node in self._new_nodes(var):
-            self.apply_nodes.add(node)
-            for i, inp in enumerate(node.inputs):
+        new_nodes = self._new_nodes(var)
+        for node in new_nodes:  # check everything before changing anything
+            for inp in node.inputs:
                 if (inp.owner is None and inp not in self.variables
                         and not isinstance(inp, Constant)):
                     raise ValueError(
                         f"variable {inp} is needed to compute {var} but is not an input of the "
                         "function graph; pass it in `inputs` or give it a value with `givens`")
+        if var.owner is None and var not in self.variables and not isinstance(var, Constant):
+            raise ValueError(f"output {var} is not computable from the inputs")
+        for node in new_nodes:
+            self.apply_nodes.add(node)
+            for i, inp in enumerate(node.inputs):
                 self._add_variable(inp)
                 self.clients[inp].append((node, i))
             for out in node.outputs:
                 self._add_variable(out)
             self._notify("on_import", node, reason)
-        if var.owner is None and var not in self.variables and not isinstance(var, Constant):
-            raise ValueError(f"output {var} is not computable from the inputs")
         self._add_variable(var)
 
     def _new_nodes(self, var: Variable) -> list[Apply]:
@@ -125,15 +128,14 @@ class FunctionGraph:
 
     # Mutation -----------------------------------------------------------------------------
     def change_input(self, client: Any, i: int, new: Variable, reason: str | None = None) -> None:
-        if client == "output":
-            old = self.outputs[i]
-            self.outputs[i] = new
-        else:
-            old = client.inputs[i]
-            client.inputs[i] = new
+        old = self.outputs[i] if client == "output" else client.inputs[i]
         if old is new:
             return
-        self._import_var(new, reason)
+        self._import_var(new, reason)  # raises before anything changed if `new` is not computable
+        if client == "output":
+            self.outputs[i] = new
+        else:
+            client.inputs[i] = new
         self.clients[new].append((client, i))
         self.clients[old].remove((client, i))
         self._notify("on_change_input", client, i, old, new, reason)
