@@ -2,8 +2,9 @@
 
 Each `ScalarOp` carries three things every backend reads:
 - `impl`: a NumPy (u)func applied to whole arrays by the Python backend,
-- `c_expr`: a C-family expression template (`{0}`, `{1}` are the operands) that the C, CUDA and
-  OpenCL renderers turn into loop bodies,
+- `c_expr`: a C-family expression template (`{0}`, `{1}` are the operands, the only fields) that
+  the C, CUDA and OpenCL renderers turn into loop bodies; the helpers it calls (`sgn`,
+  `floor_div`, `py_mod`, `cast_<dtype>`, ...) are defined by each renderer,
 - `grad(inputs, outputs, output_grads)`: the gradient, written with tensor-level functions on the
   (already broadcast) tensor variables of the enclosing `Elemwise` node.
 
@@ -35,6 +36,10 @@ class ScalarOp:
     symbol: str | None = None
     precedence: int = 0
     c_expr: str | None = None
+    #: the inputs whose dtypes Python literals adopt (None: all of them)
+    weak_literal_inputs: tuple[int, ...] | None = None
+    #: whether a literal that does not fit the adopted dtype keeps its own (exact) dtype
+    exact_literals: bool = False
 
     def __init__(self, name: str, impl: Callable[..., Any], c_expr: str | None = None,
                  grad: Callable[..., list] | None = None, nin: int = 1, symbol: str | None = None,
@@ -51,11 +56,18 @@ class ScalarOp:
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
 
+    def _key(self) -> tuple:
+        key = self.__dict__.get("_cached_key")
+        if key is None:
+            key = self.__dict__["_cached_key"] = (type(self), self._props())
+        return key
+
     def __eq__(self, other: object) -> bool:
-        return type(self) is type(other) and self._props() == other._props()  # type: ignore
+        # hot in rewriting (`op == ps.mul`): identity first, then the cached props key
+        return self is other or (isinstance(other, ScalarOp) and self._key() == other._key())
 
     def __hash__(self) -> int:
-        return hash((type(self), self._props()))
+        return hash(self._key())
 
     def __str__(self) -> str:
         return self.name
@@ -89,7 +101,7 @@ class Cast(ScalarOp):
     def __init__(self, dtype: str):
         self.dtype = str(np.dtype(dtype))
         super().__init__(f"cast_{self.dtype}", self._cast,
-                         c_expr=f"(({{ctype_{self.dtype}}}) {{0}})", grad=_cast_grad)
+                         c_expr=f"cast_{self.dtype}({{0}})", grad=_cast_grad)
 
     def _cast(self, x: Any) -> Any:
         return np.asarray(x).astype(self.dtype)
@@ -102,12 +114,23 @@ class Switch(ScalarOp):
     """`cond ? a : b` elementwise (NumPy `where`)."""
 
     __props__ = ()
+    weak_literal_inputs = (1, 2)  # `switch(c, int8_x, 0)` stays int8 whatever c's dtype
 
     def __init__(self) -> None:
         super().__init__("switch", np.where, c_expr="({0} ? {1} : {2})", nin=3, grad=_switch_grad)
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         return [str(np.result_type(np.dtype(dtypes[1]), np.dtype(dtypes[2])))]
+
+
+class Comparison(ScalarOp):
+    """An elementwise comparison (bool result).
+
+    As in NumPy 2, a Python int outside the range of the other operand's dtype is compared
+    exactly (`int8_x < 300` is all True) instead of being an error.
+    """
+
+    exact_literals = True
 
 
 class FloatResult(ScalarOp):
@@ -161,6 +184,19 @@ def _g_pow(i, o, gz):
     return [gx, gy]
 
 
+def _g_mod(i, o, gz):
+    x, y = i
+    return [gz[0], -gz[0] * _tm().int_div(x, y)]
+
+
+def _g_zero(i, o, gz):
+    """Piecewise-constant ops (floor, ceil, sgn, //): the gradient is zero almost everywhere,
+    as in Theano, so costs built on them stay differentiable."""
+    from theanine.tensor.basic import zeros_like
+
+    return [zeros_like(x) for x in i]
+
+
 def _g_maximum(i, o, gz):
     tm = _tm()
     x, y = i
@@ -178,12 +214,20 @@ def _unary(rule: Callable[[Any, Any, Any], Any]) -> Callable[..., list]:
     return lambda i, o, gz: [rule(i[0], o[0], gz[0])]
 
 
+def _as_float(x: Any) -> Any:
+    """Integers and booleans are computed in float64 (the output dtype `FloatResult` gives)."""
+    x = np.asarray(x)
+    return x if x.dtype.kind in "fc" else x.astype(np.float64)
+
+
 def _np_sigmoid(x: Any) -> Any:
-    return np.exp(-np.logaddexp(0, -x)).astype(np.result_type(x, np.float16), copy=False)
+    x = _as_float(x)
+    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
 
 
 def _np_softplus(x: Any) -> Any:
-    return np.logaddexp(0, x).astype(np.result_type(x, np.float16), copy=False)
+    x = _as_float(x)
+    return np.logaddexp(0, x).astype(x.dtype, copy=False)
 
 
 def _np_relu(x: Any) -> Any:
@@ -196,9 +240,9 @@ sub = ScalarOp("sub", np.subtract, "({0} - {1})", _g_sub, nin=2, symbol="-", pre
 mul = ScalarOp("mul", np.multiply, "({0} * {1})", _g_mul, nin=2, symbol="*", precedence=2)
 true_div = ScalarOp("true_div", np.true_divide, "({0} / {1})", _g_true_div, nin=2, symbol="/",
                     precedence=2)
-int_div = ScalarOp("int_div", np.floor_divide, "floor_div({0}, {1})", None, nin=2, symbol="//",
+int_div = ScalarOp("int_div", np.floor_divide, "floor_div({0}, {1})", _g_zero, nin=2, symbol="//",
                    precedence=2)
-mod = ScalarOp("mod", np.remainder, "py_mod({0}, {1})", None, nin=2, symbol="%", precedence=2)
+mod = ScalarOp("mod", np.remainder, "py_mod({0}, {1})", _g_mod, nin=2, symbol="%", precedence=2)
 pow = ScalarOp("pow", np.power, "pow({0}, {1})", _g_pow, nin=2, symbol="**", precedence=4)
 maximum = ScalarOp("maximum", np.maximum, "max({0}, {1})", _g_maximum, nin=2)
 minimum = ScalarOp("minimum", np.minimum, "min({0}, {1})", _g_minimum, nin=2)
@@ -207,7 +251,7 @@ neg = ScalarOp("neg", np.negative, "(-{0})", _unary(lambda x, o, g: -g), symbol=
                precedence=3)
 abs_ = ScalarOp("abs", np.absolute, "fabs({0})",
                 _unary(lambda x, o, g: g * _tm().sgn(x)))
-sgn = ScalarOp("sgn", np.sign, "sgn({0})", None)
+sgn = ScalarOp("sgn", np.sign, "sgn({0})", _g_zero)
 exp = ScalarOp("exp", np.exp, "exp({0})", _unary(lambda x, o, g: g * o))
 log = ScalarOp("log", np.log, "log({0})", _unary(lambda x, o, g: g / x))
 log1p = ScalarOp("log1p", np.log1p, "log1p({0})", _unary(lambda x, o, g: g / (1 + x)))
@@ -223,15 +267,15 @@ softplus = FloatResult("softplus", _np_softplus, "log1p(exp({0}))",
                        _unary(lambda x, o, g: g * _tm().sigmoid(x)))
 relu = ScalarOp("relu", _np_relu, "max({0}, 0)",
                 _unary(lambda x, o, g: g * _tm().gt(x, 0)))
-floor = ScalarOp("floor", np.floor, "floor({0})", None)
-ceil = ScalarOp("ceil", np.ceil, "ceil({0})", None)
+floor = ScalarOp("floor", np.floor, "floor({0})", _g_zero)
+ceil = ScalarOp("ceil", np.ceil, "ceil({0})", _g_zero)
 
-lt = ScalarOp("lt", np.less, "({0} < {1})", None, nin=2, symbol="<", precedence=0)
-gt = ScalarOp("gt", np.greater, "({0} > {1})", None, nin=2, symbol=">", precedence=0)
-le = ScalarOp("le", np.less_equal, "({0} <= {1})", None, nin=2, symbol="<=", precedence=0)
-ge = ScalarOp("ge", np.greater_equal, "({0} >= {1})", None, nin=2, symbol=">=", precedence=0)
-eq = ScalarOp("eq", np.equal, "({0} == {1})", None, nin=2, symbol="==", precedence=0)
-neq = ScalarOp("neq", np.not_equal, "({0} != {1})", None, nin=2, symbol="!=", precedence=0)
+lt = Comparison("lt", np.less, "({0} < {1})", None, nin=2, symbol="<", precedence=0)
+gt = Comparison("gt", np.greater, "({0} > {1})", None, nin=2, symbol=">", precedence=0)
+le = Comparison("le", np.less_equal, "({0} <= {1})", None, nin=2, symbol="<=", precedence=0)
+ge = Comparison("ge", np.greater_equal, "({0} >= {1})", None, nin=2, symbol=">=", precedence=0)
+eq = Comparison("eq", np.equal, "({0} == {1})", None, nin=2, symbol="==", precedence=0)
+neq = Comparison("neq", np.not_equal, "({0} != {1})", None, nin=2, symbol="!=", precedence=0)
 and_ = ScalarOp("and", np.bitwise_and, "({0} & {1})", None, nin=2, symbol="&", precedence=0)
 or_ = ScalarOp("or", np.bitwise_or, "({0} | {1})", None, nin=2, symbol="|", precedence=0)
 xor = ScalarOp("xor", np.bitwise_xor, "({0} ^ {1})", None, nin=2, symbol="^", precedence=0)

@@ -120,6 +120,38 @@ def stack(values: Sequence[Any], axis: int = 0) -> TensorVariable:
     return join_stack(values, axis=axis)
 
 
+def shape_length(v: TensorVariable) -> int | None:
+    """The number of entries of the shape vector `v` when the graph tells it, else None."""
+    if v.ndim != 1:
+        return None
+    if isinstance(v, Constant):
+        return len(v.data)
+    if v.owner is not None and isinstance(v.owner.op, MakeVector):
+        return len(v.owner.inputs)
+    if v.owner is not None and isinstance(v.owner.op, Shape):
+        return v.owner.inputs[0].ndim
+    if v.broadcastable[0]:
+        return 1
+    return None
+
+
+def shape_entries(shape_: Any, what: str) -> list[Any]:
+    """A shape given as a sequence or as a symbolic vector of known length, as a list of
+    entries (ints or scalar variables)."""
+    if isinstance(shape_, Variable):
+        v = as_tensor_variable(shape_)
+        if v.ndim == 0:
+            return [v]
+        n = shape_length(v)
+        if n is None:
+            raise ValueError(f"{what}: the length of the symbolic shape {v} is unknown; pass "
+                             "a tuple of scalars such as (x.shape[0], 3)")
+        return [v[i] for i in range(n)]
+    if isinstance(shape_, int | np.integer):
+        return [shape_]
+    return list(shape_)
+
+
 def _as_shape_vector(shape_: Any) -> TensorVariable:
     if isinstance(shape_, Variable):
         v = as_tensor_variable(shape_)
@@ -199,7 +231,7 @@ class Reshape(Op):
         return [reshape(output_grads[0], shape(x), ndim=x.ndim), None]
 
     def infer_shape(self, fgraph, node, input_shapes):
-        from theanine.tensor.math import prod, switch
+        from theanine.tensor.math import maximum, prod, switch
 
         xshp, _ = input_shapes
         shp = node.inputs[1]
@@ -207,7 +239,7 @@ class Reshape(Op):
         total = prod(MakeVector("int64")(*xshp)) if xshp else constant(1, dtype="int64")
         known = prod(MakeVector("int64")(*dims)) if dims else constant(1, dtype="int64")
         # a -1 entry makes `known` negative; the missing extent is total / -known
-        return [tuple(switch(d < 0, total // -known, d) for d in dims)]
+        return [tuple(switch(d < 0, total // maximum(-known, 1), d) for d in dims)]
 
 
 def reshape(x: Any, newshape: Any, ndim: int | None = None) -> TensorVariable:
@@ -216,14 +248,10 @@ def reshape(x: Any, newshape: Any, ndim: int | None = None) -> TensorVariable:
     if ndim is None:
         if not isinstance(shp.type, TensorType) or shp.ndim != 1:
             raise TypeError(f"reshape: bad shape {newshape!r}")
-        if shp.owner is not None and isinstance(shp.owner.op, MakeVector):
-            ndim = len(shp.owner.inputs)
-        elif isinstance(shp, Constant):
-            ndim = len(shp.data)
-        elif shp.broadcastable[0]:
-            ndim = 1
-        else:
-            raise ValueError("reshape: the length of a symbolic shape is unknown; pass ndim=")
+        ndim = shape_length(shp)
+        if ndim is None:
+            raise ValueError(f"reshape: the length of the symbolic shape {shp} is unknown; "
+                             "pass ndim=")
     return Reshape(ndim)(x, shp)
 
 
@@ -232,8 +260,13 @@ def flatten(x: Any, ndim: int = 1) -> TensorVariable:
     x = as_tensor_variable(x)
     if not 1 <= ndim <= max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be between 1 and {x.ndim}, got {ndim}")
-    dims = [x.shape[i] for i in range(ndim - 1)] + [-1]
-    return reshape(x, dims, ndim=ndim)
+    # The collapsed extent is spelled out rather than -1, which is ambiguous for empty arrays.
+    if ndim == 1:
+        return reshape(x, [-1], ndim=1)
+    last: Any = x.shape[ndim - 1]
+    for i in range(ndim, x.ndim):
+        last = last * x.shape[i]
+    return reshape(x, [x.shape[i] for i in range(ndim - 1)] + [last], ndim=ndim)
 
 
 def dimshuffle(x: Any, pattern: Sequence[int | str]) -> TensorVariable:
@@ -264,7 +297,17 @@ class Alloc(Op):
 
     def perform(self, node, inputs, output_storage):
         value, *dims = inputs
-        output_storage[0][0] = np.array(np.broadcast_to(value, tuple(int(d) for d in dims)))
+        shape_ = tuple(int(d) for d in dims)
+        lead = len(shape_) - value.ndim
+        for d, b in enumerate(node.inputs[0].broadcastable):
+            if not b and value.shape[d] != shape_[lead + d]:
+                # As in Elemwise: only broadcastable dimensions may be stretched (the gradient
+                # sums over those alone).
+                raise ValueError(
+                    f"alloc: cannot fill shape {shape_} with {node.inputs[0]} of shape "
+                    f"{value.shape}: its dimension {d} is not broadcastable "
+                    f"({node.inputs[0].type}) and does not match")
+        output_storage[0][0] = np.array(np.broadcast_to(value, shape_))
 
     def grad(self, inputs, output_grads):
         from theanine.tensor.math import sum as tsum
@@ -309,12 +352,14 @@ def ones_like(x: Any, dtype: str | None = None) -> TensorVariable:
     return fill(x, constant(1, dtype=dtype or x.dtype))
 
 
-def zeros(shape_: Sequence[Any], dtype: str | None = None) -> TensorVariable:
-    return alloc(constant(0, dtype=dtype or config.floatX), *shape_)
+def zeros(shape_: Any, dtype: str | None = None) -> TensorVariable:
+    """Zeros of `shape_`: a sequence of ints/scalars, or a vector such as `x.shape`."""
+    return alloc(constant(0, dtype=dtype or config.floatX), *shape_entries(shape_, "zeros"))
 
 
-def ones(shape_: Sequence[Any], dtype: str | None = None) -> TensorVariable:
-    return alloc(constant(1, dtype=dtype or config.floatX), *shape_)
+def ones(shape_: Any, dtype: str | None = None) -> TensorVariable:
+    """Ones of `shape_`: a sequence of ints/scalars, or a vector such as `x.shape`."""
+    return alloc(constant(1, dtype=dtype or config.floatX), *shape_entries(shape_, "ones"))
 
 
 class ARange(Op):

@@ -16,31 +16,67 @@ from theanine.tensor.type import TensorType
 _PY_NUMBERS = (bool, int, float, complex)
 
 
-def _bind_weak_literals(inputs: Sequence[Any]) -> list[Variable]:
+def is_weak_literal(x: Any) -> bool:
+    """Python numbers are weak in NumPy 2 promotion; NumPy scalars (even np.float64, a float
+    subclass) are not."""
+    return isinstance(x, _PY_NUMBERS) and not isinstance(x, np.generic)
+
+
+def bind_weak_literals(inputs: Sequence[Any], context: str = "",
+                       strong_of: Sequence[int] | None = None,
+                       exact: bool = False) -> list[Variable]:
     """Turn inputs into tensor variables; Python numbers adopt the dtype of the others.
 
-    NumPy 2 promotion treats Python literals as weak: `float32_vector * 2` stays float32.
+    NumPy 2 promotion treats Python literals as weak: `float32_vector * 2` stays float32,
+    `int32_vector * 2.5` becomes float64, and `int8_vector + 300` is an error (with `exact`,
+    as for comparisons, 300 keeps its own dtype instead).  `strong_of` limits which inputs the
+    literals take their dtype from (`switch` ignores its condition).
     """
     from theanine.tensor.basic import as_tensor_variable, constant
 
-    strong = [as_tensor_variable(x) for x in inputs if not isinstance(x, _PY_NUMBERS)]
+    converted: list[Any] = [x if is_weak_literal(x) else as_tensor_variable(x) for x in inputs]
+    chosen = range(len(inputs)) if strong_of is None else strong_of
+    strong = [converted[k] for k in chosen if not is_weak_literal(converted[k])]
     strong_dtypes = [np.dtype(s.dtype) for s in strong]
     out = []
-    it = iter(strong)
-    for x in inputs:
-        if isinstance(x, _PY_NUMBERS):
-            if strong_dtypes:
-                dtype = np.result_type(*strong_dtypes, x)
-            else:
-                dtype = np.asarray(x).dtype
+    for x in converted:
+        if not is_weak_literal(x):
+            out.append(x)
+            continue
+        dtype = np.result_type(*strong_dtypes, x) if strong_dtypes else np.asarray(x).dtype
+        try:
             out.append(constant(x, dtype=dtype))
-        else:
-            out.append(next(it))
+        except TypeError:
+            if exact:
+                out.append(constant(x))
+                continue
+            others = ", ".join(f"{s} ({s.dtype})" for s in strong)
+            raise TypeError(f"{context}: Python {type(x).__name__} {x!r} is out of bounds for "
+                            f"{dtype}, the dtype of {others}; cast first (e.g. "
+                            "T.cast(x, 'int64'))") from None
     return out
 
 
+def _runtime_broadcast_error(node: Apply, values: Sequence[Any], out_shape: tuple) -> ValueError:
+    for var, v in zip(node.inputs, values):
+        for d, b in enumerate(var.broadcastable):
+            if not b and v.shape[d] != out_shape[d]:
+                return ValueError(
+                    f"{node.op}: input {var} has shape {v.shape} but the result has shape "
+                    f"{out_shape}: dimension {d} of {var} has length {v.shape[d]} and is not "
+                    f"broadcastable ({var.type}); to broadcast it, give it a broadcastable "
+                    "dimension (e.g. a row/col variable or x.dimshuffle('x', 0))")
+    return ValueError(f"{node.op}: inputs of shapes {[np.shape(v) for v in values]} do not "
+                      "broadcast")
+
+
 class Elemwise(Op):
-    """Apply `scalar_op` elementwise, broadcasting the inputs as NumPy does."""
+    """Apply `scalar_op` elementwise, broadcasting the inputs as NumPy does.
+
+    As in Theano, only dimensions whose type is broadcastable may be stretched: a size-1 value
+    in a non-broadcastable dimension is refused at run time, because the gradient sums over
+    the broadcastable dimensions only and would otherwise come out with the wrong shape.
+    """
 
     __props__ = ("scalar_op",)
 
@@ -55,7 +91,8 @@ class Elemwise(Op):
         if len(inputs) != self.scalar_op.nin:
             raise TypeError(f"{self.scalar_op} takes {self.scalar_op.nin} input(s), "
                             f"got {len(inputs)}")
-        inputs = _bind_weak_literals(inputs)
+        inputs = bind_weak_literals(inputs, str(self), self.scalar_op.weak_literal_inputs,
+                                    self.scalar_op.exact_literals)
         nd = max(i.ndim for i in inputs)
         padded = []
         for i in inputs:
@@ -63,25 +100,45 @@ class Elemwise(Op):
                 i = DimShuffle(i.broadcastable, ["x"] * (nd - i.ndim) + list(range(i.ndim)))(i)
             padded.append(i)
         bcast = tuple(all(i.broadcastable[d] for i in padded) for d in range(nd))
-        out_dtypes = self.scalar_op.output_dtypes([i.dtype for i in padded])
+        try:
+            out_dtypes = self.scalar_op.output_dtypes([i.dtype for i in padded])
+        except TypeError as exc:
+            names = ", ".join(f"{i} ({i.type})" for i in inputs)
+            raise TypeError(f"{exc} (inputs: {names})") from None
         outputs = [TensorType(dt, bcast)() for dt in out_dtypes]
         return Apply(self, padded, outputs)
 
+    def _shape_checks(self, node: Apply) -> list[tuple[int, tuple[int, ...] | None]]:
+        """(input index, dimensions to compare with the result; None: all of them) for the
+        inputs whose non-broadcastable dimensions NumPy could otherwise silently broadcast."""
+        if len(node.inputs) < 2 or node.outputs[0].ndim == 0:
+            return []
+        checks: list[tuple[int, tuple[int, ...] | None]] = []
+        for k, var in enumerate(node.inputs):
+            dims = tuple(d for d, b in enumerate(var.broadcastable) if not b)
+            if dims:
+                checks.append((k, None if len(dims) == var.ndim else dims))
+        return checks
+
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        result = self.scalar_op.impl(*inputs)
-        dtype = node.outputs[0].type.numpy_dtype
-        output_storage[0][0] = np.asarray(result, dtype=dtype)
+        output_storage[0][0] = self.python_thunk(node)(*inputs)[0]
 
     def python_thunk(self, node: Apply):
         impl = self.scalar_op.impl
         dtype = node.outputs[0].type.numpy_dtype
         ndarray = np.ndarray
         asarray = np.asarray
+        checks = self._shape_checks(node)
 
         def thunk(*values: Any) -> tuple:
             r = impl(*values)
             if type(r) is not ndarray or r.dtype != dtype:
                 r = asarray(r, dtype=dtype)
+            shp = r.shape
+            for k, dims in checks:
+                vs = values[k].shape
+                if (vs != shp) if dims is None else any(vs[d] != shp[d] for d in dims):
+                    raise _runtime_broadcast_error(node, values, shp)
             return (r,)
 
         return thunk

@@ -10,6 +10,7 @@ import numpy as np
 from theanine.graph.basic import Apply
 from theanine.graph.op import Op
 from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.elemwise import bind_weak_literals
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorVariable
 
@@ -71,10 +72,17 @@ class Join(Op):
         return [tuple(out)]
 
 
+def _axis(axis: int, ndim: int, what: str) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{what}: axis {axis} is out of range for tensors of rank {ndim}")
+    return axis % ndim
+
+
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
+    """Join tensors of one rank along the existing axis `axis` (negative counts from the end)."""
     ts = [as_tensor_variable(t) for t in tensors]
     ndim = ts[0].ndim if ts else 0
-    return Join(axis % ndim if ndim else axis)(*ts)
+    return Join(_axis(axis, ndim, "concatenate") if ndim else axis)(*ts)
 
 
 def join(axis: int, *tensors: Any) -> TensorVariable:
@@ -84,9 +92,11 @@ def join(axis: int, *tensors: Any) -> TensorVariable:
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
     """Stack tensors of one shape along a new axis `axis`."""
-    ts = [as_tensor_variable(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack needs at least one tensor")
+    ts = bind_weak_literals(list(tensors), "stack")  # T.stack([x_f32, 0]) stays float32
     ndim = ts[0].ndim + 1
-    axis = axis % ndim
+    axis = _axis(axis, ndim, "stack")
     expanded = [t.dimshuffle(*(list(range(axis)) + ["x"] + list(range(axis, t.ndim))))
                 for t in ts]
     return Join(axis)(*expanded)

@@ -145,10 +145,14 @@ class Reduce(Op):
         return Apply(self, [x], [TensorType(self.dtype, bcast)()])
 
     def _reduce(self, x: np.ndarray) -> np.ndarray:
-        if self.kind in ("max", "min") and x.size == 0:
-            raise ValueError(f"{self.kind} of an empty array (shape {x.shape}) is undefined")
         if self.kind in ("sum", "prod"):
             r = self.ufunc.reduce(x, axis=self.axis, dtype=self.dtype)
+        elif self.kind in ("max", "min"):
+            try:
+                r = self.ufunc.reduce(x, axis=self.axis)
+            except ValueError:  # NumPy refuses to reduce an empty axis without an identity
+                raise ValueError(f"{self.kind} over axis {list(self.axis)} of an empty array "
+                                 f"(shape {x.shape}) is undefined") from None
         else:
             r = self.ufunc.reduce(x, axis=self.axis)
         return np.asarray(r, dtype=self.dtype)
@@ -171,10 +175,24 @@ class Reduce(Op):
             if g.broadcastable != x.broadcastable:
                 g = alloc(g, *[x.shape[d] for d in range(x.ndim)])
         elif self.kind == "prod":
-            g = gz_full * _keep_dims(x, outputs[0], self.axis) / x
+            g = gz_full * self._prod_grad(x)
         else:  # max / min: the gradient goes to every position holding the extremum
             g = gz_full * eq(x, _keep_dims(x, outputs[0], self.axis))
         return [cast(g, x.dtype)]
+
+    def _prod_grad(self, x: TensorVariable) -> TensorVariable:
+        """d prod / d x_i = the product of the other entries, exact when x has zeros.
+
+        Without zeros it is prod / x_i; at the only zero of a group it is the product of the
+        nonzero entries; everywhere else in a group with a zero it is 0.
+        """
+        is_zero = eq(x, 0)
+        n_zeros = _keep_dims(x, Reduce("sum", self.axis, "int64")(is_zero), self.axis)
+        safe_x = switch(is_zero, 1, x)
+        nonzero_prod = _keep_dims(x, Reduce("prod", self.axis, x.dtype)(safe_x), self.axis)
+        at_zero = switch(eq(n_zeros, 1), nonzero_prod, 0)
+        elsewhere = switch(eq(n_zeros, 0), nonzero_prod / safe_x, 0)
+        return switch(is_zero, at_zero, elsewhere)
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(s for d, s in enumerate(input_shapes[0]) if d not in self.axis)]
@@ -278,7 +296,10 @@ def _arg(kind: str, x: Any, axis: Any, keepdims: bool) -> TensorVariable:
         if keepdims:
             out = DimShuffle((), ["x"] * x.ndim)(out)
         return out
-    (ax,) = _normalize_axis(axis, x.ndim)
+    axes = _normalize_axis(axis, x.ndim)
+    if len(axes) != 1:
+        raise TypeError(f"{kind} takes one axis (an int) or None, got axis={axis!r}")
+    (ax,) = axes
     out = Argmax(kind, ax)(x)
     return _keep_dims(x, out, (ax,)) if keepdims else out
 

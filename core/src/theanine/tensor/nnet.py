@@ -36,6 +36,8 @@ class Softmax(Op):
         x = as_tensor_variable(x)
         if x.ndim == 0:
             raise TypeError(f"softmax needs at least one dimension, got {x.type} ({x})")
+        if not -x.ndim <= self.axis < x.ndim:
+            raise ValueError(f"softmax: axis {self.axis} is out of range for {x} ({x.type})")
         if x.dtype[0] not in "fc":
             x = tm.cast(x, "float64")
         return Apply(self, [x], [x.type()])

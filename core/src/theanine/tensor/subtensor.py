@@ -127,12 +127,23 @@ def _output_type(x: TensorVariable, idx_list: tuple, idx_inputs: Sequence[Tensor
                 d += 1
         bcast.extend(x.broadcastable[d:])
         return TensorType(x.dtype, tuple(bcast))
-    dummy = np.zeros([1] * x.ndim)
-    stand_ins = [np.zeros([1] * v.ndim, dtype=bool if v.dtype == "bool" else "int64")
-                 if v.ndim else np.int64(0) for v in idx_inputs]
-    stand_ins = [s if not (isinstance(s, np.ndarray) and s.dtype == bool) else ~s
-                 for s in stand_ins]
-    out_ndim = dummy[_build_index(idx_list, [np.asarray(s) for s in stand_ins])].ndim
+    # Only the kinds of the index items decide the rank: ints become 0, slices full slices.
+    static: list[Any] = []
+    stand_ins: list[np.ndarray] = []
+    it = iter(idx_inputs)
+    for entry in idx_list:
+        if isinstance(entry, tuple):
+            for _ in range(sum(1 for p in entry[1:] if p == INPUT)):
+                next(it)
+            static.append(("slice", None, None, None))
+        elif entry == INPUT:
+            v = next(it)
+            stand_ins.append(np.ones([1] * v.ndim, dtype=bool) if v.dtype == "bool"
+                             else np.zeros([1] * v.ndim, dtype="int64"))
+            static.append(INPUT)
+        else:
+            static.append(0 if isinstance(entry, int) else entry)
+    out_ndim = np.zeros([1] * x.ndim)[_build_index(tuple(static), stand_ins)].ndim
     return TensorType(x.dtype, (False,) * out_ndim)
 
 
@@ -140,6 +151,9 @@ class Subtensor(Op):
     """`x[index]`; a view when the index is basic (no arrays)."""
 
     __props__ = ("idx_list",)
+    # Declared for every index (a copy for advanced ones): conservative, so that outputs are
+    # never handed out aliasing an input and inplace rewrites never overwrite `x` through it.
+    view_map = {0: [0]}
 
     def __init__(self, idx_list: tuple):
         self.idx_list = idx_list
@@ -196,15 +210,32 @@ class IndexedShape(Op):
 
     def perform(self, node, inputs, output_storage):
         shp, *idx = inputs
-        # A zero-stride stand-in: basic indexing of it is free, advanced indexing costs one
-        # byte per output element.
-        stand_in = np.lib.stride_tricks.as_strided(np.zeros(1, bool), shape=tuple(shp),
-                                                   strides=(0,) * len(shp))
-        out_shape = stand_in[_build_index(self.idx_list, idx)].shape
+        out_shape = _selection_shape(tuple(shp), _build_index(self.idx_list, idx))
         output_storage[0][0] = np.asarray(out_shape, dtype="int64")
 
     def grad(self, inputs, output_grads):
         return [None] * len(inputs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from theanine.tensor.basic import shape_length
+
+        shp, *idx = node.inputs
+        n = shape_length(shp)
+        if n is None:
+            raise NotImplementedError(f"{self}: the rank of the indexed tensor is unknown")
+        x_stand_in = TensorType("int8", (False,) * n)()
+        return [(_output_type(x_stand_in, self.idx_list, idx).ndim,)]
+
+
+def _selection_shape(shape: tuple, index: tuple) -> tuple[int, ...]:
+    """The shape of `x[index]` for an `x` of `shape`, without `x`.
+
+    Indexes a zero-stride stand-in: basic indexing of it is free, advanced indexing costs one
+    byte per output element.
+    """
+    stand_in = np.lib.stride_tricks.as_strided(np.zeros(1, bool), shape=shape,
+                                               strides=(0,) * len(shape))
+    return stand_in[index].shape
 
 
 class IncSubtensor(Op):
@@ -242,6 +273,9 @@ class IncSubtensor(Op):
     def perform(self, node, inputs, output_storage):
         x, y, *idx = inputs
         index = _build_index(self.idx_list, idx)
+        y_var = node.inputs[1]
+        if any(s == 1 and not b for s, b in zip(np.shape(y), y_var.broadcastable)):
+            self._check_no_runtime_broadcast(node, x.shape, np.shape(y), index)
         out = x.copy()
         try:
             if self.set_instead_of_inc:
@@ -254,6 +288,22 @@ class IncSubtensor(Op):
             raise type(exc)(f"{exc}: writing {node.inputs[1]} (shape {np.shape(y)}) into "
                             f"{node.inputs[0]} of shape {x.shape}") from None
         output_storage[0][0] = out
+
+    @staticmethod
+    def _check_no_runtime_broadcast(node: Apply, x_shape: tuple, y_shape: tuple,
+                                    index: tuple) -> None:
+        """Refuse to stretch a size-1 dimension of `y` that its type does not mark
+        broadcastable (its gradient would have the wrong shape), as Elemwise does."""
+        sel = _selection_shape(x_shape, index)
+        y_var = node.inputs[1]
+        lead = len(sel) - len(y_shape)
+        for d, (s, b) in enumerate(zip(y_shape, y_var.broadcastable)):
+            if lead + d >= 0 and not b and s != sel[lead + d]:
+                raise ValueError(
+                    f"{node.op}: cannot write {y_var} of shape {y_shape} into a selection of "
+                    f"shape {sel} of {node.inputs[0]}: dimension {d} of {y_var} is not "
+                    f"broadcastable ({y_var.type}); give it a broadcastable dimension to "
+                    "broadcast it")
 
     def grad(self, inputs, output_grads):
         x, y, *idx = inputs
