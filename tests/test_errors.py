@@ -301,3 +301,15 @@ def test_unused_input():
     with pytest.raises(ValueError, match="on_unused_input must be 'raise', 'warn' or 'ignore', "
                                          "got 'sometimes'"):
         function([x], x * 2, on_unused_input="sometimes")
+
+
+def test_string_array_and_complex_list_are_refused_clearly():
+    x = T.dvector("x")
+    f = theano.function([x], x * 2, allow_input_downcast=True)
+    with pytest.raises(TypeError, match=r"'x' expected a numeric value"):
+        f(np.array(["a"]))
+    g = theano.function([x], x * 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning before the error
+        with pytest.raises(TypeError, match=r"'x' expected dtype float64"):
+            g([1 + 2j])

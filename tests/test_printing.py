@@ -238,8 +238,6 @@ def test_debugprint_rejects_non_variables():
         debugprint([x, 3.0], file="str")
 
 
-@pytest.mark.xfail(reason="tensor/subtensor.py: _idx_str strips the trailing ':' of a slice, so "
-                          "x[1:] prints as Subtensor{1}, the same as x[1]", strict=True)
 def test_printing_distinguishes_index_from_slice():
     v = T.dvector("v")
     assert pp(v[1]) != pp(v[1:])

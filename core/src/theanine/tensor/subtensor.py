@@ -338,8 +338,9 @@ def _idx_str(idx_list: tuple) -> str:
     parts = []
     for e in idx_list:
         if isinstance(e, tuple):
-            parts.append(":".join("" if p is None else ("?" if p == INPUT else str(p))
-                                  for p in e[1:]).rstrip(":") or ":")
+            start, stop, step = ("" if p is None else ("?" if p == INPUT else str(p))
+                                 for p in e[1:])
+            parts.append(f"{start}:{stop}" + (f":{step}" if step else ""))
         elif e == INPUT:
             parts.append("?")
         elif e == NEWAXIS:

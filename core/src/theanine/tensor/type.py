@@ -93,6 +93,9 @@ class TensorType(Type):
             arr = np.asarray(value)
             if arr.dtype == target:
                 return arr
+            if arr.dtype.kind not in "biufc":
+                raise TypeError(f"{what} expected a numeric value of type {self} but got "
+                                f"{_describe(value)}")
             if allow_downcast or np.can_cast(arr.dtype, target, "safe"):
                 return arr.astype(target)
             raise TypeError(
@@ -112,11 +115,11 @@ class TensorType(Type):
             return raw.astype(target)
         if raw.dtype.kind == "f" and target.kind in "fc":
             return raw.astype(target)  # Python floats may become float32 (Theano's rule)
-        with np.errstate(all="ignore"):
-            converted = raw.astype(target)
         if raw.dtype.kind == "c" and target.kind != "c":
-            lossless = False
+            lossless = False  # checked before casting: the cast would warn
         else:
+            with np.errstate(all="ignore"):
+                converted = raw.astype(target)
             lossless = bool(np.all(converted == raw))
         if not lossless:
             raise TypeError(f"{what} expected dtype {self.dtype} but got {_describe(value)}, "
