@@ -221,13 +221,25 @@ def _as_float(x: Any) -> Any:
 
 
 def _np_sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)): exact to an ulp or two everywhere (no cancellation) in one
+    transcendental pass; exp overflowing to inf gives the right limit, 0, so it is silenced."""
     x = _as_float(x)
-    return np.exp(-np.logaddexp(0, -x)).astype(x.dtype, copy=False)
+    t = np.negative(x, out=np.empty_like(x))  # an array even for 0-d x, to compute in place
+    with np.errstate(over="ignore"):
+        np.exp(t, out=t)
+    t += 1
+    return np.reciprocal(t, out=t)
 
 
 def _np_softplus(x: Any) -> Any:
+    """log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)), stable for every x."""
     x = _as_float(x)
-    return np.logaddexp(0, x).astype(x.dtype, copy=False)
+    t = np.abs(x, out=np.empty_like(x))
+    np.negative(t, out=t)
+    np.exp(t, out=t)
+    np.log1p(t, out=t)
+    t += np.maximum(x, 0)
+    return t
 
 
 def _np_relu(x: Any) -> Any:
@@ -263,7 +275,7 @@ sin = ScalarOp("sin", np.sin, "sin({0})", _unary(lambda x, o, g: g * _tm().cos(x
 cos = ScalarOp("cos", np.cos, "cos({0})", _unary(lambda x, o, g: -g * _tm().sin(x)))
 sigmoid = FloatResult("sigmoid", _np_sigmoid, "(1 / (1 + exp(-{0})))",
                       _unary(lambda x, o, g: g * o * (1 - o)))
-softplus = FloatResult("softplus", _np_softplus, "log1p(exp({0}))",
+softplus = FloatResult("softplus", _np_softplus, "(max({0}, 0) + log1p(exp(-fabs({0}))))",
                        _unary(lambda x, o, g: g * _tm().sigmoid(x)))
 relu = ScalarOp("relu", _np_relu, "max({0}, 0)",
                 _unary(lambda x, o, g: g * _tm().gt(x, 0)))
