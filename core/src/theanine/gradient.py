@@ -19,6 +19,7 @@ from theanine.graph.basic import (
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.op import Op
 from theanine.rewriting.basic import EquilibriumRewriter, NodeRewriter
+from theanine.tensor.type import TensorType
 
 
 class DisconnectedInputError(ValueError):
@@ -124,8 +125,9 @@ def _backward(roots: dict[Variable, Variable], wrt: list[Variable], blocked: set
     for node in reversed(relevant):
         if not any(o in grads for o in node.outputs):
             continue
-        out_grads = [_sum_terms(grads[o]) if o in grads else _zeros_like(o)
-                     for o in node.outputs]
+        out_grads = [_sum_terms(grads[o]) if o in grads
+                     else _zeros_like(o) if isinstance(o.type, TensorType) else None
+                     for o in node.outputs]  # None: no gradient for a non-tensor (an rng)
         in_grads = _op_grads(node, out_grads)
         if len(in_grads) != len(node.inputs):
             raise ValueError(f"{node.op}.grad returned {len(in_grads)} gradients for "

@@ -71,7 +71,13 @@ def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
 def _update_expression(var: SharedVariable, expr: Any) -> Variable:
     """The update as a tensor variable; a plain value becomes a constant of `var`'s type."""
     from theanine.tensor.basic import as_tensor_variable, constant
+    from theanine.tensor.type import TensorType
 
+    if not isinstance(var.type, TensorType):  # e.g. a RandomState: only its own type fits
+        if isinstance(expr, Variable) and expr.type == var.type:
+            return expr
+        raise TypeError(f"update of shared variable {_label(var)} ({var.type}) must be a "
+                        f"symbolic variable of type {var.type}, got {_label(expr)}")
     try:
         if isinstance(expr, Variable):
             return as_tensor_variable(expr)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from theanine.graph.basic import Variable
+from theanine.graph.type import Type
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorOperators
 
@@ -95,16 +96,65 @@ class TensorSharedVariable(TensorOperators, SharedVariable):
     """A shared ndarray."""
 
 
+class GenericType(Type):
+    """Values that are instances of one Python class, such as a NumPy `RandomState`.
+
+    Such values have no dtype or shape: Ops that take them (random draws) read them whole, and
+    their only operations are the ones those Ops define.  Two GenericTypes are equal when they
+    hold the same class.
+    """
+
+    def __init__(self, cls: type):
+        self.cls = cls
+
+    def filter(self, value: Any, strict: bool = False, allow_downcast: bool | None = None,
+               name: str | None = None) -> Any:
+        if isinstance(value, self.cls):
+            return value
+        what = f"input {name!r}" if name else "value"
+        raise TypeError(f"{what} expected a {self.cls.__module__}.{self.cls.__qualname__} "
+                        f"({self}) but got {_describe(value)}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is GenericType and other.cls is self.cls  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((GenericType, self.cls))
+
+    def __str__(self) -> str:
+        return f"{self.cls.__name__}Type"
+
+    __repr__ = __str__
+
+    def value_signature(self, value: Any) -> Any:
+        return id(value)  # such values are mutable: only the same object is interchangeable
+
+
+class GenericSharedVariable(SharedVariable):
+    """A shared value of a `GenericType` (e.g. the state of a random stream)."""
+
+
+#: value classes `shared()` wraps in a GenericSharedVariable rather than a tensor
+GENERIC_SHARED_CLASSES: tuple[type, ...] = (np.random.RandomState, np.random.Generator)
+
+
 def shared(value: Any, name: str | None = None, strict: bool = False,
            allow_downcast: bool | None = None, borrow: bool = False,
-           broadcastable: tuple[bool, ...] | None = None) -> TensorSharedVariable:
-    """A shared variable holding `value` (an array or a Python number).
+           broadcastable: tuple[bool, ...] | None = None) -> SharedVariable:
+    """A shared variable holding `value`: an array or a Python number (a tensor), or a NumPy
+    `RandomState`/`Generator` (a GenericSharedVariable, as random streams use).
 
     Dimensions are not broadcastable unless `broadcastable` says so, since the value's shape
     may change with `set_value`.
     """
     if isinstance(value, Variable):
         raise TypeError(f"shared() takes a value, not the symbolic variable {value}")
+    if isinstance(value, GENERIC_SHARED_CLASSES):
+        if broadcastable is not None:
+            raise TypeError(f"shared(): broadcastable applies to arrays, not to a "
+                            f"{type(value).__name__}")
+        return GenericSharedVariable(GenericType(type(value)), value, name=name, strict=strict,
+                                     allow_downcast=allow_downcast, borrow=borrow)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"shared() takes a numeric value, got {type(value).__name__} {value!r}")

@@ -214,7 +214,8 @@ def shape_of_computed(fgraph, node):
     producer = v.owner
     if producer is None:
         return None
-    in_shapes = [tuple(_extent(inp, j) for j in range(inp.ndim)) for inp in producer.inputs]
+    in_shapes = [tuple(_extent(inp, j) for j in range(inp.ndim)) if hasattr(inp.type, "ndim")
+                 else None for inp in producer.inputs]  # None: not a tensor (e.g. an rng)
     try:
         out_shapes = producer.op.infer_shape(fgraph, producer, in_shapes)
     except NotImplementedError:
