@@ -225,3 +225,48 @@ def test_random_graphs_fast_run_matches_no_rewrites(seed):
     xv, yv = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
     for a, b in zip(f(xv, yv), g(xv, yv)):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+# Inplace ----------------------------------------------------------------------------------
+def inplace_nodes(f):
+    return [n for n in f.maker.fgraph.apply_nodes if n.op.destroy_map]
+
+
+def test_inplace_overwrites_an_intermediate_only():
+    W, x = T.dmatrix("W"), T.dvector("x")
+    expr = T.exp(T.dot(W, x)) * 2 + x.sum()
+    f = th.function([W, x], expr)
+    g = th.function([W, x], expr, mode=NONE)
+    destroyers = inplace_nodes(f)
+    assert destroyers and "inplace_elemwise" in th.explain(f)
+    fg = f.maker.fgraph
+    for node in destroyers:
+        for i in node.op.destroy_map[0]:
+            assert node.inputs[i] not in fg.inputs and node.inputs[i].owner is not None
+    Wv, xv = np.arange(6.0).reshape(2, 3) / 10, np.array([0.5, -1.0, 2.0])
+    W0, x0 = Wv.copy(), xv.copy()
+    np.testing.assert_allclose(f(Wv, xv), g(Wv, xv))
+    np.testing.assert_allclose(f(Wv, xv), g(Wv, xv))  # a second call sees fresh buffers
+    np.testing.assert_array_equal(Wv, W0)  # the caller's arrays are untouched
+    np.testing.assert_array_equal(xv, x0)
+
+
+def test_inplace_never_overwrites_a_shared_value_or_an_output():
+    x = T.dvector("x")
+    s = th.shared(np.array([1.0, 2.0]), name="s")
+    e = T.exp(x)
+    f = th.function([x], [e, e * s + 1], updates=[(s, s * 2)])
+    first = f(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(first[0], np.exp([0.0, 1.0]))  # e, read by a later node too
+    np.testing.assert_allclose(first[1], np.exp([0.0, 1.0]) * [1.0, 2.0] + 1)
+    np.testing.assert_allclose(s.get_value(), [2.0, 4.0])
+    for node in inplace_nodes(f):
+        for i in node.op.destroy_map[0]:
+            assert node.inputs[i] not in f.maker.fgraph.outputs
+
+
+def test_excluding_inplace_turns_it_off():
+    W, x = T.dmatrix("W"), T.dvector("x")
+    expr = T.exp(T.dot(W, x)) * 2
+    assert inplace_nodes(th.function([W, x], expr))
+    assert not inplace_nodes(th.function([W, x], expr, mode=Mode(excluding=("inplace",))))

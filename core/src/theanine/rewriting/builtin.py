@@ -5,6 +5,7 @@ from __future__ import annotations
 from theanine.hookspecs import hookimpl
 from theanine.rewriting.canonicalize import CANONICALIZE, alloc_of_scalar_in_elemwise
 from theanine.rewriting.fusion import FusionRewriter
+from theanine.rewriting.inplace import InplaceElemwise
 from theanine.rewriting.merge import MergeRewriter
 from theanine.rewriting.specialize import SPECIALIZE
 from theanine.rewriting.stabilize import STABILIZE
@@ -24,5 +25,6 @@ def theanine_register_rewrites(register) -> None:
     register(FusionRewriter(), stage="fusion", tags=("fast_run", "fusion"))
     register(alloc_of_scalar_in_elemwise, stage="fusion", tags=("fast_run", "fusion"),
              position=1, name="alloc_into_fused")
+    register(InplaceElemwise(), stage="inplace", tags=("fast_run", "inplace"))
     register(MergeRewriter(), stage="final_merge", tags=("fast_run", "merge"),
              name="final_merge")

@@ -74,6 +74,12 @@ class ScalarOp:
 
     __repr__ = __str__
 
+    @property
+    def accepts_out(self) -> bool:
+        """Whether `impl(*inputs, out=buffer)` writes its result into `buffer` (what an
+        inplace Elemwise needs)."""
+        return isinstance(self.impl, np.ufunc)
+
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         """Output dtype(s) for the given input dtypes, by NumPy's own ufunc rules."""
         dts = [np.dtype(d) for d in dtypes]

@@ -30,13 +30,19 @@ class Composite(ScalarOp):
         # would repeat shared subexpressions, exponentially in the worst case).
         super().__init__(name, self._run, c_expr=None, grad=self._grad, nin=nin)
 
-    def _run(self, *inputs: Any) -> Any:
+    def _run(self, *inputs: Any, out: Any = None) -> Any:
         values = list(inputs)
-        for op, refs, dtype in self.steps:
-            r = op.impl(*[values[i] for i in refs])
+        last = len(self.steps) - 1
+        for k, (op, refs, dtype) in enumerate(self.steps):
+            args = [values[i] for i in refs]
+            r = op.impl(*args, out=out) if k == last and out is not None else op.impl(*args)
             values.append(np.asarray(r, dtype=dtype) if getattr(r, "dtype", None) != dtype
                           else r)
         return values[-1]
+
+    @property
+    def accepts_out(self) -> bool:
+        return self.steps[-1][0].accepts_out
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         return [self.steps[-1][2]]

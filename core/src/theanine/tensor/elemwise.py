@@ -78,14 +78,18 @@ class Elemwise(Op):
     the broadcastable dimensions only and would otherwise come out with the wrong shape.
     """
 
-    __props__ = ("scalar_op",)
+    __props__ = ("scalar_op", "inplace_pattern")
 
-    def __init__(self, scalar_op: ScalarOp, name: str | None = None):
+    def __init__(self, scalar_op: ScalarOp, inplace_pattern: Sequence[tuple[int, int]] = (),
+                 name: str | None = None):
         self.scalar_op = scalar_op
+        #: (output index, input index) pairs: that output is written into that input's buffer
+        self.inplace_pattern = tuple(tuple(p) for p in inplace_pattern)
+        self.destroy_map = {o: [i] for o, i in self.inplace_pattern}
         self.name = name
 
     def __str__(self) -> str:
-        return f"Elemwise{{{self.scalar_op}}}"
+        return f"Elemwise{{{self.scalar_op}{',inplace' if self.inplace_pattern else ''}}}"
 
     def make_node(self, *inputs: Any) -> Apply:
         if len(inputs) != self.scalar_op.nin:
@@ -129,6 +133,14 @@ class Elemwise(Op):
         ndarray = np.ndarray
         asarray = np.asarray
         checks = self._shape_checks(node)
+
+        if self.inplace_pattern:
+            ((_, target),) = self.inplace_pattern
+
+            def thunk(*values: Any) -> tuple:
+                return (impl(*values, out=values[target]),)
+
+            return thunk
 
         def thunk(*values: Any) -> tuple:
             r = impl(*values)
