@@ -270,3 +270,31 @@ def test_excluding_inplace_turns_it_off():
     expr = T.exp(T.dot(W, x)) * 2
     assert inplace_nodes(th.function([W, x], expr))
     assert not inplace_nodes(th.function([W, x], expr, mode=Mode(excluding=("inplace",))))
+
+
+def test_shape_of_computed_reads_the_shape_without_computing():
+    x = T.dmatrix("x")
+    f, g = both([x], (T.exp(x) * 2 + 1).shape[1])
+    assert not any(isinstance(n.op, Elemwise) and "exp" in str(n.op)
+                   for n in f.maker.fgraph.apply_nodes)
+    assert "shape_of_computed" in reasons(f)
+    xv = np.zeros((2, 5))
+    assert f(xv) == g(xv) == 5
+
+
+def test_softplus_from_log1p_of_exp():
+    x = T.dvector("x")
+    f, g = both([x], T.log(1 + T.exp(x)))
+    assert "softplus" in " ".join(str(n.op) for n in f.maker.fgraph.apply_nodes)
+    np.testing.assert_allclose(f(np.array([-3.0, 0.0, 3.0])), g(np.array([-3.0, 0.0, 3.0])))
+    np.testing.assert_allclose(f(np.array([800.0])), [800.0])  # the naive form overflows
+
+
+def test_useless_rebroadcast_and_alloc_are_removed():
+    from theanine.tensor.basic import Rebroadcast, alloc
+
+    x = T.dvector("x")
+    expr = Rebroadcast((False,))(x) * alloc(T.constant(2.0))
+    f, g = both([x], expr)
+    assert not {"Rebroadcast", "Alloc"} & set(compiled_ops(f))
+    assert_same_values(f, g, np.array([1.0, 2.5]))
