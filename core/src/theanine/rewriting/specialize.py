@@ -1,17 +1,26 @@
 """Specialization: cheaper forms of the same computation.
 
 x**2 → sqr(x);  x**n (small integer n) → multiplications;  x**0.5 → sqrt(x);  x**-1 → 1/x;
-x**0 → 1.
+x**0 → 1;  b*z ± a*dot(x, y) → gemm(z, ±a, x, y, b) (one BLAS call).
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from theanine.rewriting.basic import node_rewriter
-from theanine.rewriting.patterns import same_type_or_none, scalar_constant, scalar_op_of
+from theanine.rewriting.patterns import (
+    elemwise_of,
+    same_type_or_none,
+    scalar_constant,
+    scalar_op_of,
+)
 from theanine.scalar import basic as ps
 from theanine.tensor import math as tm
 from theanine.tensor.basic import fill
-from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.blas import gemm, is_blas_type
+from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.math import Dot
 
 #: integer exponents up to this magnitude become multiplications
 MAX_POW_MULS = 16
@@ -56,4 +65,77 @@ def specialize_pow(fgraph, node):
     return [same_type_or_none(out, new)]
 
 
-SPECIALIZE = (specialize_pow,)
+def _scalar_factor(v):
+    """(the 0-d variable s, rest) if v is s * rest or rest * s with s a broadcast scalar."""
+    args = elemwise_of(v, ps.mul)
+    if args is None:
+        return None
+    for k in (0, 1):
+        s = _unbroadcast_scalar(args[k])
+        if s is not None:
+            return s, args[1 - k]
+    return None
+
+
+def _unbroadcast_scalar(v):
+    """The 0-d variable that v broadcasts (v itself if 0-d), or None."""
+    while v.owner is not None and isinstance(v.owner.op, DimShuffle) and not v.owner.op.drop \
+            and all(d == "x" for d in v.owner.op.new_order):
+        v = v.owner.inputs[0]
+    return v if v.ndim == 0 else None
+
+
+def _dot_term(fgraph, t):
+    """(alpha, x, y) if t is dot(x, y), -dot(x, y) or alpha * dot(x, y), with the dot used
+    only there (else the gemm would compute it a second time)."""
+    alpha = None
+    neg = elemwise_of(t, ps.neg)
+    if neg is not None:
+        t, alpha = neg[0], -1.0
+    else:
+        factor = _scalar_factor(t)
+        if factor is not None:
+            alpha, t = factor
+    node = t.owner
+    if node is None or not isinstance(node.op, Dot) or len(fgraph.clients.get(t, ())) != 1:
+        return None
+    return (1.0 if alpha is None else alpha), node.inputs[0], node.inputs[1]
+
+
+@node_rewriter([Elemwise])
+def dot_to_gemm(fgraph, node):
+    """b*z + a*dot(x, y), z - dot(x, y), ... → gemm(z, ±a, x, y, b)."""
+    op = scalar_op_of(node)
+    if op not in (ps.add, ps.sub):
+        return None
+    out = node.outputs[0]
+    if out.ndim not in (1, 2) or not is_blas_type(out):
+        return None
+    a, b = node.inputs
+    orders = [(a, b)] if op == ps.sub else [(a, b), (b, a)]
+    for z, t in orders:
+        term = _dot_term(fgraph, t)
+        if term is None:
+            continue
+        alpha, x, y = term
+        beta = 1.0
+        factor = _scalar_factor(z)
+        if factor is not None:
+            beta, z = factor
+        if z.type != out.type or x.dtype != out.dtype or y.dtype != out.dtype:
+            continue
+        if op == ps.sub:
+            alpha = -alpha
+        return [gemm(z, _as_scalar(alpha, out.dtype), x, y, _as_scalar(beta, out.dtype))]
+    return None
+
+
+def _as_scalar(v, dtype):
+    from theanine.tensor.basic import constant
+
+    if isinstance(v, float):
+        return constant(np.asarray(v, dtype=dtype))
+    return tm.cast(v, dtype)
+
+
+SPECIALIZE = (specialize_pow, dot_to_gemm)
