@@ -298,3 +298,14 @@ def test_useless_rebroadcast_and_alloc_are_removed():
     f, g = both([x], expr)
     assert not {"Rebroadcast", "Alloc"} & set(compiled_ops(f))
     assert_same_values(f, g, np.array([1.0, 2.5]))
+
+
+def test_sum_of_vector_product_becomes_dot():
+    from theanine.tensor.math import Dot
+
+    x, y = T.dvectors("x", "y")
+    f, g = both([x, y], T.sum(x * y))
+    assert any(isinstance(n.op, Dot) for n in f.maker.fgraph.apply_nodes)
+    xv, yv = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 2.0])
+    assert_same_values(f, g, xv, yv)
+    assert f(np.zeros(0), np.zeros(0)) == 0.0

@@ -1,7 +1,8 @@
 """Specialization: cheaper forms of the same computation.
 
 x**2 → sqr(x);  x**n (small integer n) → multiplications;  x**0.5 → sqrt(x);  x**-1 → 1/x;
-x**0 → 1;  b*z ± a*dot(x, y) → gemm(z, ±a, x, y, b) (one BLAS call).
+x**0 → 1;  b*z ± a*dot(x, y) → gemm(z, ±a, x, y, b) (one BLAS call);
+sum(x * y) → dot(x, y) for vectors.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from theanine.tensor import math as tm
 from theanine.tensor.basic import fill
 from theanine.tensor.blas import gemm, is_blas_type
 from theanine.tensor.elemwise import DimShuffle, Elemwise
-from theanine.tensor.math import Dot
+from theanine.tensor.math import Dot, Reduce
 
 #: integer exponents up to this magnitude become multiplications
 MAX_POW_MULS = 16
@@ -138,4 +139,20 @@ def _as_scalar(v, dtype):
     return tm.cast(v, dtype)
 
 
-SPECIALIZE = (specialize_pow, dot_to_gemm)
+@node_rewriter([Reduce])
+def sum_of_product_to_dot(fgraph, node):
+    """sum(x * y) over two vectors → dot(x, y): one BLAS call, no temporary."""
+    if node.op.kind != "sum":
+        return None
+    prod = elemwise_of(node.inputs[0], ps.mul)
+    if prod is None or len(fgraph.clients.get(node.inputs[0], ())) != 1:
+        return None
+    x, y = prod
+    out = node.outputs[0]
+    if x.ndim != 1 or any(x.broadcastable) or any(y.broadcastable) \
+            or not (x.type == y.type and is_blas_type(x)) or out.dtype != x.dtype:
+        return None
+    return [same_type_or_none(out, tm.dot(x, y))]
+
+
+SPECIALIZE = (specialize_pow, dot_to_gemm, sum_of_product_to_dot)
