@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from op_checks import check_grad, check_infer_shape, compile_py, fortran, noncontig, rand
 
+import theanine
 import theanine.tensor as T
 from theanine.gradient import grad
 
@@ -105,9 +106,18 @@ def test_outputs_do_not_alias_the_inputs(rng):
     np.testing.assert_array_equal(xv, before)
 
 
-def test_full_slice_is_the_variable_itself():
-    x = T.dmatrix("x")
-    assert x[:] is x and x[...] is x and x[:, :] is x
+def test_full_slice_compiles_to_the_variable_and_can_be_set():
+    x, y = T.dmatrices("x", "y")
+    f = theanine.function([x], [x[:], x[...], x[:, :]])
+    assert not f.maker.fgraph.apply_nodes  # the useless Subtensors are rewritten away
+    xv = np.arange(6.0).reshape(2, 3)
+    for out in f(xv):
+        np.testing.assert_array_equal(out, xv)
+        assert not np.shares_memory(out, xv)
+    g = theanine.function([x, y], [T.set_subtensor(x[:], y), T.inc_subtensor(x[:, :], y)])
+    yv = np.ones((2, 3))
+    np.testing.assert_array_equal(g(xv, yv)[0], yv)
+    np.testing.assert_array_equal(g(xv, yv)[1], xv + yv)
 
 
 # Advanced indexing ---------------------------------------------------------------------------
@@ -328,3 +338,51 @@ def test_indexed_shape_infer_shape(index, rng):
     assert type(indexed.owner.op).__name__ == "IndexedShape"
     check_infer_shape([x], indexed, [xv])
     np.testing.assert_array_equal(compile_py([x], indexed)(xv), xv[index].shape)
+
+
+# take ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("indices, axis", [
+    (np.array([3, 0, 0, 2]), 0), (np.array([[1, -1], [0, 4]]), 1), (np.array([5, 0]), -1),
+    (np.array([7, 0, 59]), None), (np.array(2), 1), (np.array([], dtype="int64"), -2),
+    (np.array([[0], [3]]), None),
+])
+@pytest.mark.parametrize("symbolic", [False, True])
+def test_take(indices, axis, symbolic, rng):
+    x = T.dtensor3("x")
+    xv = rand(rng, (4, 5, 6))
+    expected = np.take(xv, indices, axis=axis)
+    if symbolic:
+        i = T.tensor("int32", (False,) * indices.ndim, name="i")
+        out, inputs, args = T.take(x, i, axis=axis), [x, i], [xv, indices.astype("int32")]
+    else:
+        out, inputs, args = T.take(x, indices, axis=axis), [x], [xv]
+    got = compile_py(inputs, out)(*args)
+    assert got.shape == expected.shape and out.ndim == expected.ndim
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(compile_py(inputs, out)(noncontig(xv), *args[1:]), expected)
+    check_infer_shape(inputs, out, args)
+    ic = T.constant(indices)
+    check_grad(lambda v: T.take(v, ic, axis=axis), [xv])
+
+
+@pytest.mark.parametrize("mode", ["wrap", "clip"])
+def test_take_modes(mode, rng):
+    x, i = T.dmatrix("x"), T.lvector("i")
+    xv, iv = rand(rng, (3, 4)), np.array([-7, -1, 0, 3, 4, 11])
+    out = T.take(x, i, axis=1, mode=mode)
+    np.testing.assert_array_equal(compile_py([x, i], out)(xv, iv),
+                                  np.take(xv, iv, axis=1, mode=mode))
+    check_infer_shape([x, i], out, [xv, iv])
+
+
+def test_take_errors(rng):
+    x, i = T.dvector("x"), T.lvector("i")
+    f = compile_py([x, i], T.take(x, i))
+    with pytest.raises(IndexError, match="x"):
+        f(rand(rng, (3,)), [0, 3])
+    with pytest.raises(TypeError, match="indices must be integers"):
+        T.take(x, T.dvector("f"))
+    with pytest.raises(ValueError, match="mode"):
+        T.take(x, i, mode="nearest")
+    with pytest.raises(ValueError, match="axis 1"):
+        T.take(x, i, axis=1)

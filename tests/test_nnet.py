@@ -98,6 +98,9 @@ def test_softmax_bad_input():
     (nnet.softplus, lambda x: np.log1p(np.exp(x))),
     (nnet.relu, lambda x: np.maximum(x, 0)),
     (lambda x: nnet.relu(x, alpha=0.1), lambda x: np.where(x > 0, x, 0.1 * x)),
+    (nnet.elu, lambda x: np.where(x > 0, x, np.expm1(x))),
+    (lambda x: nnet.elu(x, alpha=0.3), lambda x: np.where(x > 0, x, 0.3 * np.expm1(x))),
+    (nnet.hard_sigmoid, lambda x: np.clip(0.2 * x + 0.5, 0, 1)),
 ])
 def test_activations(fn, ref, rng):
     x = T.dmatrix("x")
@@ -116,6 +119,42 @@ def test_sigmoid_softplus_extremes():
     np.testing.assert_allclose(sig, [0.0, np.exp(-40.0), 0.5, 1.0, 1.0], rtol=1e-12, atol=0)
     np.testing.assert_allclose(sp, [0.0, np.exp(-40.0), np.log(2), 40.0, 800.0], rtol=1e-12,
                                atol=0)
+
+
+@pytest.mark.parametrize("fn, ref", [
+    (nnet.elu, lambda x: np.where(x > 0, x, np.expm1(x))),
+    (nnet.hard_sigmoid, lambda x: np.clip(0.2 * x + 0.5, 0, 1)),
+    (nnet.relu, lambda x: np.maximum(x, 0)),
+])
+def test_activations_broadcast_empty_and_float32(fn, ref, rng):
+    x = T.fmatrix("x")
+    f = compile_py([x], fn(x))
+    for shape in [(0, 3), (3, 0)]:
+        assert f(np.zeros(shape, "float32")).shape == shape
+    xv = rand(rng, (3, 4), "float32", -5, 5)
+    got = f(xv)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ref(xv.astype("float64")), rtol=1e-6, atol=1e-7)
+    row, m = T.row("r", dtype="float64"), T.dmatrix("m")
+    rv, mv = rand(rng, (1, 4), low=-3, high=3), rand(rng, (3, 4))
+    out = fn(row) * m  # the activation of a row, broadcast over the rows of m
+    expected = ref(rv) * mv
+    np.testing.assert_allclose(compile_py([row, m], out)(rv, mv), expected, rtol=1e-12)
+    check_infer_shape([row, m], out, [rv, mv])
+
+
+def test_elu_large_inputs_have_finite_grads():
+    x = T.dvector("x")
+    xv = np.array([-800.0, -1.0, 1.0, 800.0])
+    out, g = compile_py([x], [nnet.elu(x), grad(nnet.elu(x).sum(), x)])(xv)
+    np.testing.assert_allclose(out, [-1.0, np.expm1(-1.0), 1.0, 800.0], rtol=1e-12)
+    np.testing.assert_allclose(g, [0.0, np.exp(-1.0), 1.0, 1.0], rtol=1e-12)
+
+
+def test_hard_sigmoid_saturates():
+    x = T.dvector("x")
+    got = compile_py([x], nnet.hard_sigmoid(x))(np.array([-10.0, -2.5, 0.0, 2.5, 10.0]))
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.5, 1.0, 1.0])
 
 
 def test_relu_keeps_dtype(rng):
@@ -200,3 +239,23 @@ def test_categorical_crossentropy_of_softmax_trains_like_the_tutorial(rng):
 def test_categorical_crossentropy_rejects_mismatched_targets():
     with pytest.raises(TypeError, match="true_dist"):
         nnet.categorical_crossentropy(T.dmatrix("p"), T.dvector("t"))
+
+
+@pytest.mark.parametrize("n_rows", [0, 4])
+def test_crossentropies_on_empty_and_non_contiguous_batches(n_rows, rng):
+    p, t, x = T.dmatrices("p", "t", "x")
+    y = T.lvector("y")
+    pv = _np_softmax(rand(rng, (n_rows, 3)))
+    tv = np.eye(3)[rng.integers(0, 3, size=n_rows)]
+    yv = rng.integers(0, 3, size=n_rows)
+    xv = rand(rng, (n_rows, 3), low=-4, high=4)
+    outs = [nnet.categorical_crossentropy(p, t), nnet.categorical_crossentropy(p, y),
+            nnet.binary_crossentropy(p, t), nnet.sigmoid_binary_crossentropy(x, t)]
+    expected = [-(tv * np.log(pv)).sum(axis=1), -np.log(pv[np.arange(n_rows), yv]),
+                _np_bce(pv, tv), _np_bce(1 / (1 + np.exp(-xv)), tv)]
+    got = compile_py([p, t, y, x], outs)(noncontig(pv), fortran(tv), noncontig(yv), fortran(xv))
+    for g, e in zip(got, expected):
+        assert g.shape == e.shape
+        np.testing.assert_allclose(g, e, rtol=1e-10)
+    for out in outs:
+        check_infer_shape([p, t, y, x], out, [pv, tv, yv, xv])

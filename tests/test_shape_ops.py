@@ -411,3 +411,19 @@ def test_rebroadcast(rng):
     check_infer_shape([x], out, [xv])
     with pytest.raises(ValueError, match=r"dimension 0 of x.*size 1"):
         f(rand(rng, (2, 4)))
+
+
+# Edge cases across the constructors: empty and non-contiguous inputs ---------------------------
+@pytest.mark.parametrize("shape", [(0, 3, 2), (2, 0, 1)])
+def test_transpose_stack_fill_of_empty_tensors(shape, rng):
+    x, y = T.dtensor3("x"), T.dtensor3("y")
+    xv, yv = rand(rng, shape), rand(rng, shape)
+    outs = [x.T, T.transpose(x, (1, -1, 0)), T.stack([x, y], axis=-2), T.fill(x, 2.5),
+            T.ones_like(x), T.concatenate([x, y], axis=-3)]
+    expected = [xv.T, np.transpose(xv, (1, -1, 0)), np.stack([xv, yv], axis=-2),
+                np.full_like(xv, 2.5), np.ones_like(xv), np.concatenate([xv, yv], axis=-3)]
+    for got, want in zip(compile_py([x, y], outs)(noncontig(xv), fortran(yv)), expected):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    for out in outs:
+        check_infer_shape([x, y], out, [xv, yv])

@@ -242,6 +242,15 @@ def _reads_shape_of(entry, v) -> bool:
             and owner.inputs[0].owner is not None and owner.inputs[0].owner.inputs[0] is v)
 
 
+@node_rewriter([Subtensor])
+def useless_subtensor(fgraph, node):
+    """x[:], x[...], x[:, :] → x."""
+    if all(isinstance(e, tuple) and e[1:] == (None, None, None) for e in node.op.idx_list) \
+            and len(node.inputs) == 1:
+        return [same_type_or_none(node.outputs[0], node.inputs[0])]
+    return None
+
+
 CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants, useless_alloc,
                 alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast,
-                shape_of_computed)
+                shape_of_computed, useless_subtensor)

@@ -86,7 +86,30 @@ from theanine.tensor.math import (
     where,
     xor,
 )
-from theanine.tensor.subtensor import IncSubtensor, Subtensor, inc_subtensor, set_subtensor
+from theanine.tensor.shape_ops import (
+    Eye,
+    Repeat,
+    Split,
+    expand_dims,
+    eye,
+    identity_like,
+    repeat,
+    shape_padaxis,
+    shape_padleft,
+    shape_padright,
+    split,
+    squeeze,
+    swapaxes,
+    tile,
+)
+from theanine.tensor.sort import ArgSort, Sort, argsort, sort
+from theanine.tensor.subtensor import (
+    IncSubtensor,
+    Subtensor,
+    inc_subtensor,
+    set_subtensor,
+    take,
+)
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorConstant, TensorVariable
 

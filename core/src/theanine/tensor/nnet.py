@@ -24,6 +24,20 @@ def relu(x: Any, alpha: float = 0) -> TensorVariable:
     return tm.switch(x > 0, x, alpha * x)
 
 
+def elu(x: Any, alpha: float = 1.0) -> TensorVariable:
+    """x above zero, alpha * (exp(x) - 1) below (Clevert et al.'s exponential linear unit)."""
+    x = as_tensor_variable(x)
+    # expm1 sees min(x, 0): no overflow in the branch not taken, whose gradient (0 * inf)
+    # would otherwise be nan.
+    return tm.switch(x > 0, x, alpha * tm.expm1(tm.minimum(x, 0)))
+
+
+def hard_sigmoid(x: Any) -> TensorVariable:
+    """clip(0.2 * x + 0.5, 0, 1): Theano's piecewise-linear approximation of the sigmoid."""
+    x = as_tensor_variable(x)
+    return tm.clip(x * 0.2 + 0.5, 0, 1)
+
+
 class Softmax(Op):
     """exp(x) / sum(exp(x)) along `axis`, computed stably."""
 

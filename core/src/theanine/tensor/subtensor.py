@@ -352,8 +352,7 @@ def _idx_str(idx_list: tuple) -> str:
 
 def getitem(x: TensorVariable, index: Any) -> TensorVariable:
     idx_list, inputs = parse_index(x, index)
-    if all(isinstance(e, tuple) and e[1:] == (None, None, None) for e in idx_list):
-        return x
+    # x[:] stays a node (set_subtensor(x[:], y) needs one); a rewrite removes it when compiling
     return Subtensor(idx_list)(x, *inputs)
 
 
@@ -375,3 +374,28 @@ def set_subtensor(x: Any, y: Any) -> TensorVariable:
 def inc_subtensor(x: Any, y: Any) -> TensorVariable:
     """A copy of the indexed tensor with `y` added at the index of `x = base[index]`."""
     return _inc_or_set(x, y, False)
+
+
+def take(a: Any, indices: Any, axis: int | None = None, mode: str = "raise") -> TensorVariable:
+    """`numpy.take`: the entries of `a` at `indices` along `axis` (None: of the flattened `a`).
+
+    `mode` handles out-of-range indices: 'raise' (an error), 'wrap' (modulo the length) or
+    'clip' (to the first or last entry; negative indices then clip to 0, as in NumPy).
+    """
+    from theanine.tensor.math import clip
+    from theanine.tensor.shape_ops import normalize_axis
+
+    a = as_tensor_variable(a)
+    if axis is None:
+        a, axis = a.flatten(), 0
+    axis = normalize_axis(axis, a.ndim, "take")
+    indices = as_tensor_variable(indices)
+    if indices.dtype[0] not in "iu":
+        raise TypeError(f"take: indices must be integers, got {indices} ({indices.type})")
+    if mode == "wrap":
+        indices = indices % a.shape[axis]
+    elif mode == "clip":
+        indices = clip(indices, 0, a.shape[axis] - 1)
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    return a[(slice(None),) * axis + (indices,)]

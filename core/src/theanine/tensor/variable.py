@@ -13,6 +13,12 @@ def _m():
     return math
 
 
+def _shape_ops():
+    from theanine.tensor import shape_ops
+
+    return shape_ops
+
+
 def _b():
     from theanine.tensor import basic
 
@@ -140,6 +146,30 @@ class TensorOperators:
 
     def flatten(self, ndim=1):
         return _b().flatten(self, ndim)
+
+    def swapaxes(self, axis1, axis2):
+        return _shape_ops().swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None):
+        return _shape_ops().squeeze(self, axis)
+
+    def repeat(self, repeats, axis=None):
+        return _shape_ops().repeat(self, repeats, axis)
+
+    def take(self, indices, axis=None, mode="raise"):
+        from theanine.tensor.subtensor import take
+
+        return take(self, indices, axis=axis, mode=mode)
+
+    def sort(self, axis=-1, kind="quicksort"):
+        from theanine.tensor.sort import sort
+
+        return sort(self, axis=axis, kind=kind)
+
+    def argsort(self, axis=-1, kind="quicksort"):
+        from theanine.tensor.sort import argsort
+
+        return argsort(self, axis=axis, kind=kind)
 
     def astype(self, dtype):
         return _m().cast(self, dtype)
