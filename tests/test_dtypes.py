@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from op_checks import compile_py, rand
 
 import theanine.tensor as T
 from theanine.config import config
+from theanine.tensor.type import ALL_DTYPES
 
 DTYPES = ["bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64"]
 PAIRS = list(itertools.combinations_with_replacement(DTYPES, 2))
@@ -218,3 +220,28 @@ def test_comparison_with_an_out_of_bounds_literal_is_exact(rng):
     for g, e in zip(got, [xv < 300, xv > -129, xv == 300, uv >= -1, uv != 1000]):
         assert g.dtype == np.bool_
         np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("src", ALL_DTYPES)
+def test_cast_between_all_dtypes_is_numpy_astype(src, rng):
+    """Every pair of the 14 dtypes, complex and unsigned included; complex to real keeps the
+    real part (with NumPy's ComplexWarning)."""
+    values = {"b": [True, False, True], "i": [-100, -1, 0, 1, 100], "u": [0, 1, 7, 200],
+              "f": [-2.75, -0.5, 0.0, 0.25, 1.5, 100.0],
+              "c": [complex(-2.5, 1.0), complex(0.0, -3.0), complex(1.5, 0.0)]}
+    xv = np.array(values[np.dtype(src).kind], dtype=src)
+    x = _vec(src, "x")
+    failures = []
+    for dst in ALL_DTYPES:
+        keep = np.ones(len(xv), dtype=bool)
+        if np.dtype(dst).kind in "iu" and np.dtype(src).kind in "fc":
+            info = np.iinfo(dst)  # out-of-range float-to-int conversion is undefined in C
+            re = xv.real.astype("float64")
+            keep = (re > info.min) & (re < info.max)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+            expected = xv[keep].astype(dst)
+            got = compile_py([x], T.cast(x, dst))(xv[keep])
+        if got.dtype != expected.dtype or not np.array_equal(got, expected):
+            failures.append(f"{dst}: {got!r} != {expected!r}")
+    assert not failures, f"cast from {src}: " + "; ".join(failures)

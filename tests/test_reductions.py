@@ -1,4 +1,4 @@
-"""Reductions (sum prod max min all any mean) and argmax/argmin against NumPy."""
+"""Reductions (sum prod max min all any mean var std logsumexp) and argmax/argmin against NumPy."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from op_checks import check_grad, check_infer_shape, compile_py, fortran, noncon
 
 import theanine.tensor as T
 from theanine.gradient import grad
+from theanine.tensor import math as M
 
 REDUCTIONS = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min, "all": np.all,
               "any": np.any, "mean": np.mean}
@@ -195,3 +196,135 @@ def test_argmax_of_empty_is_an_error():
 def test_argmax_rejects_several_axes():
     with pytest.raises(TypeError, match="one axis"):
         T.argmax(T.dmatrix("x"), axis=(0, 1))
+
+
+# var / std ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2), (-1, -3)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_var_std_values(name, axis, keepdims, ddof, rng):
+    x = T.dtensor3("x")
+    xv = rand(rng, (2, 3, 4))
+    out = getattr(M, name)(x, axis=axis, ddof=ddof, keepdims=keepdims)
+    expected = getattr(np, name)(xv, axis=axis, ddof=ddof, keepdims=keepdims)
+    f = compile_py([x], out)
+    for arg in (xv, noncontig(xv), fortran(xv)):
+        got = f(arg)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    check_infer_shape([x], out, [xv])
+
+
+@pytest.mark.parametrize("name", ["var", "std"])
+@pytest.mark.parametrize("axis", [None, 1, (0, 2)], ids=str)
+def test_var_std_grad(name, axis, rng):
+    check_grad(lambda v: getattr(M, name)(v, axis=axis, ddof=1), [rand(rng, (2, 3, 4))])
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint16", "int64", "float16", "float32",
+                                   "float64", "complex64", "complex128"])
+@pytest.mark.parametrize("name", ["var", "std"])
+def test_var_std_dtypes_follow_numpy(name, dtype, rng):
+    x = T.tensor(dtype, (False, False), name="x")
+    xv = rand(rng, (3, 5), dtype if dtype[0] != "c" else "float64", 0, 3).astype(dtype)
+    if dtype[0] == "c":
+        xv = (xv + 1j * rand(rng, (3, 5))).astype(dtype)
+    out = getattr(M, name)(x, axis=1)
+    expected = getattr(np, name)(xv, axis=1)
+    assert out.dtype == str(expected.dtype)
+    got = compile_py([x], out)(xv)
+    assert got.dtype == expected.dtype
+    np.testing.assert_allclose(got, expected, rtol=5e-3 if dtype == "float16" else 1e-5)
+
+
+def test_var_of_empty_axis_is_nan_as_numpy():
+    x = T.dmatrix("x")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = compile_py([x], [M.var(x, axis=0), M.std(x, axis=1)])(np.zeros((0, 3)))
+        expected = [np.var(np.zeros((0, 3)), axis=0), np.std(np.zeros((0, 3)), axis=1)]
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+
+
+# logsumexp ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), (-1, 0), ()], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_values(axis, keepdims, rng):
+    x = T.dtensor3("x")
+    xv = rand(rng, (2, 3, 4), low=-5, high=5)
+    out = M.logsumexp(x, axis=axis, keepdims=keepdims)
+    expected = np.log(np.sum(np.exp(xv), axis=axis, keepdims=keepdims))
+    f = compile_py([x], out)
+    for arg in (xv, noncontig(xv), fortran(xv)):
+        got = f(arg)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    check_infer_shape([x], out, [xv])
+
+
+def test_logsumexp_is_stable_and_handles_infinities():
+    x = T.dmatrix("x")
+    xv = np.array([[1000.0, 1000.0, -1000.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 0.0, 1.0]])
+    got = compile_py([x], M.logsumexp(x, axis=1))(xv)
+    expected = [1000.0 + np.log(2.0), -np.inf, np.log(1.0 + np.e)]
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+
+
+def test_logsumexp_of_empty_axis_is_minus_infinity(rng):
+    x = T.dmatrix("x")
+    got = compile_py([x], [M.logsumexp(x, axis=0), M.logsumexp(x, axis=1)])(np.zeros((0, 3)))
+    np.testing.assert_array_equal(got[0], np.full(3, -np.inf))
+    assert got[1].shape == (0,)
+
+
+@pytest.mark.parametrize("axis", [None, 1, (0, 2)], ids=str)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_grad(axis, keepdims, rng):
+    check_grad(lambda v: M.logsumexp(v, axis=axis, keepdims=keepdims),
+               [rand(rng, (2, 3, 4), low=-3, high=3)])
+
+
+@pytest.mark.parametrize("dtype, expected", [("float32", "float32"), ("float16", "float16"),
+                                             ("int32", "float64"), ("bool", "float64")])
+def test_logsumexp_dtypes(dtype, expected, rng):
+    x = T.tensor(dtype, (False,), name="x")
+    xv = rand(rng, (6,), dtype, 0, 3)
+    out = M.logsumexp(x)
+    assert out.dtype == expected
+    got = compile_py([x], out)(xv)
+    assert got.dtype == np.dtype(expected)
+    np.testing.assert_allclose(got, np.log(np.sum(np.exp(xv.astype("float64")))),
+                               rtol=2e-3 if dtype == "float16" else 1e-6)
+
+
+# every reduction on every dtype -----------------------------------------------------------------
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "all", "any", "argmax",
+                                  "argmin"])
+def test_reductions_every_dtype_as_numpy(name, rng):
+    from theanine.tensor.type import ALL_DTYPES
+
+    failures = []
+    for dtype in ALL_DTYPES:
+        x = T.tensor(dtype, (False, False), name="x")
+        xv = rand(rng, (3, 4), "float64" if dtype[0] == "c" else dtype, 0, 3).astype(dtype)
+        expected = getattr(np, name)(xv, axis=-1)
+        out = getattr(T, name)(x, axis=-1)
+        got = compile_py([x], out)(xv)
+        if out.dtype != str(expected.dtype) or got.dtype != expected.dtype \
+                or not np.allclose(got, expected, rtol=1e-3):
+            failures.append(f"{dtype}: {out.dtype} {got!r}, NumPy {expected!r}")
+    assert not failures, "; ".join(failures)
+
+
+def test_var_with_ddof_at_least_n_is_inf_or_nan_as_numpy():
+    x = T.dvector("x")
+    xv = np.array([1.0, 2.0, 4.0])
+    f = compile_py([x], [M.var(x, ddof=3), M.var(x, ddof=5), M.std(x, ddof=4)])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = f(xv)
+        expected = [np.var(xv, ddof=3), np.var(xv, ddof=5), np.std(xv, ddof=4)]
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)

@@ -45,17 +45,28 @@ def _zeros_like(v: Variable) -> Variable:
     return zeros_like(v, dtype=v.dtype if v.dtype[0] in "fc" else config.floatX)
 
 
+def grad_as(g: Variable, dtype: str) -> Variable:
+    """A gradient term in the dtype of the variable it belongs to.  A real variable's gradient
+    is the real part of a complex term (Theano's convention: dC/dRe + i dC/dIm)."""
+    from theanine.tensor.math import cast, real
+
+    if g.dtype == dtype:
+        return g
+    if g.dtype[0] == "c" and dtype[0] != "c":
+        g = real(g)
+    return cast(g, dtype)
+
+
 def _fit(g: Variable, like: Variable, source: str) -> Variable:
     """Check a gradient term against the variable it belongs to, and match dtype/pattern."""
     from theanine.tensor.basic import Rebroadcast, as_tensor_variable
-    from theanine.tensor.math import cast
 
     g = as_tensor_variable(g)
     if g.ndim != like.ndim:
         raise TypeError(f"{source} gave a gradient of rank {g.ndim} for {like}, which has "
                         f"rank {like.ndim}")
-    if like.dtype[0] in "fc" and g.dtype != like.dtype:
-        g = cast(g, like.dtype)
+    if like.dtype[0] in "fc":
+        g = grad_as(g, like.dtype)
     if g.broadcastable != like.broadcastable:
         g = Rebroadcast(like.broadcastable)(g)
     return g

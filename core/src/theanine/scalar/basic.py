@@ -8,15 +8,27 @@ Each `ScalarOp` carries three things every backend reads:
 - `grad(inputs, outputs, output_grads)`: the gradient, written with tensor-level functions on the
   (already broadcast) tensor variables of the enclosing `Elemwise` node.
 
+Complex gradients follow Theano's convention: for a real cost C of z = x + iy the gradient is
+dC/dx + i dC/dy, so a holomorphic f passes back `g * conj(f'(z))` (`_cj` below).
+
+Helpers the renderers must provide beyond C99 <math.h>/<complex.h>: `sgn`, `floor_div`, `py_mod`,
+`cast_<dtype>`, `erfinv`, `digamma`, `trigamma`, `round_half_away` and `make_complex`.
+
 `theanine.tensor.elemwise.Elemwise` lifts a ScalarOp to tensors with broadcasting.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
 
 
 def _tm():
@@ -45,7 +57,8 @@ class ScalarOp:
                  grad: Callable[..., list] | None = None, nin: int = 1, symbol: str | None = None,
                  precedence: int = 0):
         self.name = name
-        self.impl = impl
+        if impl is not None:  # SciPyOp provides `impl` as a property
+            self.impl = impl
         self.nin = nin
         self.c_expr = c_expr
         self._grad = grad
@@ -97,6 +110,63 @@ class ScalarOp:
         if self._grad is None:
             return [None] * self.nin
         return self._grad(inputs, outputs, output_grads)
+
+
+class Probed(ScalarOp):
+    """A scalar op whose impl is not a ufunc (np.real, np.round, ...): its output dtype is the
+    one the impl itself gives on empty arrays, so it follows NumPy without a table of ours."""
+
+    def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
+        try:
+            r = self.impl(*[np.empty(0, dtype=d) for d in dtypes])
+        except TypeError as exc:
+            raise TypeError(f"{self.name} is not defined for dtypes "
+                            f"{', '.join(map(str, dtypes))}: {exc}") from None
+        return [str(np.asarray(r).dtype)]
+
+
+class Reciprocal(ScalarOp):
+    """1 / x elementwise (Theano's `inv`): integers give floats, as `1 / x` does in NumPy."""
+
+    def __init__(self) -> None:
+        super().__init__("inv", _np_inv, "(1.0 / {0})",
+                         _unary(lambda x, o, g: -g * _cj(o * o)))
+
+    def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
+        return true_div.output_dtypes([dtypes[0], dtypes[0]])
+
+
+class SciPyOp(ScalarOp):
+    """A `scipy.special` function, imported on first use (scipy.special takes longer to import
+    than theanine itself).  Output dtypes follow the SciPy ufunc named `dtypes_of`."""
+
+    def __init__(self, name: str, attr: str, c_expr: str, grad: Callable[..., list] | None,
+                 leading_args: tuple = (), dtypes_of: str | None = None):
+        super().__init__(name, None, c_expr, grad)
+        self._attr = attr
+        self._leading_args = leading_args
+        self._dtypes_of = dtypes_of or attr
+
+    @property
+    def impl(self) -> Callable[..., Any]:  # type: ignore[override]
+        import scipy.special
+
+        fn = getattr(scipy.special, self._attr)
+        if self._leading_args:
+            lead = self._leading_args
+            return lambda *args: fn(*lead, *args)
+        return fn
+
+    def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
+        import scipy.special
+
+        ufunc = getattr(scipy.special, self._dtypes_of)
+        try:
+            resolved = ufunc.resolve_dtypes(tuple(np.dtype(d) for d in dtypes) + (None,))
+        except TypeError as exc:
+            raise TypeError(f"{self.name} is not defined for dtypes "
+                            f"{', '.join(map(str, dtypes))}: {exc}") from None
+        return [str(resolved[-1])]
 
 
 class Cast(ScalarOp):
@@ -172,14 +242,19 @@ def _g_sub(i, o, gz):
     return [gz[0], -gz[0]]
 
 
+def _cj(v: Any) -> Any:
+    """conj(v) for a complex v, v itself otherwise (real graphs are left exactly as they were)."""
+    return _tm().conj(v) if v.dtype[0] == "c" else v
+
+
 def _g_mul(i, o, gz):
     x, y = i
-    return [gz[0] * y, gz[0] * x]
+    return [gz[0] * _cj(y), gz[0] * _cj(x)]
 
 
 def _g_true_div(i, o, gz):
     x, y = i
-    return [gz[0] / y, -gz[0] * o[0] / y]
+    return [gz[0] / _cj(y), -gz[0] * _cj(o[0]) / _cj(y)]
 
 
 def _g_pow(i, o, gz):
@@ -213,6 +288,35 @@ def _g_minimum(i, o, gz):
     tm = _tm()
     x, y = i
     return [gz[0] * tm.le(x, y), gz[0] * tm.gt(x, y)]
+
+
+def _g_arctan2(i, o, gz):
+    y, x = i
+    r2 = x * x + y * y
+    return [gz[0] * x / r2, -gz[0] * y / r2]
+
+
+def _g_real(i, o, gz):
+    return [gz[0]]  # Elemwise casts it to x's dtype: g + 0i for a complex x
+
+
+def _g_imag(i, o, gz):
+    (x,) = i
+    return [gz[0] * 1j] if x.dtype[0] == "c" else _g_zero(i, o, gz)
+
+
+def _g_angle(i, o, gz):
+    tm = _tm()
+    (x,) = i
+    if x.dtype[0] != "c":
+        return _g_zero(i, o, gz)
+    # angle = atan2(y, x): d/dx = -y/r^2, d/dy = x/r^2, i.e. i z / |z|^2
+    return [gz[0] * 1j * x / tm.sqr(tm.abs(x))]
+
+
+def _g_complex(i, o, gz):
+    tm = _tm()
+    return [tm.real(gz[0]), tm.imag(gz[0])]
 
 
 def _unary(rule: Callable[[Any, Any, Any], Any]) -> Callable[..., list]:
@@ -252,6 +356,36 @@ def _np_relu(x: Any) -> Any:
     return np.maximum(x, 0).astype(x.dtype, copy=False)
 
 
+def _np_inv(x: Any) -> Any:
+    return np.true_divide(1, x)
+
+
+def _np_round_half_away(x: Any) -> Any:
+    """Round to nearest, ties away from zero (C `round`).  Computed from the exact fractional
+    part: `trunc(x + copysign(0.5, x))` rounds 0.49999999999999994 up."""
+    x = np.asarray(x)
+    if x.dtype.kind == "c":
+        raise TypeError("rounding half away from zero is not defined for complex numbers")
+    if x.dtype.kind not in "f":
+        return x.copy()
+    t = np.trunc(x)
+    with np.errstate(invalid="ignore"):  # inf - inf: infinities stay as they are
+        away = np.abs(x - t) >= 0.5
+    return np.where(away, t + np.sign(x), t).astype(x.dtype, copy=False)
+
+
+def _np_complex(re: Any, im: Any) -> Any:
+    """re + i*im without going through `1j * im` (which turns an infinite im into nan)."""
+    re, im = np.asarray(re), np.asarray(im)
+    if re.dtype.kind == "c" or im.dtype.kind == "c":
+        raise TypeError("complex takes real parts, got complex values")
+    out = np.empty(np.broadcast_shapes(re.shape, im.shape),
+                   dtype=np.result_type(re.dtype, im.dtype, np.complex64))
+    out.real = re
+    out.imag = im
+    return out
+
+
 # The table --------------------------------------------------------------------------------
 add = ScalarOp("add", np.add, "({0} + {1})", _g_add, nin=2, symbol="+", precedence=1)
 sub = ScalarOp("sub", np.subtract, "({0} - {1})", _g_sub, nin=2, symbol="-", precedence=1)
@@ -270,15 +404,15 @@ neg = ScalarOp("neg", np.negative, "(-{0})", _unary(lambda x, o, g: -g), symbol=
 abs_ = ScalarOp("abs", np.absolute, "fabs({0})",
                 _unary(lambda x, o, g: g * _tm().sgn(x)))
 sgn = ScalarOp("sgn", np.sign, "sgn({0})", _g_zero)
-exp = ScalarOp("exp", np.exp, "exp({0})", _unary(lambda x, o, g: g * o))
-log = ScalarOp("log", np.log, "log({0})", _unary(lambda x, o, g: g / x))
-log1p = ScalarOp("log1p", np.log1p, "log1p({0})", _unary(lambda x, o, g: g / (1 + x)))
-expm1 = ScalarOp("expm1", np.expm1, "expm1({0})", _unary(lambda x, o, g: g * (o + 1)))
-sqrt = ScalarOp("sqrt", np.sqrt, "sqrt({0})", _unary(lambda x, o, g: g * 0.5 / o))
-sqr = ScalarOp("sqr", np.square, "({0} * {0})", _unary(lambda x, o, g: g * 2 * x))
-tanh = ScalarOp("tanh", np.tanh, "tanh({0})", _unary(lambda x, o, g: g * (1 - o * o)))
-sin = ScalarOp("sin", np.sin, "sin({0})", _unary(lambda x, o, g: g * _tm().cos(x)))
-cos = ScalarOp("cos", np.cos, "cos({0})", _unary(lambda x, o, g: -g * _tm().sin(x)))
+exp = ScalarOp("exp", np.exp, "exp({0})", _unary(lambda x, o, g: g * _cj(o)))
+log = ScalarOp("log", np.log, "log({0})", _unary(lambda x, o, g: g / _cj(x)))
+log1p = ScalarOp("log1p", np.log1p, "log1p({0})", _unary(lambda x, o, g: g / _cj(1 + x)))
+expm1 = ScalarOp("expm1", np.expm1, "expm1({0})", _unary(lambda x, o, g: g * _cj(o + 1)))
+sqrt = ScalarOp("sqrt", np.sqrt, "sqrt({0})", _unary(lambda x, o, g: g * 0.5 / _cj(o)))
+sqr = ScalarOp("sqr", np.square, "({0} * {0})", _unary(lambda x, o, g: g * 2 * _cj(x)))
+tanh = ScalarOp("tanh", np.tanh, "tanh({0})", _unary(lambda x, o, g: g * _cj(1 - o * o)))
+sin = ScalarOp("sin", np.sin, "sin({0})", _unary(lambda x, o, g: g * _cj(_tm().cos(x))))
+cos = ScalarOp("cos", np.cos, "cos({0})", _unary(lambda x, o, g: -g * _cj(_tm().sin(x))))
 sigmoid = FloatResult("sigmoid", _np_sigmoid, "(1 / (1 + exp(-{0})))",
                       _unary(lambda x, o, g: g * o * (1 - o)))
 softplus = FloatResult("softplus", _np_softplus, "(max({0}, 0) + log1p(exp(-fabs({0}))))",
@@ -287,6 +421,56 @@ relu = ScalarOp("relu", _np_relu, "max({0}, 0)",
                 _unary(lambda x, o, g: g * _tm().gt(x, 0)))
 floor = ScalarOp("floor", np.floor, "floor({0})", _g_zero)
 ceil = ScalarOp("ceil", np.ceil, "ceil({0})", _g_zero)
+trunc = ScalarOp("trunc", np.trunc, "trunc({0})", _g_zero)
+round_half_to_even = Probed("round_half_to_even", np.round, "rint({0})", _g_zero)
+round_half_away_from_zero = Probed("round_half_away_from_zero", _np_round_half_away,
+                                   "round_half_away({0})", _g_zero)
+inv = Reciprocal()
+
+exp2 = ScalarOp("exp2", np.exp2, "exp2({0})",
+                _unary(lambda x, o, g: g * _cj(o * _LN2)))
+log2 = ScalarOp("log2", np.log2, "log2({0})", _unary(lambda x, o, g: g / _cj(x * _LN2)))
+log10 = ScalarOp("log10", np.log10, "log10({0})",
+                 _unary(lambda x, o, g: g / _cj(x * _LN10)))
+tan = ScalarOp("tan", np.tan, "tan({0})", _unary(lambda x, o, g: g * _cj(1 + o * o)))
+arcsin = ScalarOp("arcsin", np.arcsin, "asin({0})",
+                  _unary(lambda x, o, g: g / _cj(_tm().sqrt(1 - x * x))))
+arccos = ScalarOp("arccos", np.arccos, "acos({0})",
+                  _unary(lambda x, o, g: -g / _cj(_tm().sqrt(1 - x * x))))
+arctan = ScalarOp("arctan", np.arctan, "atan({0})",
+                  _unary(lambda x, o, g: g / _cj(1 + x * x)))
+arctan2 = ScalarOp("arctan2", np.arctan2, "atan2({0}, {1})", _g_arctan2, nin=2)
+sinh = ScalarOp("sinh", np.sinh, "sinh({0})", _unary(lambda x, o, g: g * _cj(_tm().cosh(x))))
+cosh = ScalarOp("cosh", np.cosh, "cosh({0})", _unary(lambda x, o, g: g * _cj(_tm().sinh(x))))
+arcsinh = ScalarOp("arcsinh", np.arcsinh, "asinh({0})",
+                   _unary(lambda x, o, g: g / _cj(_tm().sqrt(x * x + 1))))
+arccosh = ScalarOp("arccosh", np.arccosh, "acosh({0})",
+                   _unary(lambda x, o, g: g / _cj(_tm().sqrt(x * x - 1))))
+arctanh = ScalarOp("arctanh", np.arctanh, "atanh({0})",
+                   _unary(lambda x, o, g: g / _cj(1 - x * x)))
+
+erf = SciPyOp("erf", "erf", "erf({0})",
+              _unary(lambda x, o, g: g * _cj(_TWO_OVER_SQRT_PI * _tm().exp(-(x * x)))))
+erfc = SciPyOp("erfc", "erfc", "erfc({0})",
+               _unary(lambda x, o, g: -g * _cj(_TWO_OVER_SQRT_PI * _tm().exp(-(x * x)))))
+erfinv = SciPyOp("erfinv", "erfinv", "erfinv({0})",
+                 _unary(lambda x, o, g: g * _SQRT_PI_OVER_TWO * _tm().exp(o * o)))
+gamma = SciPyOp("gamma", "gamma", "tgamma({0})",
+                _unary(lambda x, o, g: g * _cj(o * _tm().psi(x))))
+gammaln = SciPyOp("gammaln", "gammaln", "lgamma({0})",
+                  _unary(lambda x, o, g: g * _tm().psi(x)))
+psi = SciPyOp("psi", "psi", "digamma({0})", _unary(lambda x, o, g: g * _tm().tri_gamma(x)))
+# polygamma(1, x), real arguments only; no gradient of its own (Theano's had none either)
+tri_gamma = SciPyOp("tri_gamma", "polygamma", "trigamma({0})", None, leading_args=(1,),
+                    dtypes_of="gammaln")
+
+isnan = ScalarOp("isnan", np.isnan, "isnan({0})", None)
+isinf = ScalarOp("isinf", np.isinf, "isinf({0})", None)
+real = Probed("real", np.real, "creal({0})", _g_real)
+imag = Probed("imag", np.imag, "cimag({0})", _g_imag)
+conj = ScalarOp("conj", np.conjugate, "conj({0})", _unary(lambda x, o, g: _cj(g)))
+angle = Probed("angle", np.angle, "carg({0})", _g_angle)
+complex_ = Probed("complex", _np_complex, "make_complex({0}, {1})", _g_complex, nin=2)
 
 lt = Comparison("lt", np.less, "({0} < {1})", None, nin=2, symbol="<", precedence=0)
 gt = Comparison("gt", np.greater, "({0} > {1})", None, nin=2, symbol=">", precedence=0)

@@ -157,7 +157,7 @@ class Elemwise(Op):
 
     def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
              output_grads: Sequence[Variable]) -> list[Variable | None]:
-        from theanine.tensor.math import cast
+        from theanine.gradient import grad_as
         from theanine.tensor.math import sum as tsum
 
         grads = self.scalar_op.grad(inputs, outputs, output_grads)
@@ -173,9 +173,7 @@ class Elemwise(Op):
                 g = tsum(g, axis=axes, keepdims=True)
             if g.broadcastable != inp.broadcastable:
                 g = _match_broadcastable(g, inp.broadcastable)
-            if g.dtype != inp.dtype:
-                g = cast(g, inp.dtype)
-            result.append(g)
+            result.append(grad_as(g, inp.dtype))
         return result
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:

@@ -11,8 +11,8 @@ import numpy as np
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.scalar import basic as ps
-from theanine.tensor.basic import alloc, as_tensor_variable, constant
-from theanine.tensor.elemwise import DimShuffle, Elemwise
+from theanine.tensor.basic import alloc, as_tensor_variable, constant, flatten
+from theanine.tensor.elemwise import DimShuffle, Elemwise, bind_weak_literals
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorVariable
 
@@ -22,9 +22,34 @@ def _elemwise(scalar_op: ps.ScalarOp) -> Elemwise:
 
 
 # Elementwise ------------------------------------------------------------------------------
-add = _elemwise(ps.add)
+_add = _elemwise(ps.add)
 sub = _elemwise(ps.sub)
-mul = _elemwise(ps.mul)
+_mul = _elemwise(ps.mul)
+
+
+def _fold(op: Elemwise, name: str, terms: Sequence[Any]) -> TensorVariable:
+    """Theano's n-ary add/mul as a chain of binary nodes: Python literals take their dtype
+    from all the other terms (as in one n-ary node), then the terms are folded left."""
+    if len(terms) < 2:
+        raise TypeError(f"{name} takes at least 2 inputs, got {len(terms)}")
+    if len(terms) == 2:
+        return op(*terms)
+    bound = bind_weak_literals(terms, name)
+    out = bound[0]
+    for t in bound[1:]:
+        out = op(out, t)
+    return out
+
+
+def add(*terms: Any) -> TensorVariable:
+    """Elementwise sum of two or more tensors (`add(a, b, c)` is `(a + b) + c`)."""
+    return _fold(_add, "add", terms)
+
+
+def mul(*terms: Any) -> TensorVariable:
+    """Elementwise product of two or more tensors (`mul(a, b, c)` is `(a * b) * c`)."""
+    return _fold(_mul, "mul", terms)
+
 true_div = _elemwise(ps.true_div)
 int_div = _elemwise(ps.int_div)
 mod = _elemwise(ps.mod)
@@ -51,6 +76,37 @@ softplus = _elemwise(ps.softplus)
 relu_op = _elemwise(ps.relu)
 floor = _elemwise(ps.floor)
 ceil = _elemwise(ps.ceil)
+trunc = _elemwise(ps.trunc)
+round_half_to_even = _elemwise(ps.round_half_to_even)
+round_half_away_from_zero = _elemwise(ps.round_half_away_from_zero)
+inv = _elemwise(ps.inv)
+exp2 = _elemwise(ps.exp2)
+log2 = _elemwise(ps.log2)
+log10 = _elemwise(ps.log10)
+tan = _elemwise(ps.tan)
+arcsin = _elemwise(ps.arcsin)
+arccos = _elemwise(ps.arccos)
+arctan = _elemwise(ps.arctan)
+arctan2 = _elemwise(ps.arctan2)
+sinh = _elemwise(ps.sinh)
+cosh = _elemwise(ps.cosh)
+arcsinh = _elemwise(ps.arcsinh)
+arccosh = _elemwise(ps.arccosh)
+arctanh = _elemwise(ps.arctanh)
+erf = _elemwise(ps.erf)
+erfc = _elemwise(ps.erfc)
+erfinv = _elemwise(ps.erfinv)
+gamma = _elemwise(ps.gamma)
+gammaln = _elemwise(ps.gammaln)
+psi = _elemwise(ps.psi)
+tri_gamma = _elemwise(ps.tri_gamma)
+isnan = _elemwise(ps.isnan)
+isinf = _elemwise(ps.isinf)
+real = _elemwise(ps.real)
+imag = _elemwise(ps.imag)
+conj = _elemwise(ps.conj)
+angle = _elemwise(ps.angle)
+_complex = _elemwise(ps.complex_)
 lt = _elemwise(ps.lt)
 gt = _elemwise(ps.gt)
 le = _elemwise(ps.le)
@@ -70,6 +126,50 @@ def switch(cond: Any, ift: Any, iff: Any) -> TensorVariable:
 
 
 where = switch
+
+
+def round(a: Any, mode: str | None = None) -> TensorVariable:
+    """Round to the nearest integer value; `mode` says how ties go.
+
+    Theano's default is "half_away_from_zero" (C's `round`); "half_to_even" is NumPy's
+    `np.round`.
+    """
+    mode = mode or "half_away_from_zero"
+    if mode == "half_away_from_zero":
+        return round_half_away_from_zero(a)
+    if mode == "half_to_even":
+        return round_half_to_even(a)
+    raise ValueError(f"round: mode must be 'half_away_from_zero' or 'half_to_even', got "
+                     f"{mode!r}")
+
+
+def complex(real_part: Any, imag_part: Any) -> TensorVariable:
+    """The complex tensor real_part + i * imag_part (both real)."""
+    return _complex(real_part, imag_part)
+
+
+# NumPy spellings of Theano's names
+true_divide = true_div
+floor_divide = int_div
+subtract = sub
+multiply = mul
+negative = neg
+power = pow
+remainder = mod
+absolute = abs
+reciprocal = inv
+conjugate = conj
+less = lt
+greater = gt
+less_equal = le
+greater_equal = ge
+equal = eq
+not_equal = neq
+bitwise_and = and_
+bitwise_or = or_
+bitwise_xor = xor
+bitwise_not = invert
+digamma = psi
 
 
 def cast(x: Any, dtype: str) -> TensorVariable:
@@ -255,6 +355,71 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
     return total / cast(count, out_dtype)
 
 
+def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> TensorVariable:
+    """Variance, mean(|x - mean(x)|**2) * n / (n - ddof), with NumPy's dtypes (integers give
+    float64, complex gives the matching real dtype)."""
+    x = as_tensor_variable(x)
+    axes = _normalize_axis(axis, x.ndim)
+    dev = x - mean(x, axis=axes, keepdims=True)
+    sq = sqr(abs(dev)) if dev.dtype[0] == "c" else sqr(dev)
+    total = sum(sq, axis=axes, keepdims=keepdims)
+    count = constant(1, dtype="int64")
+    for a in axes:
+        count = count * x.shape[a]
+    return total / cast(maximum(count - ddof, 0), total.dtype)  # as NumPy: n - ddof <= 0: inf/nan
+
+
+def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> TensorVariable:
+    """Standard deviation: sqrt(var(x, axis, ddof, keepdims))."""
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+class LogSumExp(Op):
+    """log(sum(exp(x))) over `axis`, computed without overflow (SciPy's `logsumexp`): the
+    reduction is exact for large inputs and gives -inf over empty axes."""
+
+    __props__ = ("axis",)
+
+    def __init__(self, axis: tuple[int, ...]):
+        self.axis = tuple(axis)
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if builtins.any(a >= x.ndim for a in self.axis):
+            raise ValueError(f"logsumexp over axis {list(self.axis)} of {x}, which has "
+                             f"{x.ndim} dimension(s)")
+        if x.dtype[0] not in "fc":
+            x = cast(x, "float64")
+        bcast = tuple(b for d, b in enumerate(x.broadcastable) if d not in self.axis)
+        return Apply(self, [x], [TensorType(x.dtype, bcast)()])
+
+    def perform(self, node, inputs, output_storage):
+        from scipy.special import logsumexp
+
+        (x,) = inputs
+        r = logsumexp(x, axis=self.axis) if self.axis else x.copy()  # over no axis: x
+        output_storage[0][0] = np.asarray(r, dtype=node.outputs[0].type.numpy_dtype)
+
+    def L_op(self, inputs, outputs, output_grads):
+        (x,) = inputs
+        if x.dtype[0] != "f":
+            return [None]
+        # d/dx logsumexp = softmax(x) along the reduced axes
+        out = _keep_dims(x, outputs[0], self.axis)
+        return [_keep_dims(x, output_grads[0], self.axis) * exp(x - out)]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(s for d, s in enumerate(input_shapes[0]) if d not in self.axis)]
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """log(sum(exp(x), axis)), stable for large x (as `scipy.special.logsumexp`)."""
+    x = as_tensor_variable(x)
+    axes = _normalize_axis(axis, x.ndim)
+    out = LogSumExp(axes)(x)
+    return _keep_dims(x, out, axes) if keepdims else out
+
+
 class Argmax(Op):
     """Index of the maximum (or minimum, `kind='argmin'`) along one axis or the flattened
     array (`axis=None`)."""
@@ -313,8 +478,21 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
 
 
 # Products ---------------------------------------------------------------------------------
+def _cj(v: TensorVariable) -> TensorVariable:
+    """conj(v) for complex v (Theano's convention for complex gradients), else v itself."""
+    return conj(v) if v.dtype[0] == "c" else v
+
+
+def _grad_for(g: TensorVariable, x: TensorVariable) -> TensorVariable | None:
+    """`g` as the gradient of `x`: cast to x's dtype, None for integer x."""
+    return cast(g, x.dtype) if x.dtype[0] in "fc" else None
+
+
 def outer(x: Any, y: Any) -> TensorVariable:
+    """`numpy.outer`: every entry of x times every entry of y (operands are flattened)."""
     x, y = as_tensor_variable(x), as_tensor_variable(y)
+    x = x if x.ndim == 1 else flatten(x)
+    y = y if y.ndim == 1 else flatten(y)
     return x.dimshuffle(0, "x") * y.dimshuffle("x", 0)
 
 
@@ -349,16 +527,16 @@ class Dot(Op):
     def grad(self, inputs, output_grads):
         x, y = inputs
         (gz,) = output_grads
+        cx, cy = _cj(x), _cj(y)
         if x.ndim == 1 and y.ndim == 1:
-            gx, gy = gz * y, gz * x
+            gx, gy = gz * cy, gz * cx
         elif x.ndim == 2 and y.ndim == 1:
-            gx, gy = outer(gz, y), dot(x.T, gz)
+            gx, gy = outer(gz, cy), dot(cx.T, gz)
         elif x.ndim == 1 and y.ndim == 2:
-            gx, gy = dot(y, gz), outer(x, gz)
+            gx, gy = dot(cy, gz), outer(cx, gz)
         else:
-            gx, gy = dot(gz, y.T), dot(x.T, gz)
-        return [cast(gx, x.dtype) if x.dtype[0] in "fc" else None,
-                cast(gy, y.dtype) if y.dtype[0] in "fc" else None]
+            gx, gy = dot(gz, cy.T), dot(cx.T, gz)
+        return [_grad_for(gx, x), _grad_for(gy, y)]
 
     def infer_shape(self, fgraph, node, input_shapes):
         xs, ys = input_shapes
@@ -369,11 +547,214 @@ _dot = Dot()
 
 
 def dot(x: Any, y: Any) -> TensorVariable:
-    """Matrix/vector product as `numpy.dot`; with a scalar operand, elementwise product."""
+    """`numpy.dot`: the matrix/vector product, a scalar operand multiplies elementwise, and
+    for higher ranks the sum over x's last axis and y's second-to-last (`Dot` for vectors and
+    matrices, which BLAS rewrites know, `TensorDot` beyond)."""
     x, y = as_tensor_variable(x), as_tensor_variable(y)
     if x.ndim == 0 or y.ndim == 0:
         return x * y
-    return _dot(x, y)
+    if x.ndim <= 2 and y.ndim <= 2:
+        return _dot(x, y)
+    return TensorDot(((x.ndim - 1,), (builtins.max(y.ndim - 2, 0),)))(x, y)
+
+
+def _normalize_tensordot_axes(axes: Any, x: TensorVariable, y: TensorVariable
+                              ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    if isinstance(axes, int | np.integer):
+        n = int(axes)
+        if not 0 <= n <= builtins.min(x.ndim, y.ndim):
+            raise ValueError(f"tensordot: axes={n} is out of range for {x} ({x.ndim} "
+                             f"dimension(s)) and {y} ({y.ndim} dimension(s))")
+        return tuple(range(x.ndim - n, x.ndim)), tuple(range(n))
+    try:
+        xa, ya = axes
+    except (TypeError, ValueError):
+        raise TypeError(f"tensordot: axes must be an int or a pair of axis lists, got "
+                        f"{axes!r}") from None
+    pair = []
+    for v, a in ((x, xa), (y, ya)):
+        seq = [a] if isinstance(a, int | np.integer) else list(a)
+        for d in seq:
+            if not -v.ndim <= d < v.ndim:
+                raise ValueError(f"tensordot: axis {d} is out of range for {v}, which has "
+                                 f"{v.ndim} dimension(s)")
+        norm = tuple(int(d) % v.ndim for d in seq)
+        if len(set(norm)) != len(norm):
+            raise ValueError(f"tensordot: repeated axis in {a!r} for {v}")
+        pair.append(norm)
+    if len(pair[0]) != len(pair[1]):
+        raise ValueError(f"tensordot: {len(pair[0])} axes of {x} but {len(pair[1])} of {y}")
+    return pair[0], pair[1]
+
+
+def tensordot(x: Any, y: Any, axes: Any = 2) -> TensorVariable:
+    """`numpy.tensordot`: sum the products over `axes` (an int n: the last n axes of x with
+    the first n of y; or a pair of axis lists)."""
+    x, y = as_tensor_variable(x), as_tensor_variable(y)
+    return TensorDot(_normalize_tensordot_axes(axes, x, y))(x, y)
+
+
+class TensorDot(Op):
+    """`numpy.tensordot` with fixed axes: the result has x's remaining dimensions followed by
+    y's."""
+
+    __props__ = ("axes",)
+
+    def __init__(self, axes: tuple[Sequence[int], Sequence[int]]):
+        self.axes = (tuple(axes[0]), tuple(axes[1]))
+
+    def _free(self, x: Any, y: Any) -> tuple[list[int], list[int]]:
+        xa, ya = self.axes
+        return ([d for d in range(x.ndim) if d not in xa],
+                [d for d in range(y.ndim) if d not in ya])
+
+    def make_node(self, x: Any, y: Any) -> Apply:
+        x, y = as_tensor_variable(x), as_tensor_variable(y)
+        xa, ya = self.axes
+        if len(xa) != len(ya) or builtins.any(a >= x.ndim for a in xa) \
+                or builtins.any(a >= y.ndim for a in ya):
+            raise TypeError(f"{self} cannot be applied to {x} ({x.type}) and {y} ({y.type})")
+        xf, yf = self._free(x, y)
+        bcast = tuple(x.broadcastable[d] for d in xf) + tuple(y.broadcastable[d] for d in yf)
+        dtype = str(np.result_type(np.dtype(x.dtype), np.dtype(y.dtype)))
+        return Apply(self, [x, y], [TensorType(dtype, bcast)()])
+
+    def perform(self, node, inputs, output_storage):
+        x, y = inputs
+        for a, b in zip(*self.axes):
+            if x.shape[a] != y.shape[b]:
+                raise ValueError(
+                    f"dot/tensordot: shapes {x.shape} ({node.inputs[0]}) and {y.shape} "
+                    f"({node.inputs[1]}) are not aligned: dimension {a} of the first has "
+                    f"length {x.shape[a]}, dimension {b} of the second {y.shape[b]}")
+        r = np.tensordot(x, y, axes=self.axes)
+        output_storage[0][0] = np.asarray(r, dtype=node.outputs[0].type.numpy_dtype)
+
+    def grad(self, inputs, output_grads):
+        x, y = inputs
+        (gz,) = output_grads
+        xa, ya = self.axes
+        xf, yf = self._free(x, y)
+        nxf = len(xf)
+        # gx: contract gz's y-part with y's free axes; what is left of y are its summed axes,
+        # in increasing order, each standing for the x axis it was paired with.
+        gx = tensordot(gz, _cj(y), (list(range(nxf, gz.ndim)), yf))
+        gx_dims = xf + [xa[ya.index(b)] for b in sorted(ya)]
+        gx = gx.transpose([gx_dims.index(d) for d in range(x.ndim)])
+        gy = tensordot(_cj(x), gz, (xf, list(range(nxf))))
+        gy_dims = [ya[xa.index(a)] for a in sorted(xa)] + yf
+        gy = gy.transpose([gy_dims.index(d) for d in range(y.ndim)])
+        return [_grad_for(gx, x), _grad_for(gy, y)]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        xs, ys = input_shapes
+        xf, yf = self._free(*node.inputs)
+        return [tuple(xs[d] for d in xf) + tuple(ys[d] for d in yf)]
+
+
+def _swap_last(v: TensorVariable) -> TensorVariable:
+    return v.dimshuffle(*range(v.ndim - 2), v.ndim - 1, v.ndim - 2)
+
+
+class MatMul(Op):
+    """`numpy.matmul` (the `@` operator): matrix products over the last two dimensions with
+    the leading (batch) dimensions broadcast; a vector operand acts as a row (left) or a column
+    (right) whose added dimension is dropped from the result.  As in Elemwise, only batch
+    dimensions typed broadcastable may be stretched."""
+
+    @staticmethod
+    def _padded(x: TensorVariable, y: TensorVariable) -> tuple[tuple[bool, ...], ...]:
+        xb = x.broadcastable if x.ndim >= 2 else (True,) + x.broadcastable
+        yb = y.broadcastable if y.ndim >= 2 else y.broadcastable + (True,)
+        n = builtins.max(len(xb), len(yb))
+        return (True,) * (n - len(xb)) + xb, (True,) * (n - len(yb)) + yb
+
+    def make_node(self, x: Any, y: Any) -> Apply:
+        x, y = as_tensor_variable(x), as_tensor_variable(y)
+        if x.ndim == 0 or y.ndim == 0:
+            raise TypeError(f"matmul: operands must have at least one dimension, got {x} "
+                            f"({x.type}) and {y} ({y.type}); use mul for scalars")
+        xb, yb = self._padded(x, y)
+        bcast = tuple(a and b for a, b in zip(xb[:-2], yb[:-2]))
+        if x.ndim >= 2:
+            bcast += (xb[-2],)
+        if y.ndim >= 2:
+            bcast += (yb[-1],)
+        dtype = str(np.result_type(np.dtype(x.dtype), np.dtype(y.dtype)))
+        return Apply(self, [x, y], [TensorType(dtype, bcast)()])
+
+    def perform(self, node, inputs, output_storage):
+        x, y = inputs
+        xv, yv = node.inputs
+        k_y = y.shape[-2] if y.ndim >= 2 else y.shape[0]
+        if x.shape[-1] != k_y:
+            raise ValueError(f"matmul: shapes {x.shape} ({xv}) and {y.shape} ({yv}) are not "
+                             f"aligned: {x.shape[-1]} != {k_y}")
+        xs = x.shape[:-2] if x.ndim >= 2 else ()
+        ys = y.shape[:-2] if y.ndim >= 2 else ()
+        nb = builtins.max(len(xs), len(ys))
+        xs, ys = (1,) * (nb - len(xs)) + xs, (1,) * (nb - len(ys)) + ys
+        xb, yb = self._padded(xv, yv)
+        for d in range(nb):
+            size = builtins.max(xs[d], ys[d])
+            for v, s, b in ((xv, xs[d], xb[d]), (yv, ys[d], yb[d])):
+                if s != size and (s != 1 or not b):
+                    raise ValueError(
+                        f"matmul: batch dimensions of {xv} (shape {x.shape}) and {yv} (shape "
+                        f"{y.shape}) do not match: {v} has {s} where the other has {size}"
+                        + ("" if s != 1 else f", and that dimension of {v} is not "
+                           f"broadcastable ({v.type})"))
+        output_storage[0][0] = np.asarray(np.matmul(x, y),
+                                          dtype=node.outputs[0].type.numpy_dtype)
+
+    def grad(self, inputs, output_grads):
+        x, y = inputs
+        (gz,) = output_grads
+        xx = x if x.ndim >= 2 else x.dimshuffle("x", 0)
+        yy = y if y.ndim >= 2 else y.dimshuffle(0, "x")
+        order: list[int | str] = list(range(gz.ndim))
+        if x.ndim < 2:
+            order.insert(gz.ndim - (1 if y.ndim >= 2 else 0), "x")
+        if y.ndim < 2:
+            order.append("x")
+        gg = gz.dimshuffle(*order) if len(order) != gz.ndim else gz
+        gx = _sum_to(matmul(gg, _swap_last(_cj(yy))), xx)
+        gy = _sum_to(matmul(_swap_last(_cj(xx)), gg), yy)
+        if x.ndim < 2:
+            gx = gx.dimshuffle(1)
+        if y.ndim < 2:
+            gy = gy.dimshuffle(0)
+        return [_grad_for(gx, x), _grad_for(gy, y)]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        x, y = node.inputs
+        xs, ys = list(input_shapes[0]), list(input_shapes[1])
+        xb, yb = self._padded(x, y)
+        xs = xs if x.ndim >= 2 else [1] + xs
+        ys = ys if y.ndim >= 2 else ys + [1]
+        n = len(xb)
+        xs = [1] * (n - len(xs)) + xs
+        ys = [1] * (n - len(ys)) + ys
+        batch = [ys[d] if xb[d] else xs[d] for d in range(n - 2)]
+        out = batch + ([xs[-2]] if x.ndim >= 2 else []) + ([ys[-1]] if y.ndim >= 2 else [])
+        return [tuple(out)]
+
+
+def _sum_to(g: TensorVariable, like: TensorVariable) -> TensorVariable:
+    """Sum `g` over the leading dimensions `like` lacks and over those `like` broadcasts."""
+    lead = g.ndim - like.ndim
+    if lead:
+        g = sum(g, axis=tuple(range(lead)))
+    axes = [d for d in range(like.ndim - 2) if like.broadcastable[d] and not g.broadcastable[d]]
+    return sum(g, axis=axes, keepdims=True) if axes else g
+
+
+_matmul = MatMul()
+
+
+def matmul(x: Any, y: Any) -> TensorVariable:
+    """`numpy.matmul`: batched matrix product with broadcast batch dimensions."""
+    return _matmul(x, y)
 
 
 class BatchedDot(Op):
@@ -414,13 +795,13 @@ class BatchedDot(Op):
             gzz = gzz.dimshuffle(0, "x", *range(1, gzz.ndim))
         if y.ndim == 2:
             gzz = gzz.dimshuffle(*range(gzz.ndim), "x")
-        gx = batched_dot(gzz, yy.dimshuffle(0, 2, 1))
-        gy = batched_dot(xx.dimshuffle(0, 2, 1), gzz)
+        gx = batched_dot(gzz, _cj(yy).dimshuffle(0, 2, 1))
+        gy = batched_dot(_cj(xx).dimshuffle(0, 2, 1), gzz)
         if x.ndim == 2:
             gx = gx.dimshuffle(0, 2)
         if y.ndim == 2:
             gy = gy.dimshuffle(0, 1)
-        return [cast(gx, x.dtype), cast(gy, y.dtype)]
+        return [_grad_for(gx, x), _grad_for(gy, y)]
 
     def infer_shape(self, fgraph, node, input_shapes):
         xs, ys = input_shapes

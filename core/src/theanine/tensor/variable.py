@@ -73,8 +73,8 @@ class TensorOperators:
     def __neg__(self): return _m().neg(self)
     def __pos__(self): return self
     def __abs__(self): return _m().abs(self)
-    def __matmul__(self, other): return _m().dot(self, other)
-    def __rmatmul__(self, other): return _m().dot(other, self)
+    def __matmul__(self, other): return _m().matmul(self, other)
+    def __rmatmul__(self, other): return _m().matmul(other, self)
 
     # Comparisons (elementwise, like NumPy; `==` stays identity so variables hash) ----------
     def __lt__(self, other): return _m().lt(self, other)
