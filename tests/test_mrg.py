@@ -344,7 +344,7 @@ def test_bad_arguments():
 
 
 def test_draws_inside_scan_advance_the_state():
-    from theanine.scan import scan
+    from theanine.scan_module import scan
 
     rv = MRG_RandomStreams(21).uniform((2,), dtype="float64")
     out, updates = scan(lambda: rv, n_steps=3)

@@ -4,6 +4,6 @@ A workload is a module with `NAME`, `DESCRIPTION` and `run(ctx) -> list[Measurem
 one (an MLP, an RNN, rewrite-phase timing) is a new module here and one entry in `WORKLOADS`.
 """
 
-from workloads import call_overhead, import_time, logistic_step, rewrite_phase
+from workloads import call_overhead, import_time, logistic_step, rewrite_phase, rnn
 
-WORKLOADS = [import_time, call_overhead, logistic_step, rewrite_phase]
+WORKLOADS = [import_time, call_overhead, logistic_step, rewrite_phase, rnn]

@@ -17,6 +17,22 @@ from theanine.rewriting.provenance import explain
 
 __version__ = "0.1.0"
 
+# Loaded on first use, to keep `import theanine` fast.
+_LAZY = {"scan": "theanine.scan_module", "map": "theanine.scan_module",
+         "reduce": "theanine.scan_module", "foldl": "theanine.scan_module",
+         "foldr": "theanine.scan_module", "jacobian": "theanine.gradient",
+         "hessian": "theanine.gradient"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'theanine' has no attribute {name!r}")
+
+
 __all__ = ["Apply", "Constant", "Function", "In", "Mode", "Op", "Out", "SharedVariable", "Type",
            "Variable", "config", "debugprint", "explain", "function", "grad", "hookimpl", "pp",
-           "shared", "tensor", "verify_grad"]
+           "shared", "tensor", "verify_grad", "scan", "map", "reduce", "foldl", "foldr",
+           "jacobian", "hessian"]

@@ -24,7 +24,8 @@ import pluggy
 from theanine import hookspecs
 from theanine.config import ConfigError, config
 
-BUILTIN_PLUGINS: tuple[str, ...] = ("theanine.link.python", "theanine.rewriting.builtin")
+BUILTIN_PLUGINS: tuple[str, ...] = ("theanine.link.python", "theanine.rewriting.builtin",
+                                     "theanine.scan_module.rewriting")
 
 
 class PluginError(RuntimeError):

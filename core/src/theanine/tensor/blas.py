@@ -34,10 +34,17 @@ class Gemm(Op):
         return Apply(self, [z, alpha, x, y, beta], [z.type()])
 
     @staticmethod
-    def _compute(z: np.ndarray, alpha: Any, x: np.ndarray, y: np.ndarray, beta: Any,
-                 node: Apply) -> np.ndarray:
+    def _blas(node: Apply) -> tuple[Any, Any]:
+        """SciPy's gemm and gemv for the node's dtype, looked up once per node."""
         from scipy.linalg import blas
 
+        dtype = np.dtype(node.outputs[0].dtype)
+        return (blas.get_blas_funcs("gemm", dtype=dtype),
+                blas.get_blas_funcs("gemv", dtype=dtype))
+
+    @staticmethod
+    def _compute(z: np.ndarray, alpha: Any, x: np.ndarray, y: np.ndarray, beta: Any,
+                 node: Apply, gemm: Any, gemv: Any) -> np.ndarray:
         if x.shape[-1] != y.shape[0]:
             raise ValueError(f"gemm: shapes {x.shape} ({node.inputs[2]}) and {y.shape} "
                              f"({node.inputs[3]}) are not aligned")
@@ -48,21 +55,28 @@ class Gemm(Op):
         a, b = float(alpha), float(beta)
         if 0 in x.shape or 0 in y.shape:
             return (b * z).astype(z.dtype) if b else np.zeros_like(z)
+        # BLAS is column-major: a C-ordered matrix is passed as its transpose (a free view that
+        # is Fortran-ordered) with the product rearranged, so SciPy copies nothing.
         if x.ndim == 2 and y.ndim == 2:
-            gemm = blas.get_blas_funcs("gemm", (x, y, z))
+            if x.flags.c_contiguous and y.flags.c_contiguous and z.flags.c_contiguous:
+                return gemm(a, y.T, x.T, b, z.T).T  # (x·y)ᵀ = yᵀ·xᵀ
             return gemm(a, x, y, b, z)
-        gemv = blas.get_blas_funcs("gemv", (x, y, z))
         if x.ndim == 2:
+            if x.flags.c_contiguous:
+                return gemv(a, x.T, y, b, z, trans=1)  # (xᵀ)ᵀ·y
             return gemv(a, x, y, b, z)
-        return gemv(a, y, x, b, z, trans=1)  # x·Y = Yᵀ·x
+        if y.flags.c_contiguous:
+            return gemv(a, y.T, x, b, z)  # x·Y = (Yᵀ)·x
+        return gemv(a, y, x, b, z, trans=1)
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]
                 ) -> None:
-        output_storage[0][0] = self._compute(*inputs, node)
+        output_storage[0][0] = self._compute(*inputs, node, *self._blas(node))
 
     def python_thunk(self, node: Apply):
         compute = self._compute
-        return lambda z, a, x, y, b: (compute(z, a, x, y, b, node),)
+        gemm_f, gemv_f = self._blas(node)
+        return lambda z, a, x, y, b: (compute(z, a, x, y, b, node, gemm_f, gemv_f),)
 
     def grad(self, inputs: Sequence[Variable], output_grads: Sequence[Variable]) -> list:
         from theanine.tensor.math import dot, outer

@@ -54,8 +54,8 @@ class TensorType(Type):
 
     def __str__(self) -> str:
         kind = _SHORT_NAMES.get(self.ndim, f"{self.ndim}d")
-        if self.ndim in (1, 2) and any(self.broadcastable):
-            kind = {(True,): "vector", (True, False): "row", (False, True): "col"}.get(
+        if any(self.broadcastable):  # only row and col have names; show other patterns
+            kind = {(True, False): "row", (False, True): "col"}.get(
                 self.broadcastable, str(self.broadcastable))
         return f"TensorType({self.dtype}, {kind})"
 
