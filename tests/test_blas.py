@@ -62,3 +62,28 @@ def test_dot_used_elsewhere_is_not_recomputed_by_gemm():
     d = T.dot(x, x.T)
     f = th.function([x, z], [z + d, d * 2])
     assert not any(isinstance(n.op, Gemm) for n in f.maker.fgraph.apply_nodes)
+
+
+@pytest.mark.parametrize("order_x, order_y, order_z", [
+    (ox, oy, oz) for ox in "CF" for oy in "CF" for oz in "CF"] + [("S", "S", "S")])
+def test_gemm_every_memory_layout(order_x, order_y, order_z, rng):
+    def arr(shape, order):
+        if order == "S":  # strided in both orders
+            return rng.normal(size=(shape[0] * 2, shape[1] * 2))[::2, ::2]
+        return np.asarray(rng.normal(size=shape), order=order)
+
+    x, y, z = arr((3, 4), order_x), arr((4, 5), order_y), arr((3, 5), order_z)
+    zv, xv, yv = T.dmatrices("z", "x", "y")
+    f = th.function([zv, xv, yv], gemm(zv, 0.5, xv, yv, -1.5))
+    np.testing.assert_allclose(f(z, x, y), 0.5 * (x @ y) - 1.5 * z, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_gemv_both_layouts(order, rng):
+    A = np.asarray(rng.normal(size=(3, 4)), order=order)
+    v4, v3 = rng.normal(size=4), rng.normal(size=3)
+    Av, xv, zv = T.dmatrix("A"), T.dvector("x"), T.dvector("z")
+    f = th.function([zv, Av, xv], gemm(zv, 2.0, Av, xv, 1.0))
+    np.testing.assert_allclose(f(v3, A, v4), 2.0 * (A @ v4) + v3, rtol=1e-12)
+    g = th.function([zv, xv, Av], gemm(zv, 2.0, xv, Av, 1.0))
+    np.testing.assert_allclose(g(v4, v3, A), 2.0 * (v3 @ A) + v4, rtol=1e-12)

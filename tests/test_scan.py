@@ -184,7 +184,10 @@ def test_error_inside_the_step_names_the_step():
     x = T.dmatrix("x")
     w = T.dmatrix("w")
     y, _ = scan(lambda row, w: T.dot(row, w), sequences=x, non_sequences=[w], name="proj")
+    in_loop = Mode(excluding=("scan_pushout_seqs",))  # else the product runs before the loop
     with pytest.raises(ValueError, match=r"(?s)not aligned.*in scan 'proj' at step 0 of 2"):
+        th.function([x, w], y, mode=in_loop)(np.ones((2, 3)), np.ones((4, 4)))
+    with pytest.raises(ValueError, match=r"\(x\) and .* \(w\) are not aligned"):
         th.function([x, w], y)(np.ones((2, 3)), np.ones((4, 4)))
 
 
@@ -530,3 +533,28 @@ def test_inner_graph_is_rewritten_like_the_outer_one(rng):
     np.testing.assert_allclose(f(xv, hv), want, rtol=1e-12)
     unrewritten = th.function([x, h0], h, mode=NO_REWRITES)
     assert len(scans_of(unrewritten)[0].op.inner.toposort()) > 1
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_pushout_computes_the_input_projection_before_the_loop(go_backwards):
+    from theanine.tensor.blas import Gemm
+    from theanine.tensor.math import Dot
+
+    x, h0, w_xh, w_hh = T.dtensor3("x"), T.dmatrix("h0"), T.dmatrix("w_xh"), T.dmatrix("w_hh")
+    b = T.dvector("b")
+    h, _ = th.scan(lambda x_t, h, w_xh, w_hh, b: T.tanh(T.dot(x_t, w_xh) + T.dot(h, w_hh) + b),
+                   sequences=[x], outputs_info=[h0], non_sequences=[w_xh, w_hh, b],
+                   go_backwards=go_backwards)
+    cost = h[-1].sum()
+    outs = [h, th.grad(cost, w_xh), th.grad(cost, x)]
+    f = th.function([x, h0, w_xh, w_hh, b], outs)
+    g = th.function([x, h0, w_xh, w_hh, b], outs, mode=Mode(optimizer=None))
+    assert "scan_pushout_seqs" in th.explain(f)
+    forward = next(n for n in f.maker.fgraph.toposort() if isinstance(n.op, Scan))
+    products = [n for n in forward.op.inner.apply_nodes if isinstance(n.op, Dot | Gemm)]
+    assert len(products) == 1  # only h·w_hh is left in the loop
+    rng = np.random.default_rng(3)
+    args = [rng.normal(size=(5, 2, 3)), rng.normal(size=(2, 4)), rng.normal(size=(3, 4)) * 0.5,
+            rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4)]
+    for got, want in zip(f(*args), g(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

@@ -2,6 +2,10 @@
 
 - `scan_hoist_invariants` (canonicalize): inner computations that read only non-sequences are
   computed once, before the loop, and passed in as new non-sequences.
+- `scan_pushout_seqs` (canonicalize): inner computations that read one sequence's current row
+  and non-sequences only (an input projection `dot(x_t, W) + b`) are computed for every row at
+  once, before the loop (one large product instead of one per step), and passed in as a new
+  sequence.
 - `scan_remove_unused` (canonicalize, and again after merging): outputs nobody reads, states
   that only feed them, and inputs the step no longer reads are dropped.
 - `scan_merge` (specialize): independent loops over the same number of steps in the same
@@ -22,7 +26,9 @@ from theanine.graph.fg import FunctionGraph
 from theanine.hookspecs import hookimpl
 from theanine.rewriting.basic import node_rewriter
 from theanine.scan_module.op import Scan
-from theanine.scan_module.parts import NonSeq, ScanParts
+from theanine.scan_module.parts import NonSeq, ScanParts, Seq
+from theanine.tensor.elemwise import Elemwise
+from theanine.tensor.math import Dot
 from theanine.tensor.subtensor import Subtensor
 from theanine.tensor.type import TensorType
 
@@ -72,6 +78,80 @@ def _used_by_variant(outputs: list[Variable], invariant: set[Variable]) -> list[
         if o in invariant:
             found[o] = None
     return list(found)
+
+
+# Pushing row-wise computations out of the loop --------------------------------------------
+@node_rewriter([Scan])
+def scan_pushout_seqs(fgraph: FunctionGraph, node: Apply) -> Any:
+    """Compute, over whole sequences, inner nodes that read one sequence's current row (and
+    non-sequences or constants): row r of the result is the node applied to row r, so it is
+    fed back as a sequence with the same tap."""
+    parts = ScanParts.of(node)
+    outer_of: dict[Variable, Variable] = {ns.inner: ns.outer for ns in parts.non_seqs}
+    inner_outputs = parts.inner_outputs()
+    order = io_toposort(parts.inner_inputs(), inner_outputs)
+    for seq in parts.seqs:
+        if len(seq.inner) != 1:
+            continue
+        stacked = {seq.inner[0]: seq.outer}  # inner per-row variable -> outer stack of rows
+        for inner_node in order:
+            outer = _stacked_node(inner_node, stacked, outer_of)
+            if outer is not None:
+                stacked[inner_node.outputs[0]] = outer
+        pushed = {v: o for v, o in stacked.items() if v is not seq.inner[0]}
+        if not any(v.owner is not None and isinstance(v.owner.op, Dot) for v in pushed):
+            continue  # elementwise work alone is not worth a stacked temporary
+        frontier = [v for v in _used_by_variant(inner_outputs, set(pushed)) if v in pushed]
+        mapping = {}
+        for v in frontier:
+            placeholder = v.type.make_variable(v.name)
+            parts.seqs.append(Seq(pushed[v], seq.taps, [placeholder]))
+            mapping[v] = placeholder
+        parts.replace_inner(mapping)
+        parts.rewritten = False
+        return parts.make()
+    return None
+
+
+def _stacked_node(node: Apply, stacked: dict[Variable, Variable],
+                  outer_of: dict[Variable, Variable]) -> Variable | None:
+    """The outer expression computing `node` for every row, or None if it cannot be."""
+    from theanine.tensor.basic import reshape
+    from theanine.tensor.math import dot
+
+    if len(node.outputs) != 1 or node.op.destroy_map:
+        return None
+    ins = node.inputs
+    if not any(i in stacked for i in ins):
+        return None
+    if not all(i in stacked or i in outer_of or isinstance(i, Constant) for i in ins):
+        return None
+    if isinstance(node.op, Elemwise):
+        args = [stacked[i] if i in stacked else
+                _lead_axis(outer_of.get(i, i)) for i in ins]
+        out = Elemwise(node.op.scalar_op)(*args)
+    elif isinstance(node.op, Dot):
+        a, w = ins
+        if a not in stacked or w not in outer_of or w.ndim != 2 or a.ndim not in (1, 2):
+            return None
+        rows, w_out = stacked[a], outer_of[w]
+        if a.ndim == 1:
+            out = dot(rows, w_out)
+        else:
+            flat = reshape(rows, [-1, rows.shape[2]], ndim=2)
+            out = reshape(dot(flat, w_out), [rows.shape[0], rows.shape[1], w_out.shape[1]],
+                          ndim=3)
+    else:
+        return None
+    want = node.outputs[0].type
+    if out.dtype != want.dtype or out.ndim != want.ndim + 1:
+        return None
+    return out
+
+
+def _lead_axis(v: Variable) -> Variable:
+    """v with a broadcastable leading axis, to stand beside stacked rows."""
+    return v.dimshuffle("x", *range(v.ndim))
 
 
 # Dropping what nobody uses ----------------------------------------------------------------
@@ -274,6 +354,7 @@ class ScanInnerRewrite:
 def theanine_register_rewrites(register) -> None:
     both = ("fast_run", "fast_compile", "scan")
     register(scan_hoist_invariants, stage="canonicalize", tags=("fast_run", "scan"))
+    register(scan_pushout_seqs, stage="canonicalize", tags=("fast_run", "scan"))
     register(scan_remove_unused, stage="canonicalize", tags=both)
     register(ScanMerge(), stage="specialize", tags=("fast_run", "scan"), position=10)
     register(scan_remove_unused, stage="specialize", tags=both, position=15,

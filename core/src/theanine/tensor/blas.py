@@ -55,19 +55,21 @@ class Gemm(Op):
         a, b = float(alpha), float(beta)
         if 0 in x.shape or 0 in y.shape:
             return (b * z).astype(z.dtype) if b else np.zeros_like(z)
-        # BLAS is column-major: a C-ordered matrix is passed as its transpose (a free view that
-        # is Fortran-ordered) with the product rearranged, so SciPy copies nothing.
+        # BLAS is column-major and can read a matrix transposed: every C-ordered operand is
+        # passed as its transpose (a Fortran-ordered view) with the transposition flag set,
+        # and a C-ordered z turns the problem around, zᵀ = a·yᵀ·xᵀ + b·zᵀ; nothing is copied
+        # unless an operand is strided in both orders.
         if x.ndim == 2 and y.ndim == 2:
-            if x.flags.c_contiguous and y.flags.c_contiguous and z.flags.c_contiguous:
-                return gemm(a, y.T, x.T, b, z.T).T  # (x·y)ᵀ = yᵀ·xᵀ
-            return gemm(a, x, y, b, z)
+            if z.flags.c_contiguous and not z.flags.f_contiguous:
+                (ya, ty), (xa, tx) = _fortran(y.T), _fortran(x.T)
+                return gemm(a, ya, xa, b, z.T, trans_a=ty, trans_b=tx).T
+            (xa, tx), (ya, ty) = _fortran(x), _fortran(y)
+            return gemm(a, xa, ya, b, np.asfortranarray(z), trans_a=tx, trans_b=ty)
         if x.ndim == 2:
-            if x.flags.c_contiguous:
-                return gemv(a, x.T, y, b, z, trans=1)  # (xᵀ)ᵀ·y
-            return gemv(a, x, y, b, z)
-        if y.flags.c_contiguous:
-            return gemv(a, y.T, x, b, z)  # x·Y = (Yᵀ)·x
-        return gemv(a, y, x, b, z, trans=1)
+            xa, tx = _fortran(x)
+            return gemv(a, xa, y, b, z, trans=tx)
+        ya, ty = _fortran(y.T)  # x·Y = Yᵀ·x
+        return gemv(a, ya, x, b, z, trans=ty)
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]
                 ) -> None:
@@ -98,6 +100,16 @@ class Gemm(Op):
 
 
 gemm = Gemm()
+
+
+def _fortran(m: np.ndarray) -> tuple[np.ndarray, int]:
+    """(a Fortran-ordered array f, t) with f if t == 0, else fᵀ, equal to m (a view of m
+    unless m is strided in both orders)."""
+    if m.flags.f_contiguous:
+        return m, 0
+    if m.flags.c_contiguous:
+        return m.T, 1
+    return np.asfortranarray(m), 0
 
 
 def is_blas_type(v: Variable) -> bool:
