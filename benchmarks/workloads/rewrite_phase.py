@@ -49,6 +49,23 @@ def mlp(T: Any, shared: Callable) -> tuple[list, list]:
     return [x, y], [cost, *outs]
 
 
+def rnn(T: Any, shared: Callable, scan: Callable) -> tuple[list, list]:
+    """Seed 003's RNN step under scan (the rnn workload's sizes), cost on the last state,
+    gradients of every weight and SGD updates."""
+    rng = np.random.default_rng(0)
+    x = T.dtensor3("x")
+    h0 = T.dmatrix("h0")
+    w_xh = shared(rng.normal(0, 0.1, (64, 128)), name="w_xh")
+    w_hh = shared(rng.normal(0, 0.1, (128, 128)), name="w_hh")
+    b = shared(np.zeros(128), name="b")
+    h, _ = scan(lambda x_t, h_prev, w_xh, w_hh, b: T.tanh(T.dot(x_t, w_xh)
+                                                          + T.dot(h_prev, w_hh) + b),
+                sequences=[x], outputs_info=[h0], non_sequences=[w_xh, w_hh, b])
+    cost = T.sum(h[-1] ** 2)
+    grads = T.grad(cost, [w_xh, w_hh, b])
+    return [x, h0], [cost] + [w - 0.01 * g for w, g in zip([w_xh, w_hh, b], grads)]
+
+
 def random_graph(T: Any, n_nodes: int, seed: int = 0) -> tuple[list, list]:
     """A random DAG of elementwise ops over two matrices, about `n_nodes` nodes."""
     rng = np.random.default_rng(seed)
@@ -61,6 +78,17 @@ def random_graph(T: Any, n_nodes: int, seed: int = 0) -> tuple[list, list]:
         b = pool[rng.integers(len(pool))]
         pool.append(ops[rng.integers(len(ops))](a, b))
     return [x, y], [pool[-1], pool[-2]]
+
+
+def _scan_of(T: Any) -> Callable:
+    """The scan function of the library `T` belongs to."""
+    if T.__name__.startswith("theanine"):
+        import theanine
+
+        return theanine.scan
+    import pytensor
+
+    return pytensor.scan
 
 
 def _theanine_case(build: Callable) -> tuple[Callable[[], Any], int]:
@@ -105,6 +133,7 @@ def _pytensor_case(pytensor: Any, build: Callable) -> Callable[[], Any]:
 CASES: dict[str, Callable] = {
     "logistic training graph": logistic,
     "MLP training graph": mlp,
+    "RNN training graph (scan)": lambda T, shared: rnn(T, shared, _scan_of(T)),
     "random graph ~100 nodes": lambda T, shared: random_graph(T, 100),
     "random graph ~1,000 nodes": lambda T, shared: random_graph(T, 1000),
     "random graph ~10,000 nodes": lambda T, shared: random_graph(T, 10000),
