@@ -559,3 +559,30 @@ def test_pushout_computes_the_input_projection_before_the_loop(go_backwards):
             rng.normal(size=(4, 4)) * 0.5, rng.normal(size=4)]
     for got, want in zip(f(*args), g(*args)):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_transposed_matrix_multiplied_every_step_is_made_contiguous_once():
+    from theanine.tensor.basic import Contiguous
+
+    h0, w = T.dmatrix("h0"), T.dmatrix("w")
+    h, _ = th.scan(lambda h, wt: T.tanh(T.dot(h, wt)), outputs_info=[h0], non_sequences=[w.T],
+                   n_steps=4)
+    f = th.function([h0, w], h)
+    g = th.function([h0, w], h, mode=Mode(optimizer=None))
+    assert "scan_contiguous_operands" in th.explain(f)
+    assert any(isinstance(n.op, Contiguous) for n in f.maker.fgraph.apply_nodes)
+    rng = np.random.default_rng(5)
+    h0v, wv = rng.normal(size=(2, 3)), rng.normal(size=(3, 3))
+    np.testing.assert_allclose(f(h0v, wv), g(h0v, wv), rtol=1e-12)
+
+
+def test_contiguous_op():
+    from theanine.tensor.basic import contiguous
+
+    m = T.dmatrix("m")
+    f = th.function([m], contiguous(m.T), mode=Mode(optimizer=None))
+    mv = np.arange(6.0).reshape(2, 3)
+    out = f(mv)
+    np.testing.assert_array_equal(out, mv.T)
+    assert out.flags.c_contiguous and not np.shares_memory(out, mv)
+    verify_grad(lambda v: contiguous(v.T) * 2, [mv])
