@@ -309,3 +309,26 @@ def test_sum_of_vector_product_becomes_dot():
     xv, yv = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5, 2.0])
     assert_same_values(f, g, xv, yv)
     assert f(np.zeros(0), np.zeros(0)) == 0.0
+
+
+def test_merge_gives_the_same_values():
+    x = T.dvector("x")
+    outs = [T.exp(x) + 1, T.exp(x) * 2, T.exp(x) + 1]
+    f = th.function([x], outs, mode=Mode(optimizer="fast_compile"))
+    g = th.function([x], outs, mode=NONE)
+    assert "merge" in reasons(f)
+    xv = np.array([0.5, -2.0])
+    for a, b in zip(f(xv), g(xv)):
+        np.testing.assert_allclose(a, b)
+
+
+def test_alloc_is_absorbed_into_a_fused_node():
+    # the gradient of a sum broadcasts its seed with an alloc shaped like w; after fusion the
+    # fused node also reads w, so the alloc is only a broadcast and goes away
+    w = T.dvector("w")
+    x = T.dvector("x")
+    cost = 0.01 * (w**2).sum() + (w * x).sum()
+    f, g = both([w, x], T.grad(cost, w) * 3 - w)
+    assert "Alloc" not in compiled_ops(f)
+    wv, xv = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -1.0])
+    assert_same_values(f, g, wv, xv)
