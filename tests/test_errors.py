@@ -313,3 +313,12 @@ def test_string_array_and_complex_list_are_refused_clearly():
         warnings.simplefilter("error")  # no ComplexWarning before the error
         with pytest.raises(TypeError, match=r"'x' expected dtype float64"):
             g([1 + 2j])
+
+
+def test_allow_input_downcast_false_refuses_lossy_python_floats():
+    x = T.fscalar("x")
+    strict = theano.function([x], x * 2, allow_input_downcast=False)
+    assert strict(0.5) == 1.0  # exact in float32
+    with pytest.raises(TypeError, match=r"'x' expected dtype float32"):
+        strict(0.1)  # not representable in float32
+    assert theano.function([x], x * 2)(0.1) == np.float32(0.1) * 2  # default: Theano's rule

@@ -422,3 +422,10 @@ def test_draws_inside_scan_advance_the_state():
     reference = np.random.RandomState(_seeds(21, 1)[0])
     for _ in range(2):  # the loop's last state is written back after each call
         np.testing.assert_array_equal(f(), [reference.uniform(size=2) for _ in range(3)])
+
+
+def test_reachable_as_attributes_of_theanine_tensor():
+    import theanine.tensor as TT
+
+    assert TT.shared_randomstreams.RandomStreams is RandomStreams
+    assert TT.random.MRG_RandomStreams is not None

@@ -260,7 +260,8 @@ def _converter(spec: In, position: int, ttype: Any) -> Callable[[Any], Any]:
     ndarray = np.ndarray
     fast = not any(ttype.broadcastable)
     # Python floats always convert to a float dtype (Theano's rule); skip the general filter.
-    float_scalars = (float,) if dtype.kind == "f" and not (strict or ndim) else ()
+    float_scalars = (float,) if (dtype.kind == "f" and not (strict or ndim)
+                                 and (allow_downcast is not False or dtype == np.float64)) else ()
     array = np.array
 
     def convert(value: Any) -> Any:

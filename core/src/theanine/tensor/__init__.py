@@ -185,6 +185,10 @@ def __getattr__(name: str):
         from theanine import gradient
 
         return getattr(gradient, name)
+    if name in ("shared_randomstreams", "random"):  # `T.shared_randomstreams.RandomStreams`
+        from importlib import import_module
+
+        return import_module(f"theanine.tensor.{name}")
     raise AttributeError(f"module 'theanine.tensor' has no attribute {name!r}")
 
 

@@ -113,8 +113,9 @@ class TensorType(Type):
             return raw
         if allow_downcast:
             return raw.astype(target)
-        if raw.dtype.kind == "f" and target.kind in "fc":
-            return raw.astype(target)  # Python floats may become float32 (Theano's rule)
+        if raw.dtype.kind == "f" and target.kind in "fc" and allow_downcast is None:
+            return raw.astype(target)  # Python floats may become float32 (Theano's rule),
+            # unless downcasting was explicitly refused (allow_downcast=False)
         if raw.dtype.kind == "c" and target.kind != "c":
             lossless = False  # checked before casting: the cast would warn
         else:
