@@ -31,14 +31,32 @@ class Composite(ScalarOp):
         super().__init__(name, self._run, c_expr=None, grad=self._grad, nin=nin)
 
     def _run(self, *inputs: Any, out: Any = None) -> Any:
-        values = list(inputs)
+        program = self.__dict__.get("_program")
+        if program is None:  # generated on first use: rewriting builds many that never run
+            program = self.__dict__["_program"] = self._generate()
+        return program(*inputs, out=out)
+
+    def _generate(self) -> Any:
+        """The steps as one straight-line Python function (a NumPy call per step, results in
+        locals), which costs a fraction of interpreting the step list at every call."""
+        names = [f"i{k}" for k in range(self.nin)]
+        env: dict[str, Any] = {"asarray": np.asarray}
+        lines = [f"def composite({', '.join(names)}, out=None):"]
         last = len(self.steps) - 1
         for k, (op, refs, dtype) in enumerate(self.steps):
-            args = [values[i] for i in refs]
-            r = op.impl(*args, out=out) if k == last and out is not None else op.impl(*args)
-            values.append(np.asarray(r, dtype=dtype) if getattr(r, "dtype", None) != dtype
-                          else r)
-        return values[-1]
+            env[f"f{k}"] = op.impl
+            env[f"d{k}"] = np.dtype(dtype)
+            args = ", ".join(names[i] for i in refs)
+            v = f"v{k}"
+            if k == last:
+                lines.append(f"    {v} = f{k}({args}) if out is None else f{k}({args}, out=out)")
+            else:
+                lines.append(f"    {v} = f{k}({args})")
+            lines.append(f"    if getattr({v}, 'dtype', None) != d{k}: {v} = asarray({v}, d{k})")
+            names.append(v)
+        lines.append(f"    return {names[-1]}")
+        exec(compile("\n".join(lines), f"<theanine-composite {self.name}>", "exec"), env)
+        return env["composite"]
 
     @property
     def accepts_out(self) -> bool:
