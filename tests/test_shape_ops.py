@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from op_checks import check_grad, check_infer_shape, compile_py, fortran, noncontig, rand
 
+import theanine
 import theanine.tensor as T
+from theanine import Out
 from theanine.gradient import grad
 
 
@@ -427,3 +429,15 @@ def test_transpose_stack_fill_of_empty_tensors(shape, rng):
         np.testing.assert_array_equal(got, want)
     for out in outs:
         check_infer_shape([x, y], out, [xv, yv])
+
+
+def test_dimshuffle_dropping_every_dimension_returns_a_0d_array_view():
+    from theanine.compile.mode import Mode
+    from theanine.tensor.basic import Rebroadcast
+
+    x = T.dmatrix("x")
+    y = Rebroadcast((True, True))(x).dimshuffle(())
+    f = theanine.function([x], Out(y, borrow=True), mode=Mode(optimizer=None))
+    xv = np.array([[5.0]])
+    r = f(xv)
+    assert type(r) is np.ndarray and r.shape == () and r == 5.0

@@ -240,14 +240,30 @@ class DimShuffle(Op):
         return Apply(self, [x], [TensorType(x.dtype, bcast)()])
 
     def _apply(self, x: np.ndarray) -> np.ndarray:
-        if self.drop:
-            x = x.reshape([s for d, s in enumerate(x.shape) if d not in self.drop])
-        kept_order = [d - sum(1 for q in self.drop if q < d) for d in self.shuffle]
-        if kept_order != sorted(kept_order):
-            x = x.transpose(kept_order)
-        if self.augment:
-            x = np.expand_dims(x, self.augment)
+        """A view: drop the size-1 dimensions by indexing them with 0, permute the kept ones,
+        and add the new ones by indexing with None (all precomputed, see `_plan`)."""
+        drop_index, perm, add_index = self._plan()
+        if drop_index is not None:
+            x = x[drop_index]
+        if perm is not None:
+            x = x.transpose(perm)
+        if add_index is not None:
+            x = x[add_index]
         return x
+
+    def _plan(self) -> tuple[Any, Any, Any]:
+        plan = self.__dict__.get("_cached_plan")
+        if plan is None:
+            n_in = len(self.input_broadcastable)
+            # the trailing Ellipsis keeps the result an array (a view) even when it is 0-d
+            drop_index = (tuple(0 if d in self.drop else slice(None) for d in range(n_in))
+                          + (Ellipsis,) if self.drop else None)
+            kept_order = [d - sum(1 for q in self.drop if q < d) for d in self.shuffle]
+            perm = tuple(kept_order) if kept_order != sorted(kept_order) else None
+            add_index = (tuple(None if d == "x" else slice(None) for d in self.new_order)
+                         if self.augment else None)
+            plan = self.__dict__["_cached_plan"] = (drop_index, perm, add_index)
+        return plan
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         output_storage[0][0] = self._apply(inputs[0])
