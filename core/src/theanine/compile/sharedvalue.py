@@ -14,14 +14,8 @@ import numpy as np
 
 from theanine.graph.basic import Variable
 from theanine.graph.type import Type
-from theanine.tensor.type import TensorType
+from theanine.tensor.type import TensorType, describe_value
 from theanine.tensor.variable import TensorOperators
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, np.ndarray):
-        return f"an ndarray of dtype {value.dtype} and shape {value.shape}"
-    return f"{type(value).__name__} {value!r}"[:200]
 
 
 class Container:
@@ -56,10 +50,10 @@ class SharedVariable(Variable):
         except TypeError as exc:
             reason = str(exc)
             if not self.strict and not self.allow_downcast and self._fits_with_downcast(value):
-                reason = (f"expected dtype {self.type.dtype} but got {_describe(value)}, which "
-                          "does not convert without loss; cast it first (e.g. "
-                          f"value.astype('{self.type.dtype}')), or create the shared variable "
-                          "with allow_downcast=True")
+                reason = (f"expected dtype {self.type.dtype} but got "
+                          f"{describe_value(value)}, which does not convert without loss; "
+                          f"cast it first (e.g. value.astype('{self.type.dtype}')), or create "
+                          "the shared variable with allow_downcast=True")
             raise TypeError(f"{action} of {self._label()} ({self.type}): {reason}") from None
 
     def _fits_with_downcast(self, value: Any) -> bool:
@@ -113,7 +107,7 @@ class GenericType(Type):
             return value
         what = f"input {name!r}" if name else "value"
         raise TypeError(f"{what} expected a {self.cls.__module__}.{self.cls.__qualname__} "
-                        f"({self}) but got {_describe(value)}")
+                        f"({self}) but got {describe_value(value)}")
 
     def __eq__(self, other: object) -> bool:
         return type(other) is GenericType and other.cls is self.cls  # type: ignore[attr-defined]

@@ -13,9 +13,10 @@ ALL_DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uin
               "float16", "float32", "float64", "complex64", "complex128")
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
+    """A user's value as an error message shows it."""
     if isinstance(value, np.ndarray):
-        return f"ndarray of dtype {value.dtype} and shape {value.shape}"
+        return f"an ndarray of dtype {value.dtype} and shape {value.shape}"
     return f"{type(value).__name__} {value!r}"[:200]
 
 
@@ -75,7 +76,8 @@ class TensorType(Type):
         if type(value) is np.ndarray and value.dtype == self.numpy_dtype:
             arr = value
         elif strict:
-            raise TypeError(f"{what} expected an ndarray of type {self} but got {_describe(value)}")
+            raise TypeError(f"{what} expected an ndarray of type {self} but got "
+                            f"{describe_value(value)}")
         else:
             arr = self._convert(value, allow_downcast, what)
         if arr.ndim != self.ndim:
@@ -95,7 +97,7 @@ class TensorType(Type):
                 return arr
             if arr.dtype.kind not in "biufc":
                 raise TypeError(f"{what} expected a numeric value of type {self} but got "
-                                f"{_describe(value)}")
+                                f"{describe_value(value)}")
             if allow_downcast or np.can_cast(arr.dtype, target, "safe"):
                 return arr.astype(target)
             raise TypeError(
@@ -105,10 +107,10 @@ class TensorType(Type):
         try:
             raw = np.asarray(value)
         except Exception as exc:
-            raise TypeError(f"{what} expected {self} but got {_describe(value)}") from exc
+            raise TypeError(f"{what} expected {self} but got {describe_value(value)}") from exc
         if raw.dtype.kind not in "biufc":
             raise TypeError(f"{what} expected a numeric value of type {self} but got "
-                            f"{_describe(value)}")
+                            f"{describe_value(value)}")
         if raw.dtype == target:
             return raw
         if allow_downcast:
@@ -123,7 +125,7 @@ class TensorType(Type):
                 converted = raw.astype(target)
             lossless = bool(np.all(converted == raw))
         if not lossless:
-            raise TypeError(f"{what} expected dtype {self.dtype} but got {_describe(value)}, "
+            raise TypeError(f"{what} expected dtype {self.dtype} but got {describe_value(value)}, "
                             "which does not convert without loss; pass allow_input_downcast=True "
                             "to theanine.function to allow it")
         return converted
