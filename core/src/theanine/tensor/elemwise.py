@@ -3,6 +3,7 @@ adds/drops broadcastable dimensions (the building block of broadcasting and tran
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,7 @@ from theanine.scalar.basic import ScalarOp
 from theanine.tensor.type import TensorType
 
 _PY_NUMBERS = (bool, int, float, complex)
+_PERFORM_THUNKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def is_weak_literal(x: Any) -> bool:
@@ -125,7 +127,11 @@ class Elemwise(Op):
         return checks
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
-        output_storage[0][0] = self.python_thunk(node)(*inputs)[0]
+        # built once per node, not per call (not in node.tag: clones copy their tag)
+        thunk = _PERFORM_THUNKS.get(node)
+        if thunk is None:
+            thunk = _PERFORM_THUNKS[node] = self.python_thunk(node)
+        output_storage[0][0] = thunk(*inputs)[0]
 
     def python_thunk(self, node: Apply):
         impl = self.scalar_op.impl
