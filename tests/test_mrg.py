@@ -282,9 +282,14 @@ def test_the_same_seed_gives_the_same_stream_on_every_backend():
     reference = outputs("python")
     for backend in _available_backends():
         for got_call, want_call in zip(outputs(backend), reference):
-            for got, want in zip(got_call, want_call):
+            for k, (got, want) in enumerate(zip(got_call, want_call)):
                 assert got.dtype == want.dtype
-                np.testing.assert_array_equal(got, want, err_msg=f"backend {backend}")
+                if k == 2:  # normal: the same uniforms through log/cos/sqrt, which native
+                    # vector math computes within a few ulp of NumPy's
+                    np.testing.assert_allclose(got, want, rtol=8 * np.finfo(got.dtype).eps,
+                                               err_msg=f"backend {backend}")
+                else:
+                    np.testing.assert_array_equal(got, want, err_msg=f"backend {backend}")
 
 
 def test_no_default_updates_copy_and_swap():

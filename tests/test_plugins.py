@@ -25,9 +25,10 @@ from theanine.tensor.elemwise import Elemwise
 
 @pytest.fixture
 def registry():
-    """A fresh registry with the built-in plugins and no entry points, made current."""
+    """A fresh registry with the built-in plugins and no entry points, made current (so only
+    the Python backend exists: the backend under test comes from an entry point)."""
     reg = PluginRegistry(entry_points=False)
-    with use_registry(reg):
+    with use_registry(reg), config.change_flags(backend="python"):
         yield reg
 
 

@@ -181,6 +181,9 @@ config.add("optimizer_including", "rewrite names or tags to add", (), convert=_n
 config.add("optimizer_excluding", "rewrite names or tags to remove", (), convert=_name_list)
 config.add("cache_dir", "where compiled artifacts are cached", _default_cache_dir())
 config.add("impl_fallback", "when a backend has no implementation of an Op: run perform on the "
-           "host ('fallback'), do so with a warning ('warn'), or fail ('raise')", "fallback",
-           choices=("fallback", "warn", "raise"))
+           "host ('allow', also spelled 'fallback'), do so with a warning ('warn'), or fail "
+           "('raise')", "allow", choices=("allow", "fallback", "warn", "raise"))
+config.add("tiered", "native backends: run a function's first calls on the Python backend while "
+           "its native code compiles in the background; False: native code from the first call",
+           True, convert=bool)
 config.load_environment()

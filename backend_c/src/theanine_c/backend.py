@@ -1,0 +1,230 @@
+"""The C backend: each node gets a native implementation, a host view, or its `perform`.
+
+Linking has three steps.  Plan: for every node, in order, a plugin-registered impl for
+(Op type, "c"), the Op's own `c_code(node)`, or the impls this package registers for the core's
+Ops (Elemwise, Reduce, dot, Gemm, Scan); shape and view Ops run as NumPy views ("host"); anything
+else falls back to `perform` inside the same program, governed by `config.impl_fallback`.
+Build: the translation units of every node compile together, in parallel, through the artifact
+cache.  Run: a straight-line Python program calls each node's thunk (the Python backend's
+program generator, with these thunks), so errors name the failing node as they do there.
+
+Tiered (`config.tiered`, the default): when some unit is not in the cache yet, `link` returns at
+once a program that runs on the Python backend while a background thread compiles, and swaps
+itself to the native program between two calls when the build is done.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from theanine.codegen.cstyle import Unsupported
+from theanine.graph.basic import Apply
+from theanine.graph.fg import FunctionGraph
+from theanine.link.python import PythonBackend
+from theanine_c.build import Library, Source, build_all, unit_key
+from theanine_c.plan import NativePlan
+from theanine_c.renderer import CRenderer
+from theanine_c.toolchain import Toolchain, ToolchainUnavailable, toolchain
+
+
+@dataclass
+class NodeReport:
+    node: str
+    how: str  # "native", "host" or "fallback"
+    why: str = ""
+
+
+@dataclass
+class CompileReport:
+    """What each node of a linked graph runs as; `summary()` is the one-line form."""
+
+    nodes: list[NodeReport] = field(default_factory=list)
+    tier: str = "native"
+
+    @property
+    def fallbacks(self) -> list[NodeReport]:
+        return [n for n in self.nodes if n.how == "fallback"]
+
+    def summary(self) -> str:
+        counts = {h: sum(1 for n in self.nodes if n.how == h) for h in ("native", "host",
+                                                                       "fallback")}
+        text = (f"backend c: {counts['native']} native, {counts['host']} host views, "
+                f"{counts['fallback']} fallback to perform")
+        if self.fallbacks:
+            text += " (" + "; ".join(f"{n.node}: {n.why}" for n in self.fallbacks) + ")"
+        return text
+
+
+class _WithThunks(PythonBackend):
+    """The Python backend's program generator, handed ready-made thunks."""
+
+    def __init__(self, thunks: dict[Apply, Any]):
+        self._thunks = thunks
+
+    def thunk_for(self, node: Apply) -> Any:
+        return self._thunks[node]
+
+
+class TieredProgram:
+    """Runs the Python backend's program until the native one is built, then the native one."""
+
+    def __init__(self, first: Any, report: CompileReport):
+        self._run = first
+        self.report = report
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        return self._run(*args)
+
+    def _swap(self, native: Any) -> None:
+        self._run = native
+        self.report.tier = "native"
+        self.ready.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the native program is in use (tests and benchmarks)."""
+        return self.ready.wait(timeout)
+
+
+class CBackend:
+    name = "c"
+    priority = 10
+    required_tags: frozenset[str] = frozenset()
+    incompatible_tags: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self._renderer: CRenderer | None = None
+
+    def is_available(self) -> tuple[bool, str]:
+        try:
+            toolchain()
+        except ToolchainUnavailable as exc:
+            return False, str(exc)
+        return True, ""
+
+    @property
+    def toolchain(self) -> Toolchain:
+        return toolchain()
+
+    @property
+    def renderer(self) -> CRenderer:
+        if self._renderer is None:
+            tool = toolchain()
+            self._renderer = CRenderer(openmp=tool.openmp, vector_math=tool.vector_math)
+        return self._renderer
+
+    # -- planning -----------------------------------------------------------------------
+
+    def plan(self, node: Apply) -> tuple[str, Any, str]:
+        """(how, what, why): ("native", NativePlan or thunk), ("host", thunk) or
+        ("fallback", thunk, reason)."""
+        from theanine.codegen.native import CCode
+        from theanine.plugins import get_registry
+        from theanine_c.third_party import ccode_plan
+
+        op = node.op
+        impl = get_registry().find_impl(type(op), self.name)
+        try:
+            if impl is not None:
+                what = impl(node)
+            elif callable(getattr(op, "c_code", None)):
+                what = op.c_code(node)
+            else:
+                raise Unsupported(f"no C implementation of {type(op).__name__}")
+            if isinstance(what, CCode):
+                what = ccode_plan(node, what, self.renderer)
+            if what is HOST:
+                return "host", op.python_thunk(node), ""
+            return "native", what, ""
+        except Unsupported as exc:
+            return "fallback", op.python_thunk(node), str(exc)
+
+    def _plans(self, fgraph: FunctionGraph) -> tuple[dict[Apply, Any], CompileReport]:
+        from theanine.config import config
+
+        report = CompileReport()
+        plans: dict[Apply, Any] = {}
+        for node in fgraph.toposort():
+            how, what, why = self.plan(node)
+            plans[node] = what
+            report.nodes.append(NodeReport(str(node), how, why))
+        if report.fallbacks and config.impl_fallback in ("warn", "raise"):
+            message = report.summary()
+            if config.impl_fallback == "raise":
+                raise NotImplementedError(f"{message}; set impl_fallback=fallback to run these "
+                                          "nodes with perform")
+            warnings.warn(message, stacklevel=4)
+        return plans, report
+
+    # -- linking ------------------------------------------------------------------------
+
+    def link(self, fgraph: FunctionGraph) -> Any:
+        from theanine.config import config
+
+        plans, report = self._plans(fgraph)
+        sources = _unique_sources(plans.values())
+        if config.tiered and sources and not self._all_cached(sources):
+            program = TieredProgram(PythonBackend().link(fgraph), report)
+            report.tier = "python (compiling)"
+
+            def finish() -> None:
+                try:
+                    program._swap(self._native(fgraph, plans, sources, report))
+                except BaseException as exc:  # keep running on the Python program
+                    program.error = exc
+                    report.tier = f"python (native build failed: {exc})"
+                    program.ready.set()
+
+            threading.Thread(target=finish, name="theanine-c-build", daemon=True).start()
+            return program
+        native = self._native(fgraph, plans, sources, report)
+        native.report = report
+        return native
+
+    def _all_cached(self, sources: Sequence[Source]) -> bool:
+        from theanine.cache import get_cache
+        from theanine_c.build import _LOADED
+
+        tool, cache = self.toolchain, get_cache()
+        for s in sources:
+            key = unit_key(tool, s)
+            if key not in _LOADED and cache.lookup(key) is None:
+                return False
+        return True
+
+    def _native(self, fgraph: FunctionGraph, plans: dict[Apply, Any],
+                sources: Sequence[Source], report: CompileReport) -> Any:
+        libs = dict(zip(sources, build_all(self.toolchain, sources)))
+        thunks: dict[Apply, Any] = {}
+        for entry, (node, what) in zip(report.nodes, plans.items()):
+            if not isinstance(what, NativePlan):
+                thunks[node] = what
+                continue
+            loaded = [libs[s] for s in what.sources]
+            failed = next((x for x in loaded if not isinstance(x, Library)), None)
+            if failed is not None:
+                entry.how, entry.why = "fallback", f"native build failed: {failed}"
+                thunks[node] = node.op.python_thunk(node)
+                continue
+            thunks[node] = what.make_thunk(loaded)
+        return _WithThunks(thunks).link(fgraph)
+
+
+def _unique_sources(plans: Any) -> list[Source]:
+    seen: dict[Source, None] = {}
+    for p in plans:
+        if isinstance(p, NativePlan):
+            for s in p.sources:
+                seen.setdefault(s, None)
+    return list(seen)
+
+
+#: what an impl returns for an Op that runs as a NumPy view or shape computation on the host
+HOST = object()
+
+BACKEND = CBackend()

@@ -1,0 +1,162 @@
+"""`dot` and `Gemm` through the OpenBLAS that NumPy's wheel ships (no link step, nothing to
+install): its CBLAS entry points are loaded with cffi from `numpy.libs/` and called with the
+operands' own memory layout (a transposed or row-strided matrix is passed with the transpose
+flag and its leading dimension, not copied).  Same thread pool as NumPy.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from theanine.codegen.cstyle import Unsupported
+from theanine.graph.basic import Apply
+from theanine_c.build import ffi
+
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+_CDEF = """
+void scipy_cblas_{p}gemm64_(int, int, int, int64_t, int64_t, int64_t, {t}, void *, int64_t,
+                           void *, int64_t, {t}, void *, int64_t);
+void scipy_cblas_{p}gemv64_(int, int, int64_t, int64_t, {t}, void *, int64_t, void *, int64_t,
+                           {t}, void *, int64_t);
+"""
+
+
+@lru_cache(maxsize=1)
+def openblas() -> Any:
+    """NumPy's bundled OpenBLAS (ILP64 CBLAS), or None when this NumPy has none."""
+    libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    found = sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.so")))
+    if not found:
+        return None
+    f = ffi()
+    for p, t in (("s", "float"), ("d", "double")):
+        try:
+            f.cdef(_CDEF.format(p=p, t=t), override=True)
+        except Exception:
+            pass
+    return f.dlopen(found[0])
+
+
+def _layout(a: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """(array, transpose flag, leading dimension) for a row-major BLAS call."""
+    item = a.itemsize
+    rows, cols = a.shape
+    s0, s1 = a.strides
+    if (s1 == item or cols <= 1) and s0 % item == 0 and s0 // item >= max(1, cols):
+        return a, NO_TRANS, s0 // item
+    if (s0 == item or rows <= 1) and s1 % item == 0 and s1 // item >= max(1, rows):
+        return a, TRANS, s1 // item
+    if a.flags.c_contiguous:
+        return a, NO_TRANS, max(1, cols)
+    a = np.ascontiguousarray(a)
+    return a, NO_TRANS, max(1, cols)
+
+
+def _ptr(a: np.ndarray) -> Any:
+    return ffi().cast("char *", a.__array_interface__["data"][0])
+
+
+def _functions(dtype: str) -> tuple[Any, Any]:
+    lib = openblas()
+    if lib is None:
+        raise Unsupported("NumPy ships no OpenBLAS here")
+    if dtype not in ("float32", "float64"):
+        raise Unsupported(f"BLAS has no {dtype} product")
+    p = "s" if dtype == "float32" else "d"
+    return getattr(lib, f"scipy_cblas_{p}gemm64_"), getattr(lib, f"scipy_cblas_{p}gemv64_")
+
+
+def _product(gemm: Any, gemv: Any, x: np.ndarray, y: np.ndarray, out: np.ndarray,
+             alpha: float, beta: float) -> None:
+    """out = alpha * dot(x, y) + beta * out, for matrix/vector operands (out C-contiguous)."""
+    if out.size == 0:
+        return
+    if x.ndim == 2 and y.ndim == 2:
+        m, k = x.shape
+        n = y.shape[1]
+        if k == 0:
+            _scale(out, beta)
+            return
+        (xa, tx, lx), (ya, ty, ly) = _layout(x), _layout(y)
+        gemm(ROW_MAJOR, tx, ty, m, n, k, alpha, _ptr(xa), lx, _ptr(ya), ly, beta, _ptr(out),
+             max(1, n))
+    elif x.ndim == 2:  # matrix · vector
+        xa, tx, lx = _layout(x)
+        rows, cols = (x.shape if tx == NO_TRANS else x.shape[::-1])
+        if x.shape[1] == 0:
+            _scale(out, beta)
+            return
+        ys = y.strides[0] // y.itemsize if y.strides[0] % y.itemsize == 0 else 0
+        if ys <= 0:  # BLAS reads a negative increment from the other end: copy instead
+            y, ys = np.ascontiguousarray(y), 1
+        gemv(ROW_MAJOR, tx, rows, cols, alpha, _ptr(xa), lx, _ptr(y), ys, beta, _ptr(out), 1)
+    else:  # vector · matrix = matrixᵀ · vector
+        _product(gemm, gemv, y.T, x, out, alpha, beta)
+
+
+def _scale(out: np.ndarray, beta: float) -> None:
+    """out = beta * out, where beta == 0 ignores out's contents (as BLAS does)."""
+    if beta:
+        out *= beta
+    else:
+        out.fill(0)
+
+
+def _check(node: Apply, x: np.ndarray, y: np.ndarray, nds: tuple[int, int]) -> None:
+    if (x.ndim, y.ndim) != nds:
+        raise ValueError(f"{node.op}: expected operands of ranks {nds}, got shapes {x.shape} "
+                         f"({node.inputs[0]}) and {y.shape} ({node.inputs[1]})")
+    if x.shape[-1] != y.shape[0]:
+        raise ValueError(f"dot: shapes {x.shape} ({node.inputs[0]}) and {y.shape} "
+                         f"({node.inputs[1]}) are not aligned: {x.shape[-1]} != {y.shape[0]}")
+
+
+def dot_impl(node: Apply) -> Any:
+    x_var, y_var = node.inputs
+    dtype = node.outputs[0].type.dtype
+    gemm, gemv = _functions(dtype)
+    d = np.dtype(dtype)
+    nds = (x_var.type.ndim, y_var.type.ndim)
+    out_shape_of = {(2, 2): lambda x, y: (x.shape[0], y.shape[1]),
+                    (2, 1): lambda x, y: (x.shape[0],), (1, 2): lambda x, y: (y.shape[1],),
+                    (1, 1): lambda x, y: ()}[nds]
+
+    def thunk(x: Any, y: Any) -> tuple:
+        x = np.asarray(x, dtype=d)
+        y = np.asarray(y, dtype=d)
+        _check(node, x, y, nds)
+        if nds == (1, 1):
+            return (np.asarray(np.dot(x, y), dtype=d),)
+        out = np.empty(out_shape_of(x, y), d)
+        _product(gemm, gemv, x, y, out, 1.0, 0.0)
+        return (out,)
+
+    return thunk
+
+
+def gemm_impl(node: Apply) -> Any:
+    dtype = node.outputs[0].type.dtype
+    gemm, gemv = _functions(dtype)
+    d = np.dtype(dtype)
+    z_var, _, x_var, y_var, _ = node.inputs
+    nds = (x_var.type.ndim, y_var.type.ndim)
+
+    def thunk(z: Any, alpha: Any, x: Any, y: Any, beta: Any) -> tuple:
+        x = np.asarray(x, dtype=d)
+        y = np.asarray(y, dtype=d)
+        _check(node, x, y, nds)
+        expected = x.shape[:-1] + y.shape[1:]
+        z = np.asarray(z)
+        if z.shape != expected:
+            raise ValueError(f"gemm: {z_var} has shape {z.shape}, the product {expected}")
+        b = float(beta)
+        out = np.array(z, dtype=d, order="C") if b else np.empty(expected, d)
+        _product(gemm, gemv, x, y, out, float(alpha), b)
+        return (out,)
+
+    return thunk

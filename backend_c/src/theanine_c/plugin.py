@@ -1,0 +1,78 @@
+"""The entry point (group `theanine`, name `c`): registers the backend, its flag and its impls.
+
+Impls for backend "c" return a `NativePlan` (units to compile, then a thunk), a ready thunk
+(BLAS calls, Scan's loop over a C-linked inner graph), `HOST` (a NumPy view or shape
+computation: nothing to compile), or raise `Unsupported` to fall back to `perform`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from theanine.hookspecs import hookimpl
+from theanine_c.backend import BACKEND, HOST
+
+
+@hookimpl
+def theanine_register_backends(register: Any) -> None:
+    register(BACKEND)
+
+
+def _elemwise(node: Any) -> Any:
+    from theanine_c.elemwise import elemwise_plan
+
+    return elemwise_plan(node, BACKEND.renderer)
+
+
+def _reduce(node: Any) -> Any:
+    from theanine_c.reduce import reduce_plan
+
+    return reduce_plan(node, BACKEND.renderer)
+
+
+def _dot(node: Any) -> Any:
+    from theanine_c.blas import dot_impl
+
+    return dot_impl(node)
+
+
+def _gemm(node: Any) -> Any:
+    from theanine_c.blas import gemm_impl
+
+    return gemm_impl(node)
+
+
+def _scan(node: Any) -> Any:
+    return node.op.make_thunk(node, BACKEND)
+
+
+def _host(node: Any) -> Any:
+    return HOST
+
+
+def _subtensor(node: Any) -> Any:
+    """Basic indexing is a view; advanced indexing copies and runs with NumPy (fallback)."""
+    from theanine.codegen.cstyle import Unsupported
+
+    if all(getattr(i.type, "ndim", 1) == 0 for i in node.inputs[1:]):
+        return HOST
+    raise Unsupported("advanced indexing has no C implementation yet")
+
+
+@hookimpl
+def theanine_register_op_impls(register: Any) -> None:
+    from theanine.scan_module.op import Scan
+    from theanine.tensor.basic import Rebroadcast, Reshape, Shape
+    from theanine.tensor.blas import Gemm
+    from theanine.tensor.elemwise import DimShuffle, Elemwise
+    from theanine.tensor.math import Dot, Reduce
+    from theanine.tensor.subtensor import Subtensor
+
+    register(Elemwise, "c", _elemwise)
+    register(Reduce, "c", _reduce)
+    register(Dot, "c", _dot)
+    register(Gemm, "c", _gemm)
+    register(Scan, "c", _scan)
+    register(Subtensor, "c", _subtensor)
+    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape):
+        register(op_type, "c", _host)

@@ -1,0 +1,72 @@
+"""`Reduce` (sum, prod, max, min, all, any over any axes) as a native loop.
+
+The thunk presents the input to the kernel with the kept dimensions first (by permuting its
+shape and strides, no copy); max/min of an empty set is refused before the kernel runs, as
+NumPy refuses it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.codegen.cstyle import Unit
+from theanine.codegen.kernels import ReduceKernel, accumulator_dtype
+from theanine.graph.basic import Apply
+from theanine_c.build import ffi
+from theanine_c.elemwise import _coerce, _pointer
+from theanine_c.plan import NativePlan, named_source
+from theanine_c.renderer import CRenderer
+
+
+def reduce_plan(node: Apply, renderer: CRenderer) -> NativePlan:
+    op = node.op
+    x = node.inputs[0]
+    red = tuple(sorted(op.axis))
+    keep = tuple(d for d in range(x.type.ndim) if d not in red)
+    in_dtype, out_dtype = x.type.dtype, node.outputs[0].type.dtype
+    kernel = ReduceKernel(op.kind, in_dtype, accumulator_dtype(op.kind, in_dtype, out_dtype),
+                          out_dtype, len(keep), max(1, len(red)))
+    unit = Unit(renderer)
+    renderer.reduce(unit, kernel, "KNAME")
+    source, name = named_source(unit.source(), unit.declarations)
+
+    def make_thunk(libs: Any) -> Any:
+        return _thunk(node, libs[0].function(name), keep, red)
+
+    return NativePlan((source,), make_thunk)
+
+
+def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]) -> Any:
+    op = node.op
+    x_var = node.inputs[0]
+    din, dout = np.dtype(x_var.type.dtype), np.dtype(node.outputs[0].type.dtype)
+    ndim = x_var.type.ndim
+    f = ffi()
+    fb, new = f.from_buffer, f.new
+    needs_elements = op.kind in ("max", "min")
+    order = keep + red
+
+    def thunk(x: Any) -> tuple:
+        if type(x) is not np.ndarray or x.dtype is not din:
+            x = _coerce(x, din)
+        if x.ndim != ndim:
+            raise ValueError(f"{op}: {x_var} should have {ndim} dimension(s), got shape "
+                             f"{x.shape}")
+        shp, st = x.shape, x.strides
+        out = np.empty(tuple(shp[d] for d in keep), dout)
+        if out.size == 0:
+            return (out,)
+        if needs_elements and any(shp[d] == 0 for d in red):
+            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
+                             f"{shp}) is undefined")
+        shape = [shp[d] for d in order]
+        strides = [st[d] for d in order]
+        if not red:
+            shape.append(1)
+            strides.append(0)
+        kernel(new("int64_t[]", shape), new("int64_t[]", strides), _pointer(x), fb(out))
+        return (out,)
+
+    return thunk

@@ -1,0 +1,180 @@
+"""The host-C dialect of the shared C-family renderer: loops instead of work items.
+
+Two entry points per elementwise kernel:
+- `<name>_contig(n, p0, ..., out)`: every operand is C-contiguous with the result's shape or
+  is read as a scalar; one flat loop the compiler vectorizes (`omp simd`, with glibc's vector
+  math for exp/log/tanh/... when the probe found libmvec), split across OpenMP threads above
+  `PARALLEL_THRESHOLD` elements (a serial path first: entering an OpenMP region costs ~0.3 us);
+- `<name>_strided(shape, strides, p0, ..., out)`: any strides (in bytes, 0 where an input is
+  broadcast, negative for reversed views); rows of the last dimension, each a vectorizable
+  typed loop when the row is unit-stride, else a byte-strided loop.
+
+Reductions: `<name>(shape, strides, x, out)` where the input is presented (by the caller's
+strides) with the kept dimensions first; out is C-contiguous over the kept dimensions.
+"""
+
+from __future__ import annotations
+
+from theanine.codegen.cstyle import CStyleRenderer, Unit
+from theanine.codegen.kernels import ElemwiseKernel, ReduceKernel
+
+#: elements above which loops are split across threads
+PARALLEL_THRESHOLD = 200_000
+
+#: libm functions glibc's libmvec has vector variants of (double and float)
+_VECTOR_MATH = frozenset({
+    "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "erf", "erfc", "exp",
+    "exp2", "expm1", "log", "log10", "log1p", "log2", "sin", "sinh", "tan", "tanh", "atan2",
+    "pow",
+})
+_ARITY2 = frozenset({"atan2", "pow"})
+
+
+class CRenderer(CStyleRenderer):
+    dialect = "c"
+    headers = "#include <stdint.h>\n#include <math.h>\n"
+
+    def __init__(self, openmp: bool = True, vector_math: bool = True):
+        self.openmp = openmp
+        self.vector_math = vector_math
+
+    def math_declarations(self, used: set[str]) -> str:
+        """`declare simd` redeclarations so the vectorizer calls libmvec's variants (glibc
+        declares them only under -ffast-math, which would also drop NaN/Inf semantics)."""
+        if not self.vector_math:
+            return ""
+        lines = []
+        for fn in sorted(used):
+            base = fn[:-1] if fn.endswith("f") and fn[:-1] in _VECTOR_MATH else fn
+            if base not in _VECTOR_MATH:
+                continue
+            t = "float" if fn != base else "double"
+            args = ", ".join([t] * (2 if base in _ARITY2 else 1))
+            lines.append(f"#pragma omp declare simd notinbranch\nextern {t} {fn}({args});")
+        return "\n".join(lines)
+
+    def _parallel(self, pragma: str) -> str:
+        return f"#pragma omp {pragma}" if self.openmp else "#pragma omp simd"
+
+    def elemwise(self, unit: Unit, kernel: ElemwiseKernel, name: str) -> None:
+        prog = kernel.program
+        r = "" if kernel.inplace else f" {self.restrict}"
+        ins = [self.ctype(d) for d in prog.in_dtypes]
+        out_t = self.ctype(prog.out_dtype)
+        # flat loop
+        params = ["int64_t n"] + [f"const {t} *{r} p{k}" for k, t in enumerate(ins)] + \
+            [f"{out_t} *{r} out"]
+        hoisted = [f"    const {t} s{k} = p{k}[0];" for k, t in enumerate(ins)
+                   if kernel.scalar_inputs[k]]
+        operands = [f"s{k}" if kernel.scalar_inputs[k] else f"p{k}[i]" for k in range(len(ins))]
+        body, res = self.program_body(unit, prog, operands, indent="        ")
+        loop = ["    for (int64_t i = 0; i < n; i++) {", *body, f"        out[i] = {res};", "    }"]
+        unit.kernels.append("\n".join([
+            f"void {name}_contig({', '.join(params)}) {{", *hoisted,
+            f"    if (n < {PARALLEL_THRESHOLD}) {{", "    #pragma omp simd", *loop, "    } else {",
+            "    " + self._parallel("parallel for simd schedule(static)"), *loop, "    }", "}"]))
+        unit.declarations.append(f"void {name}_contig(int64_t{', void *' * (len(ins) + 1)});")
+        if kernel.ndim:
+            self._elemwise_strided(unit, kernel, name, ins, out_t)
+
+    def _elemwise_strided(self, unit: Unit, kernel: ElemwiseKernel, name: str,
+                          ins: list[str], out_t: str) -> None:
+        prog, nd, nin = kernel.program, kernel.ndim, kernel.nin
+        r = "" if kernel.inplace else f" {self.restrict}"
+        params = ["const int64_t *shape", "const int64_t *strides"] + \
+            [f"char *p{k}" for k in range(nin)] + ["char *out"]
+        pre = ["    int64_t inner = shape[%d], outer = 1;" % (nd - 1)]
+        pre += [f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];"]
+        row = ["        int64_t rem = o;"]
+        row += [f"        char *q{k} = p{k};" for k in range(nin)] + ["        char *qo = out;"]
+        row += [f"        for (int d = {nd - 2}; d >= 0; d--) {{",
+                "            int64_t c = rem % shape[d]; rem /= shape[d];"]
+        row += [f"            q{k} += c * strides[{k * nd} + d];" for k in range(nin)]
+        row += [f"            qo += c * strides[{nin * nd} + d];", "        }"]
+        row += [f"        const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)]
+        row += [f"        const int64_t so = strides[{nin * nd + nd - 1}];"]
+        unit_stride = [f"so == {self._size(prog.out_dtype)}"] + [
+            f"s{k} == {self._size(d)}" for k, d in enumerate(prog.in_dtypes)
+            if not kernel.inner_broadcast[k]]
+        # a typed unit-stride row the vectorizer handles
+        typed_ops = []
+        for k, t in enumerate(ins):
+            if kernel.inner_broadcast[k]:
+                typed_ops.append(f"*(const {t} *)q{k}")
+            else:
+                row_ptr = f"        const {t} *{r} r{k} = (const {t} *)q{k};"
+                row.append(row_ptr)
+                typed_ops.append(f"r{k}[j]")
+        row.append(f"        {out_t} *{r} ro = ({out_t} *)qo;")
+        body, res = self.program_body(unit, prog, typed_ops, indent="                ")
+        row += [f"        if ({' && '.join(unit_stride)}) {{", "            #pragma omp simd",
+                "            for (int64_t j = 0; j < inner; j++) {", *body,
+                f"                ro[j] = {res};", "            }", "        } else {"]
+        strided_ops = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
+        body, res = self.program_body(unit, prog, strided_ops, indent="                ")
+        row += ["            for (int64_t j = 0; j < inner; j++) {", *body,
+                f"                *({out_t} *)(qo + j * so) = {res};", "            }", "        }"]
+        loop = ["    for (int64_t o = 0; o < outer; o++) {", *row, "    }"]
+        unit.kernels.append("\n".join([
+            f"void {name}_strided({', '.join(params)}) {{", *pre,
+            f"    if (outer * inner < {PARALLEL_THRESHOLD} || outer < 2) {{", *loop, "    } else {",
+            "    " + self._parallel("parallel for schedule(static)"), *loop, "    }", "}"]))
+        unit.declarations.append(f"void {name}_strided(void *, void *{', void *' * (nin + 1)});")
+
+    @staticmethod
+    def _size(dtype: str) -> int:
+        import numpy as np
+
+        return np.dtype(dtype).itemsize
+
+    def reduce(self, unit: Unit, kernel: ReduceKernel, name: str) -> None:
+        """One output element per iteration of the (parallel) outer loop; the reduced
+        dimensions run as rows of the last one (vectorized when unit-stride)."""
+        identity, combine = self.reduce_parts(unit, kernel)
+        nk, nr = kernel.n_keep, kernel.n_red
+        nd = nk + nr
+        in_t, acc_t = self.ctype(kernel.in_dtype), self.ctype(kernel.acc_dtype)
+        out_t = self.ctype(kernel.out_dtype)
+        load = self.cast("v", kernel.in_dtype, kernel.acc_dtype)
+        first = identity if identity is not None else self.cast(
+            f"*(const {in_t} *)q", kernel.in_dtype, kernel.acc_dtype)
+        step = combine.format(a="acc", b=load)
+        lines = [f"void {name}(const int64_t *shape, const int64_t *strides, char *x, "
+                 f"{out_t} *{self.restrict} out) {{",
+                 "    int64_t n_out = 1, n_rows = 1;",
+                 f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
+                 f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
+                 f"    const int64_t inner = shape[{nd - 1}], s = strides[{nd - 1}];",
+                 f"    {self._parallel('parallel for schedule(static) if(n_out * n_rows * inner > %d && n_out > 1)' % PARALLEL_THRESHOLD)}",  # noqa: E501
+                 "    for (int64_t o = 0; o < n_out; o++) {",
+                 "        char *base = x; int64_t rem = o;",
+                 f"        for (int d = {nk - 1}; d >= 0; d--) {{",
+                 "            base += (rem % shape[d]) * strides[d]; rem /= shape[d]; }",
+                 "        char *q = base;",
+                 f"        {acc_t} acc = {first};",
+                 "        for (int64_t r = 0; r < n_rows; r++) {",
+                 "            char *row = base; int64_t rr = r;",
+                 f"            for (int d = {nd - 2}; d >= {nk}; d--) {{",
+                 "                row += (rr % shape[d]) * strides[d]; rr /= shape[d]; }",
+                 f"            if (s == {self._size(kernel.in_dtype)}) {{",
+                 f"                const {in_t} *t = (const {in_t} *)row;",
+                 f"                #pragma omp simd reduction({self._omp_op(kernel)}:acc)"
+                 if self._omp_op(kernel) else "",
+                 "                for (int64_t j = 0; j < inner; j++) {",
+                 f"                    {in_t} v = t[j]; acc = {step}; }}",
+                 "            } else {",
+                 "                for (int64_t j = 0; j < inner; j++) {",
+                 f"                    {in_t} v = *(const {in_t} *)(row + j * s); acc = {step}; }}",
+                 "            }",
+                 "        }",
+                 f"        out[o] = {self.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
+                 "    }",
+                 "}"]
+        unit.kernels.append("\n".join(ln for ln in lines if ln))
+        unit.declarations.append(f"void {name}(void *, void *, void *, void *);")
+
+    @staticmethod
+    def _omp_op(kernel: ReduceKernel) -> str | None:
+        """The OpenMP reduction operator (sum/prod of floats vectorize in a different order,
+        like NumPy's pairwise sum; max/min keep the NaN-propagating helper, serial)."""
+        return {"sum": "+", "prod": "*"}.get(kernel.kind)

@@ -1,0 +1,68 @@
+"""Running an Op's own `CCode` (see `theanine.codegen.native` for the contract)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.codegen.native import MAX_NDIM, CCode
+from theanine.graph.basic import Apply
+from theanine_c.build import Source, ffi
+from theanine_c.plan import NativePlan
+
+
+def ccode_plan(node: Apply, code: CCode, renderer: Any) -> NativePlan:
+    source = Source(code.full_source(), (f"int {code.name}(void *, void *, char *, int64_t);",))
+
+    def make_thunk(libs: Any) -> Any:
+        return _thunk(node, code, libs[0].function(code.name))
+
+    return NativePlan((source,), make_thunk)
+
+
+def _fill(arr: Any, value: np.ndarray) -> None:
+    arr.data = ffi().cast("char *", value.__array_interface__["data"][0])
+    arr.ndim = value.ndim
+    arr.size = value.size
+    arr.shape[0:value.ndim] = value.shape
+    arr.strides[0:value.ndim] = value.strides
+
+
+def _thunk(node: Apply, code: CCode, fn: Any) -> Any:
+    f = ffi()
+    in_types = [(np.dtype(v.type.dtype), v.type.ndim, v) for v in node.inputs]
+    out_dtypes = [np.dtype(v.type.dtype) for v in node.outputs]
+    out_ndims = [v.type.ndim for v in node.outputs]
+    for _, nd, v in in_types:
+        if nd > MAX_NDIM:
+            raise ValueError(f"{node.op}: {v} has more than {MAX_NDIM} dimensions")
+
+    def thunk(*values: Any) -> list:
+        arrays = []
+        for value, (dtype, nd, var) in zip(values, in_types):
+            a = np.asarray(value, dtype=dtype)
+            if a.ndim != nd:
+                raise ValueError(f"{node.op}: input {var} should have {nd} dimension(s), got "
+                                 f"shape {a.shape}")
+            if code.contiguous_inputs:
+                a = np.ascontiguousarray(a)
+            arrays.append(a)
+        shapes = [tuple(int(s) for s in shp) for shp in code.output_shapes(*arrays)]
+        if len(shapes) != len(out_dtypes) or any(len(s) != n for s, n in zip(shapes, out_ndims)):
+            raise ValueError(f"{node.op}: output_shapes gave {shapes}, expected "
+                             f"{len(out_dtypes)} shape(s) of rank(s) {out_ndims}")
+        outs = [np.empty(s, d) for s, d in zip(shapes, out_dtypes)]
+        ins_c = f.new("th_array[]", max(1, len(arrays)))
+        outs_c = f.new("th_array[]", max(1, len(outs)))
+        for k, a in enumerate(arrays):
+            _fill(ins_c[k], a)
+        for k, o in enumerate(outs):
+            _fill(outs_c[k], o)
+        error = f.new("char[]", 512)
+        if fn(ins_c, outs_c, error, 512) != 0:
+            raise RuntimeError(f"{node.op} (native code {code.name}): "
+                               f"{f.string(error).decode(errors='replace')}")
+        return outs
+
+    return thunk

@@ -1,0 +1,143 @@
+"""Finding and probing the C compiler, lazily: nothing here runs at `import theanine`.
+
+The probe compiles two tiny files once per compiler (the result is kept in the artifact cache,
+keyed by the compiler's path, size and mtime, so later processes pay one stat): one to see
+that the compiler works at all, one to see whether OpenMP and glibc's vector math (libmvec)
+are there.  What it finds becomes part of every kernel's cache key, with the CPU's features
+(`-march=native` code only runs on the CPU it was built for).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno",
+              "-std=gnu11", "-w")
+_PROBE_SOURCE = "int theanine_probe(int x) { return x + 1; }\n"
+_FEATURES_SOURCE = """#include <math.h>
+#include <omp.h>
+#pragma omp declare simd notinbranch
+extern double exp(double);
+void theanine_features(long n, double *x) {
+    #pragma omp parallel for simd if(n > 1000)
+    for (long i = 0; i < n; i++) x[i] = exp(x[i]) + omp_get_num_threads();
+}
+"""
+
+
+class ToolchainUnavailable(Exception):
+    """No working C compiler; the message says why."""
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A probed compiler: its command, identity and the flags kernels are built with."""
+
+    command: tuple[str, ...]
+    identity: str
+    flags: tuple[str, ...]
+    libs: tuple[str, ...]
+    openmp: bool
+    vector_math: bool
+    cpu: str
+
+    def compile_command(self, source: Path, output: Path) -> list[str]:
+        return [*self.command, *self.flags, str(source), "-o", str(output), *self.libs]
+
+    def key_parts(self) -> dict[str, str]:
+        return {"compiler": self.identity, "flags": " ".join(self.flags + self.libs),
+                "cpu": self.cpu}
+
+
+def compiler_command() -> list[str]:
+    """The compiler to use: `$CC` (which may carry arguments), else `cc` or `gcc` on PATH."""
+    cc = os.environ.get("CC")
+    if cc:
+        parts = shlex.split(cc)
+        if not parts or shutil.which(parts[0]) is None:
+            raise ToolchainUnavailable(f"CC={cc!r} is not an executable")
+        return parts
+    for name in ("cc", "gcc", "clang"):
+        path = shutil.which(name)
+        if path:
+            return [path]
+    raise ToolchainUnavailable("no C compiler: CC is unset and neither cc, gcc nor clang is on "
+                               "PATH (on Debian: apt-get install gcc)")
+
+
+def cpu_features() -> str:
+    """A digest of the CPU's model and flags, for the cache keys of `-march=native` code."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import platform
+
+        return platform.machine() + ":" + platform.processor()
+    keep = [ln for ln in text.splitlines() if ln.startswith(("flags", "model name", "Features"))]
+    return hashlib.sha256("\n".join(sorted(set(keep))).encode()).hexdigest()[:16]
+
+
+def _run(command: list[str], cwd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def _probe_uncached(command: list[str]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="theanine-probe-") as tmp:
+        src = Path(tmp, "probe.c")
+        src.write_text(_PROBE_SOURCE)
+        out = Path(tmp, "probe.so")
+        try:
+            done = _run([*command, *BASE_FLAGS, str(src), "-o", str(out)], tmp)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ToolchainUnavailable(f"the C compiler {command[0]} could not run: {exc}"
+                                       ) from None
+        if done.returncode != 0 or not out.exists():
+            raise ToolchainUnavailable(f"the C compiler {command[0]} fails on a trivial file: "
+                                       f"{done.stderr.strip()[:500]}")
+        version = _run([*command, "--version"], tmp).stdout.splitlines()
+        identity = f"{command} {version[0] if version else 'unknown version'}"
+        src.write_text(_FEATURES_SOURCE)
+        both = _run([*command, *BASE_FLAGS, "-fopenmp", str(src), "-o", str(out), "-lmvec",
+                     "-lm"], tmp)
+        openmp = vector_math = both.returncode == 0
+        if not openmp:
+            no_simd = _FEATURES_SOURCE.replace("#pragma omp declare simd notinbranch\n", "")
+            src.write_text(no_simd)
+            openmp = _run([*command, *BASE_FLAGS, "-fopenmp", str(src), "-o", str(out),
+                           "-lm"], tmp).returncode == 0
+    return {"identity": identity, "openmp": openmp, "vector_math": vector_math}
+
+
+@lru_cache(maxsize=None)
+def _probe(command: tuple[str, ...]) -> Toolchain:
+    from theanine.cache import artifact_key, get_cache
+
+    st = os.stat(shutil.which(command[0]) or command[0])
+    key = artifact_key(kind="c-toolchain-probe", command=" ".join(command),
+                       stamp=f"{st.st_size}:{st.st_mtime_ns}", python=sys.version)
+    cache = get_cache()
+
+    def build(tmp: Path) -> None:
+        (tmp / "probe.json").write_text(json.dumps(_probe_uncached(list(command))))
+
+    found = json.loads((cache.get_or_build(key, build, label="c toolchain probe")
+                        / "probe.json").read_text())
+    flags = BASE_FLAGS + (("-fopenmp",) if found["openmp"] else ())
+    libs = (("-lmvec",) if found["vector_math"] else ()) + ("-lm",)
+    return Toolchain(command, found["identity"], flags, libs, found["openmp"],
+                     found["vector_math"], cpu_features())
+
+
+def toolchain() -> Toolchain:
+    """The probed compiler; raises ToolchainUnavailable with the reason when there is none."""
+    return _probe(tuple(compiler_command()))
