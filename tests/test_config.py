@@ -19,7 +19,7 @@ from theanine.config import Config, ConfigError, config
 from theanine.plugins import PluginRegistry, use_registry
 
 CORE_FLAGS = ("backend", "cache_dir", "floatX", "impl_fallback", "optimizer",
-              "optimizer_excluding", "optimizer_including")
+              "optimizer_excluding", "optimizer_including", "tiered")
 
 
 def fresh_config(environ: dict[str, str] | None = None) -> Config:
@@ -46,10 +46,13 @@ def test_core_flags_and_defaults():
     flags = config.flags()
     assert set(CORE_FLAGS) <= set(flags)
     defaults = {name: flags[name].default for name in CORE_FLAGS if name != "cache_dir"}
-    assert defaults == {"backend": "auto", "floatX": "float32", "impl_fallback": "fallback",
+    assert defaults == {"backend": "auto", "floatX": "float32", "impl_fallback": "allow",
                         "optimizer": "fast_run", "optimizer_excluding": (),
-                        "optimizer_including": ()}
-    assert os.path.basename(flags["cache_dir"].default) == "theanine"
+                        "optimizer_including": (), "tiered": True}
+    if "THEANINE_CACHE_DIR" in os.environ:
+        assert flags["cache_dir"].default == os.environ["THEANINE_CACHE_DIR"]
+    else:
+        assert os.path.basename(flags["cache_dir"].default) == "theanine"
     assert all(flags[name].doc for name in CORE_FLAGS)
 
 
@@ -73,7 +76,7 @@ def test_theanine_flags_parsing():
     assert cfg.optimizer is None
     assert cfg.optimizer_excluding == ("fusion", "inplace")
     assert cfg.backend == "python"
-    assert cfg.impl_fallback == "fallback"
+    assert cfg.impl_fallback == "allow"
 
 
 def test_theanine_flags_item_without_equals():

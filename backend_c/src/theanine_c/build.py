@@ -73,7 +73,8 @@ def _compile(tool: Toolchain, source: Source, key: str) -> Path:
         done = subprocess.run(command, capture_output=True, text=True, cwd=tmp, timeout=600)
         if done.returncode != 0:
             raise CompileError(f"{command[0]} failed on a generated kernel",
-                               source=source.text, command=command, stderr=done.stderr)
+                               source=source.text, command=command, stderr=done.stderr,
+                               returncode=done.returncode)
 
     return get_cache().get_or_build(key, build, label="c kernels") / filename
 
@@ -101,7 +102,13 @@ def build_all(tool: Toolchain, sources: Sequence[Source]) -> list[Library | Base
 
     def one(i: int) -> Library | BaseException:
         try:
-            return _load(keys[i], _compile(tool, sources[i], keys[i]), sources[i])
+            try:
+                return _load(keys[i], _compile(tool, sources[i], keys[i]), sources[i])
+            except OSError:  # pruned by another process after this one memoized the entry
+                from theanine.cache import get_cache
+
+                get_cache().forget(keys[i])
+                return _load(keys[i], _compile(tool, sources[i], keys[i]), sources[i])
         except Exception as exc:  # reported per unit: its nodes fall back
             return exc
 

@@ -42,6 +42,24 @@ def _gemm(node: Any) -> Any:
     return gemm_impl(node)
 
 
+def _softmax(node: Any) -> Any:
+    from theanine_c.nnet import softmax_plan
+
+    return softmax_plan(node, BACKEND.renderer)
+
+
+def _softmax_grad(node: Any) -> Any:
+    from theanine_c.nnet import softmax_grad_plan
+
+    return softmax_grad_plan(node, BACKEND.renderer)
+
+
+def _alloc(node: Any) -> Any:
+    from theanine_c.alloc import alloc_plan
+
+    return alloc_plan(node, BACKEND.renderer)
+
+
 def _scan(node: Any) -> Any:
     return node.op.make_thunk(node, BACKEND)
 
@@ -62,17 +80,22 @@ def _subtensor(node: Any) -> Any:
 @hookimpl
 def theanine_register_op_impls(register: Any) -> None:
     from theanine.scan_module.op import Scan
-    from theanine.tensor.basic import Rebroadcast, Reshape, Shape
+    from theanine.tensor.basic import Alloc, MakeVector, Rebroadcast, Reshape, SameExtent, Shape
     from theanine.tensor.blas import Gemm
     from theanine.tensor.elemwise import DimShuffle, Elemwise
     from theanine.tensor.math import Dot, Reduce
+    from theanine.tensor.nnet import Softmax, SoftmaxGrad
     from theanine.tensor.subtensor import Subtensor
 
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
     register(Dot, "c", _dot)
     register(Gemm, "c", _gemm)
+    register(Alloc, "c", _alloc)
+    register(Softmax, "c", _softmax)
+    register(SoftmaxGrad, "c", _softmax_grad)
     register(Scan, "c", _scan)
     register(Subtensor, "c", _subtensor)
-    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape):
+    # views and shape arithmetic: NumPy does the pointer arithmetic C would do
+    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, MakeVector):
         register(op_type, "c", _host)

@@ -1,4 +1,5 @@
-"""The `theanine` command: inspect the installed plugins and backends, run the demo.
+"""The `theanine` command: inspect the installed plugins and backends and the compiled-artifact
+cache, run the demo.
 
 `theanine plugins` is the first thing to run when a backend is missing: it says which
 distribution registered what and why a backend is unavailable.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -42,7 +44,35 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", metavar="N", type=int, default=DEFAULT_STEPS,
                       help=f"training steps (default: {DEFAULT_STEPS})")
     demo.set_defaults(handler=_cmd_demo)
+    _add_cache_parser(commands)
     return parser
+
+
+def _add_cache_parser(commands: Any) -> None:
+    cache = commands.add_parser(
+        "cache", help="inspect or prune the compiled-artifact cache",
+        description="Inspect or prune the cache of compiled artifacts that native backends "
+        "share. Its directory is $THEANINE_CACHE_DIR if set, else the cache_dir flag.")
+    actions = cache.add_subparsers(dest="action", required=True, metavar="ACTION")
+    info = actions.add_parser("info", help="where the cache is, its size and limits")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(handler=_cmd_cache_info)
+    listing = actions.add_parser("list", help="the entries, most recently used first")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_cmd_cache_list)
+    prune = actions.add_parser(
+        "prune", help="remove old or least recently used entries",
+        description="Remove entries unused for --max-age-days, then the least recently used "
+        "ones until the rest fit in --max-bytes; also leftovers of killed builds. Without "
+        "options, applies the automatic limits (THEANINE_CACHE_MAX_BYTES, "
+        "THEANINE_CACHE_MAX_AGE_DAYS).")
+    prune.add_argument("--max-bytes", metavar="SIZE", type=_size_arg, default=None,
+                       help="keep at most this much (bytes, or with a unit: 500M, 2G)")
+    prune.add_argument("--max-age-days", metavar="DAYS", type=_days_arg, default=None,
+                       help="remove entries not used for this many days")
+    prune.set_defaults(handler=_cmd_cache_prune)
+    clear = actions.add_parser("clear", help="remove every entry and recorded failure")
+    clear.set_defaults(handler=_cmd_cache_clear)
 
 
 def plugin_report() -> dict[str, list[dict[str, Any]]]:
@@ -115,14 +145,114 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _size_arg(text: str) -> int:
+    from theanine.cache import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _days_arg(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of days >= 0, got {text!r}")
+    return days
+
+
+def _human_bytes(n: int) -> str:
+    units, size, k = ("B", "KiB", "MiB", "GiB", "TiB"), float(n), 0
+    while size >= 1024 and k < len(units) - 1:
+        size, k = size / 1024, k + 1
+    return f"{n} B" if k == 0 else f"{size:.1f} {units[k]}"
+
+
+def _when(stamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+def _cmd_cache_info(args: argparse.Namespace) -> int:
+    from theanine.cache import get_cache
+
+    info = get_cache().info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    limit_bytes = "none" if info["max_bytes"] is None else _human_bytes(info["max_bytes"])
+    limit_age = "none" if info["max_age_days"] is None else f"{info['max_age_days']:g} days"
+    print(f"cache directory: {info['root']}")
+    print(f"entries:         {info['n_entries']} ({_human_bytes(info['total_bytes'])})")
+    print(f"failed builds:   {info['n_failures']} (kept in {info['failures_dir']})")
+    print(f"temporary dirs:  {info['n_temp']} (builds in progress or left by killed ones)")
+    print(f"automatic prune: above {limit_bytes}, unused for {limit_age} "
+          "(THEANINE_CACHE_MAX_BYTES, THEANINE_CACHE_MAX_AGE_DAYS)")
+    return 0
+
+
+def _cmd_cache_list(args: argparse.Namespace) -> int:
+    from theanine.cache import get_cache
+
+    cache = get_cache()
+    entries = cache.entries()[::-1]
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"(no entries in {cache.root})")
+        return 0
+    print("\n".join(_table(
+        [["KEY", "LABEL", "SIZE", "LAST USED", "CREATED"]]
+        + [[e.key[:16], e.label or "-", _human_bytes(e.size_bytes), _when(e.last_used),
+            _when(e.created)] for e in entries])))
+    return 0
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _cmd_cache_prune(args: argparse.Namespace) -> int:
+    from theanine.cache import get_cache
+
+    cache = get_cache()
+    max_bytes, max_age = args.max_bytes, args.max_age_days
+    if max_bytes is None and max_age is None:
+        max_bytes, max_age = cache.max_bytes, cache.max_age_days
+    before = cache.info()["total_bytes"]
+    removed = cache.prune(max_bytes=max_bytes, max_age_days=max_age)
+    after = cache.info()
+    print(f"removed {_entries(removed)} ({_human_bytes(before - after['total_bytes'])}); "
+          f"{after['n_entries']} left ({_human_bytes(after['total_bytes'])}) in {cache.root}")
+    return 0
+
+
+def _cmd_cache_clear(args: argparse.Namespace) -> int:
+    from theanine.cache import get_cache
+
+    cache = get_cache()
+    removed = cache.clear()
+    print(f"removed {_entries(removed)} from {cache.root}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `theanine` command with `argv` (default: the process arguments)."""
+    from theanine.cache import CacheError
     from theanine.config import ConfigError
     from theanine.plugins import PluginError
 
     args = _build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (PluginError, ConfigError) as exc:
+    except (PluginError, ConfigError, CacheError) as exc:
         print(f"theanine {args.command}: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `theanine cache list | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -166,6 +166,9 @@ class Config:
 
 
 def _default_cache_dir() -> str:
+    env = os.environ.get("THEANINE_CACHE_DIR")
+    if env:
+        return env
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     return os.path.join(base, "theanine")
 

@@ -45,12 +45,32 @@ def select_backend(name: str | None = None) -> Backend:
     if name == "auto":
         candidates = sorted((b for b, _ in registry.backends.values()),
                             key=lambda b: getattr(b, "priority", 0), reverse=True)
+        passed_over = []
         for backend in candidates:
-            if backend.is_available()[0]:
+            ok, reason = backend.is_available()
+            if ok:
+                if passed_over:
+                    _warn_once(backend.name, passed_over)
                 return backend
+            passed_over.append(f"{backend.name} ({reason})")
         raise RuntimeError("no backend is available; `theanine plugins` says why")
     backend = registry.get_backend(name)
     ok, reason = backend.is_available()
     if not ok:
         raise RuntimeError(f"backend {name!r} is not available: {reason}")
     return backend
+
+
+_WARNED: set[tuple[str, ...]] = set()
+
+
+def _warn_once(chosen: str, passed_over: list[str]) -> None:
+    """One warning per process for `auto` settling below a faster backend, saying why."""
+    key = (chosen, *passed_over)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    import warnings
+
+    warnings.warn(f"backend=auto uses {chosen!r}: faster backends are unavailable: "
+                  f"{'; '.join(passed_over)}", RuntimeWarning, stacklevel=3)

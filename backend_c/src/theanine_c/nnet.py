@@ -1,0 +1,153 @@
+"""Softmax and its gradient as native row kernels (any axis: the thunk presents the input as
+rows along that axis, strided, without copying when the layout allows it).
+
+softmax:      out = exp(x - max(x)) / sum(exp(x - max(x)))          per row
+softmax grad: out = (g * sm) - sm * sum(g * sm)                      per row
+A row of NaN gives NaN, as NumPy's reference does; an empty row gives an empty row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.graph.basic import Apply
+from theanine_c.build import ffi
+from theanine_c.elemwise import _pointer
+from theanine_c.plan import NativePlan, named_source
+from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
+
+_SOFTMAX = """
+void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {
+    #pragma omp parallel for schedule(static) if(rows * n > %(par)d && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        const char *xp = x + r * xr;
+        T *o = (T *)(out + r * orow);
+        T m = -INFINITY;
+        for (int64_t j = 0; j < n; j++) { T v = *(const T *)(xp + j * xs); m = (v > m || v != v) ? v : m; }
+        double s = 0;
+        #pragma omp simd reduction(+:s)
+        for (int64_t j = 0; j < n; j++) { T e = EXP(*(const T *)(xp + j * xs) - m); o[j] = e; s += e; }
+        const T inv = (T)(1.0 / s);
+        #pragma omp simd
+        for (int64_t j = 0; j < n; j++) o[j] = o[j] * inv;
+    }
+}
+"""
+
+_SOFTMAX_GRAD = """
+void KNAME(int64_t rows, int64_t n, char *g, int64_t gr, int64_t gs, char *sm, int64_t sr,
+           int64_t ss, char *out, int64_t orow) {
+    #pragma omp parallel for schedule(static) if(rows * n > %(par)d && rows > 1)
+    for (int64_t r = 0; r < rows; r++) {
+        const char *gp = g + r * gr, *sp = sm + r * sr;
+        T *o = (T *)(out + r * orow);
+        double s = 0;
+        for (int64_t j = 0; j < n; j++) {
+            T v = *(const T *)(gp + j * gs) * *(const T *)(sp + j * ss);
+            o[j] = v; s += v;
+        }
+        const T t = (T)s;
+        for (int64_t j = 0; j < n; j++) o[j] = o[j] - *(const T *)(sp + j * ss) * t;
+    }
+}
+"""
+
+
+def _source(template: str, dtype: str, renderer: CRenderer) -> tuple[Any, str]:
+    if dtype not in ("float32", "float64"):
+        raise Unsupported(f"softmax of {dtype} has no C implementation")
+    ctype = renderer.ctype(dtype)
+    unit = Unit(renderer)
+    exp = renderer.math_name("exp", dtype)
+    unit.math.add(exp)
+    body = (template % {"par": PARALLEL_THRESHOLD}).replace("EXP", exp)
+    unit.kernels.append(f"typedef {ctype} T;\n{body}")
+    nptr = 3 if "sm," in template else 2
+    args = ", ".join(["int64_t", "int64_t"] + ["void *", "int64_t", "int64_t"] * (nptr - 1)
+                     + ["void *", "int64_t"])
+    unit.declarations.append(f"void KNAME({args});")
+    return named_source(unit.source(), unit.declarations)
+
+
+def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int, int, int]:
+    """(array, rows, n, row stride, element stride) presenting `a` as rows along `axis`;
+    copies only when the other dimensions cannot be walked with one stride."""
+    moved = np.moveaxis(a, axis, -1)
+    n = moved.shape[-1]
+    rows = moved.size // n
+    if moved.ndim == 1:
+        return moved, 1, n, 0, moved.strides[0]
+    lead = moved.reshape(-1, n) if moved.flags.c_contiguous else None
+    if lead is None and moved.ndim == 2:
+        lead = moved
+    if lead is None:
+        lead = np.ascontiguousarray(moved).reshape(-1, n)
+    return lead, rows, n, lead.strides[0], lead.strides[1]
+
+
+def softmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
+    dtype = node.outputs[0].type.dtype
+    source, name = _source(_SOFTMAX, dtype, renderer)
+    d = np.dtype(dtype)
+    ndim = node.inputs[0].type.ndim
+    axis = node.op.axis % ndim
+
+    def make_thunk(libs: Any) -> Any:
+        kernel = libs[0].function(name)
+        fb = ffi().from_buffer
+
+        def thunk(x: Any) -> tuple:
+            x = np.asarray(x, dtype=d)
+            if x.ndim != ndim:
+                raise ValueError(f"softmax: {node.inputs[0]} should have {ndim} dimension(s), "
+                                 f"got shape {x.shape}")
+            if x.size == 0:
+                return (np.empty(x.shape, d),)
+            xs, rows, n, xr, xe = _rows(x, axis)
+            out = np.empty((rows, n), d)
+            if out.size:
+                kernel(rows, n, _pointer(xs), xr, xe, fb(out), out.strides[0])
+            moved_shape = np.moveaxis(x, axis, -1).shape
+            return (np.moveaxis(out.reshape(moved_shape), -1, axis),)
+
+        return thunk
+
+    return NativePlan((source,), make_thunk)
+
+
+def softmax_grad_plan(node: Apply, renderer: CRenderer) -> NativePlan:
+    dtype = node.outputs[0].type.dtype
+    if node.inputs[0].type.dtype != dtype:
+        raise Unsupported("softmax grad with mixed dtypes")
+    source, name = _source(_SOFTMAX_GRAD, dtype, renderer)
+    d = np.dtype(dtype)
+    ndim = node.inputs[1].type.ndim
+    axis = node.op.axis % ndim
+
+    def make_thunk(libs: Any) -> Any:
+        kernel = libs[0].function(name)
+        fb = ffi().from_buffer
+
+        def thunk(g: Any, sm: Any) -> tuple:
+            g = np.asarray(g, dtype=d)
+            sm = np.asarray(sm, dtype=d)
+            if g.shape != sm.shape or sm.ndim != ndim:
+                raise ValueError(f"softmax grad: {node.inputs[0]} has shape {g.shape}, "
+                                 f"{node.inputs[1]} has shape {sm.shape}; they must be equal")
+            if sm.size == 0:
+                return (np.empty(sm.shape, d),)
+            gs, rows, n, gr, ge = _rows(g, axis)
+            ss, _, _, sr, se = _rows(sm, axis)
+            out = np.empty((rows, n), d)
+            if out.size:
+                kernel(rows, n, _pointer(gs), gr, ge, _pointer(ss), sr, se, fb(out),
+                       out.strides[0])
+            moved_shape = np.moveaxis(sm, axis, -1).shape
+            return (np.moveaxis(out.reshape(moved_shape), -1, axis),)
+
+        return thunk
+
+    return NativePlan((source,), make_thunk)
