@@ -63,11 +63,12 @@ def test_useless_elemwise(expr, gone):
 
 
 def test_x_minus_x_is_zeros():
-    x = T.dvector("x")
+    # integers only: for floats, inf - inf and nan - nan are nan (tests/test_issue9_ops.py)
+    x = T.lvector("x")
     f, g = both([x], x - x)
     assert "sub" not in compiled_ops(f)
-    assert_same_values(f, g, np.array([1.0, 2.0]))
-    assert f(np.zeros(0)).shape == (0,)
+    assert_same_values(f, g, np.array([1, 2]))
+    assert f(np.zeros(0, "int64")).shape == (0,)
 
 
 def test_constant_folding_and_collection():

@@ -1,6 +1,10 @@
 """Canonicalization: constant folding and the algebraic clean-ups that make graphs (above all
 the graphs `grad` writes) small: x*1, x+0, x**1, neg(neg(x)), x-x, constant collection,
-allocs that only broadcast, and DimShuffle chains."""
+allocs that only broadcast, and DimShuffle chains.
+
+An identity is applied only where it holds for every value, infinities and NaNs included:
+x - x → 0 is kept for integers (inf - inf is NaN), and an operand is dropped only when no
+run-time shape check goes with it."""
 
 from __future__ import annotations
 
@@ -16,7 +20,14 @@ from theanine.rewriting.patterns import (
     scalar_op_of,
 )
 from theanine.scalar import basic as ps
-from theanine.tensor.basic import Alloc, Rebroadcast, Shape, as_tensor_variable, constant
+from theanine.tensor.basic import (
+    Alloc,
+    Rebroadcast,
+    SameExtent,
+    Shape,
+    as_tensor_variable,
+    constant,
+)
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.math import cast
 from theanine.tensor.subtensor import Subtensor
@@ -43,14 +54,28 @@ def constant_folding(fgraph, node):
 
 
 def _identity_operand(node, neutral, positions):
-    """The other operand of a binary node whose operand at one of `positions` is `neutral`."""
+    """The other operand of a binary node whose operand at one of `positions` is `neutral`
+    (an alloc'd neutral only when the other operand provably has its shape: the alloc may
+    be what checks that operands agree)."""
     out = node.outputs[0]
     for k in positions:
         if is_constant_value(node.inputs[k], neutral):
             other = node.inputs[1 - k]
+            alloc = _alloc_under(node.inputs[k])
+            if alloc is not None and not _alloc_shape_implied(alloc, [other]):
+                continue
             kept = same_type_or_none(out, other)
             if kept is not None:
                 return [kept]
+    return None
+
+
+def _alloc_under(v):
+    """The Alloc node under v's broadcasting DimShuffles that has extents, if any."""
+    while v.owner is not None and isinstance(v.owner.op, DimShuffle | Alloc):
+        if isinstance(v.owner.op, Alloc) and len(v.owner.inputs) > 1:
+            return v.owner
+        v = v.owner.inputs[0]
     return None
 
 
@@ -74,8 +99,10 @@ def useless_elemwise(fgraph, node):
 
 @node_rewriter([Elemwise])
 def sub_self(fgraph, node):
-    """x - x → zeros shaped like x (Theano's rule; x must not hold infinities or NaNs)."""
-    if scalar_op_of(node) != ps.sub or node.inputs[0] is not node.inputs[1]:
+    """x - x → zeros shaped like x, for integer x only: a float or complex x may hold an
+    infinity or a NaN, for which x - x is NaN (Theano rewrote floats too)."""
+    if scalar_op_of(node) != ps.sub or node.inputs[0] is not node.inputs[1] \
+            or node.inputs[0].dtype[0] not in "iu":
         return None
     from theanine.tensor.basic import zeros_like
 
@@ -128,14 +155,10 @@ def alloc_of_scalar_in_elemwise(fgraph, node):
     for k, inp in enumerate(node.inputs):
         if inp.owner is None or not isinstance(inp.owner.op, Alloc):
             continue
-        value, *dims = inp.owner.inputs
-        source = _shape_source(dims)
-        if source is None:
-            continue
-        if not any(_has_shape_of(u, source) for j, u in enumerate(node.inputs) if j != k):
+        if not _alloc_shape_implied(inp.owner, [u for j, u in enumerate(node.inputs) if j != k]):
             continue
         new_inputs = list(node.inputs)
-        new_inputs[k] = value
+        new_inputs[k] = inp.owner.inputs[0]
         rebuilt = node.op(*new_inputs)
         kept = same_type_or_none(node.outputs[0], rebuilt)
         if kept is not None:
@@ -143,39 +166,61 @@ def alloc_of_scalar_in_elemwise(fgraph, node):
     return None
 
 
-def _has_shape_of(u, x) -> bool:
-    """Whether u's shape is x's: u is x, or an elementwise result whose extent in every
-    dimension comes from x (Elemwise refuses to broadcast a dimension not marked
-    broadcastable at run time, so an operand that is not broadcastable fixes the extent)."""
-    while u is not x:
-        node = u.owner
-        if node is None or not isinstance(node.op, Elemwise) or u.ndim != x.ndim \
-                or any(u.broadcastable):
-            return False
-        u = next((i for i in node.inputs if not any(i.broadcastable)), None)
-        if u is None:
-            return False
-    return True
+def _alloc_shape_implied(alloc_node, operands) -> bool:
+    """Whether the elementwise `operands` provably have the shape the alloc builds: its
+    extents are `shape(v)[i]` (or `SameExtent` checks of several such) and computing the
+    operands, or the node that still combines them, already verifies that they have the
+    shape of every such v (dropping the alloc must not drop a check)."""
+    dims = alloc_node.inputs[1:]
+    sources = _shape_sources(dims)
+    verified: set = set()
+    for u in operands:
+        if u.ndim == len(dims) and not any(u.broadcastable):
+            verified |= _verified_same_shape(u)
+    return bool(sources) and sources <= verified
 
 
-def _shape_source(dims):
-    """x if `dims` are exactly `x.shape[0], ..., x.shape[n-1]`, else None."""
-    source = None
+def _verified_same_shape(u) -> set:
+    """Variables whose shape is u's because computing u checks it: u, and through
+    elementwise nodes whose inputs and output have no broadcastable dimension, their inputs
+    (Elemwise refuses at run time to stretch a dimension not marked broadcastable)."""
+    found: set = set()
+    stack = [u]
+    while stack:
+        v = stack.pop()
+        if v in found:
+            continue
+        found.add(v)
+        node = v.owner
+        if node is not None and isinstance(node.op, Elemwise) and not any(v.broadcastable):
+            stack.extend(i for i in node.inputs if i.ndim == v.ndim and not any(i.broadcastable))
+    return found
+
+
+def _shape_sources(dims) -> set:
+    """The variables x whose shape `dims` is: each dim i is `shape(x)[i]` or a `SameExtent`
+    of such extents; the empty set when some dim is anything else."""
+    sources: set = set()
     for i, d in enumerate(dims):
         node = d.owner
-        if node is None or not isinstance(node.op, Subtensor) or node.op.idx_list != (i,):
-            return None
-        shp = node.inputs[0]
-        if shp.owner is None or not isinstance(shp.owner.op, Shape):
-            return None
-        x = shp.owner.inputs[0]
-        if source is None:
-            source = x
-        elif source is not x:
-            return None
-    if source is not None and source.ndim != len(dims):
+        extents = node.inputs if node is not None and isinstance(node.op, SameExtent) else [d]
+        for e in extents:
+            x = _shape_entry_of(e, i)
+            if x is None or x.ndim != len(dims):
+                return set()
+            sources.add(x)
+    return sources
+
+
+def _shape_entry_of(e, i):
+    """x if `e` is `shape(x)[i]`, else None."""
+    node = e.owner
+    if node is None or not isinstance(node.op, Subtensor) or node.op.idx_list != (i,):
         return None
-    return source
+    shp = node.inputs[0]
+    if shp.owner is None or not isinstance(shp.owner.op, Shape):
+        return None
+    return shp.owner.inputs[0]
 
 
 @node_rewriter([DimShuffle])

@@ -4,7 +4,10 @@ An Elemwise whose output may reuse an input's buffer saves an allocation per cal
 may be overwritten only if nothing can observe it afterwards: it is computed inside the graph
 (not a function input, a shared value or a constant), it is nobody's view (so no input's memory
 hides behind it), the overwriting node is its only client (so no later node reads it and it is
-not a function output), and it has the output's exact type (so it has the output's shape).
+not a function output), and it has the output's exact type.  The type alone does not fix
+the shape (a dimension not typed broadcastable may still hold 1): the inplace Elemwise checks
+every operand against the destroyed input's shape before writing, as the plain one checks
+them against the result's.
 """
 
 from __future__ import annotations

@@ -87,6 +87,18 @@ class ScalarOp:
 
     __repr__ = __str__
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """The table's ops pickle as references to the module's singletons (their gradient
+        rules are lambdas, which pickle cannot store); other ops pickle their state."""
+        if _BY_NAME.get(self.name) is self:
+            return (by_name, (self.name,))
+        return super().__reduce_ex__(protocol)
+
+    def __getstate__(self) -> dict:
+        # caches: the props key (rebuilt on demand) and generated programs (not picklable)
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_cached")
+                and k != "_program"}
+
     @property
     def accepts_out(self) -> bool:
         """Whether `impl(*inputs, out=buffer)` writes its result into `buffer` (what an
@@ -104,6 +116,19 @@ class ScalarOp:
                                 f"{', '.join(map(str, dtypes))}: {exc}") from None
             return [str(d) for d in resolved[self.nin:]]
         return [str(np.result_type(*dts))]
+
+    def loop_dtypes(self, operands: Sequence[Any]) -> list[np.dtype] | None:
+        """The input dtypes of the loop NumPy's ufunc runs for `operands` (dtypes, or the
+        Python types int/float/complex/bool for weak literals); None when the impl is not a
+        ufunc or no loop fits (plain promotion then decides)."""
+        if self.weak_literal_inputs is not None or not isinstance(self.impl, np.ufunc) \
+                or self.impl.nin != len(operands):
+            return None
+        try:
+            resolved = self.impl.resolve_dtypes(tuple(operands) + (None,) * self.impl.nout)
+        except (TypeError, ValueError):
+            return None
+        return list(resolved[:self.nin])
 
     def grad(self, inputs: Sequence[Any], outputs: Sequence[Any], output_grads: Sequence[Any]
              ) -> list[Any]:
@@ -179,6 +204,9 @@ class Cast(ScalarOp):
         super().__init__(f"cast_{self.dtype}", self._cast,
                          c_expr=f"cast_{self.dtype}({{0}})", grad=_cast_grad)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (Cast, (self.dtype,))
+
     def _cast(self, x: Any) -> Any:
         return np.asarray(x).astype(self.dtype)
 
@@ -210,13 +238,13 @@ class Comparison(ScalarOp):
 
 
 class FloatResult(ScalarOp):
-    """A scalar op defined by a Python function whose result is floating point."""
+    """A unary op defined by a Python function built on `exp` (sigmoid, softplus): its dtype
+    is the one NumPy's `exp` gives (bool and int8 → float16, int16 → float32, ...)."""
 
     __props__ = ("name",)
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
-        dt = np.result_type(*[np.dtype(d) for d in dtypes])
-        return [str(dt if dt.kind in "fc" else np.dtype("float64"))]
+        return exp.output_dtypes(dtypes)
 
 
 # Gradient rules ---------------------------------------------------------------------------
@@ -325,9 +353,10 @@ def _unary(rule: Callable[[Any, Any, Any], Any]) -> Callable[..., list]:
 
 
 def _as_float(x: Any) -> Any:
-    """Integers and booleans are computed in float64 (the output dtype `FloatResult` gives)."""
+    """Integers and booleans are computed in the float dtype `exp` gives them (the output
+    dtype `FloatResult` gives)."""
     x = np.asarray(x)
-    return x if x.dtype.kind in "fc" else x.astype(np.float64)
+    return x if x.dtype.kind in "fc" else x.astype(np.exp.resolve_dtypes((x.dtype, None))[1])
 
 
 def _np_sigmoid(x: Any) -> Any:
@@ -353,7 +382,8 @@ def _np_softplus(x: Any) -> Any:
 
 
 def _np_relu(x: Any) -> Any:
-    return np.maximum(x, 0).astype(x.dtype, copy=False)
+    """max(x, 0) with 0 a weak literal: the dtype is x's (int64 for bool, as in NumPy)."""
+    return np.maximum(x, 0)
 
 
 def _np_inv(x: Any) -> Any:
@@ -367,7 +397,7 @@ def _np_round_half_away(x: Any) -> Any:
     if x.dtype.kind == "c":
         raise TypeError("rounding half away from zero is not defined for complex numbers")
     if x.dtype.kind not in "f":
-        return x.copy()
+        return np.trunc(x)  # integers unchanged; bool becomes float16, as np.trunc does
     t = np.trunc(x)
     with np.errstate(invalid="ignore"):  # inf - inf: infinities stay as they are
         away = np.abs(x - t) >= 0.5
@@ -375,12 +405,13 @@ def _np_round_half_away(x: Any) -> Any:
 
 
 def _np_complex(re: Any, im: Any) -> Any:
-    """re + i*im without going through `1j * im` (which turns an infinite im into nan)."""
+    """re + i*im without going through `1j * im` (which turns an infinite im into nan); the
+    dtype is that of `re + 1j * im` in NumPy (integers give complex128)."""
     re, im = np.asarray(re), np.asarray(im)
     if re.dtype.kind == "c" or im.dtype.kind == "c":
         raise TypeError("complex takes real parts, got complex values")
     out = np.empty(np.broadcast_shapes(re.shape, im.shape),
-                   dtype=np.result_type(re.dtype, im.dtype, np.complex64))
+                   dtype=np.result_type(re.dtype, np.result_type(im.dtype, 1j)))
     out.real = re
     out.imag = im
     return out
@@ -417,7 +448,7 @@ sigmoid = FloatResult("sigmoid", _np_sigmoid, "(1 / (1 + exp(-{0})))",
                       _unary(lambda x, o, g: g * o * (1 - o)))
 softplus = FloatResult("softplus", _np_softplus, "(max({0}, 0) + log1p(exp(-fabs({0}))))",
                        _unary(lambda x, o, g: g * _tm().sigmoid(x)))
-relu = ScalarOp("relu", _np_relu, "max({0}, 0)",
+relu = Probed("relu", _np_relu, "max({0}, 0)",
                 _unary(lambda x, o, g: g * _tm().gt(x, 0)))
 floor = ScalarOp("floor", np.floor, "floor({0})", _g_zero)
 ceil = ScalarOp("ceil", np.ceil, "ceil({0})", _g_zero)
@@ -483,3 +514,12 @@ or_ = ScalarOp("or", np.bitwise_or, "({0} | {1})", None, nin=2, symbol="|", prec
 xor = ScalarOp("xor", np.bitwise_xor, "({0} ^ {1})", None, nin=2, symbol="^", precedence=0)
 invert = ScalarOp("invert", np.invert, "(~{0})", None, symbol="~", precedence=3)
 switch = Switch()
+
+#: the table's ops by name: what they pickle as (see `ScalarOp.__reduce_ex__`)
+_BY_NAME: dict[str, ScalarOp] = {op.name: op for op in list(globals().values())
+                                 if isinstance(op, ScalarOp)}
+
+
+def by_name(name: str) -> ScalarOp:
+    """The scalar op of the table called `name` (how a pickled one is restored)."""
+    return _BY_NAME[name]

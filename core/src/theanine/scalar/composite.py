@@ -30,6 +30,9 @@ class Composite(ScalarOp):
         # would repeat shared subexpressions, exponentially in the worst case).
         super().__init__(name, self._run, c_expr=None, grad=self._grad, nin=nin)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return (Composite, (self.nin, self.steps))
+
     def _run(self, *inputs: Any, out: Any = None) -> Any:
         program = self.__dict__.get("_program")
         if program is None:  # generated on first use: rewriting builds many that never run

@@ -83,6 +83,64 @@ def shape(x: Any) -> TensorVariable:
     return _shape(x)
 
 
+class SameExtent(Op):
+    """The common value of several int64 extents, checked at run time.
+
+    Shape inference uses it where a dimension's length could come from several operands
+    that are not broadcastable there (Elemwise, matmul's batch dimensions): the computation
+    it stands for would refuse mismatched lengths, so a graph that reads only the shape must
+    refuse them too, or a gradient could come out with another operand's shape.
+    """
+
+    __props__ = ("what",)
+
+    def __init__(self, what: str):
+        #: which operation and dimension the extents are for, for the error message
+        self.what = what
+
+    def make_node(self, *extents: Any) -> Apply:
+        from theanine.tensor.math import cast
+
+        inputs = []
+        for e in extents:
+            e = as_tensor_variable(e) if isinstance(e, Variable) else constant(e, dtype="int64")
+            inputs.append(e if e.dtype == "int64" else cast(e, "int64"))
+        return Apply(self, inputs, [TensorType("int64", ())()])
+
+    def perform(self, node, inputs, output_storage):
+        first = inputs[0]
+        if any(v != first for v in inputs[1:]):
+            raise ValueError(f"{self.what}: operands have lengths {[int(v) for v in inputs]} "
+                             "there, and a dimension that is not broadcastable is never "
+                             "stretched; give the short operand a broadcastable dimension")
+        output_storage[0][0] = np.asarray(first, dtype="int64")
+
+    def grad(self, inputs, output_grads):
+        return [None] * len(inputs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [()]
+
+
+def same_extent(extents: Sequence[Any], what: str) -> Any:
+    """One extent standing for `extents` (a `SameExtent` check unless they are the same
+    variable or equal ints)."""
+    distinct: list[Any] = []
+    for e in extents:
+        if not any(e is d or (_static_int(e) is not None and _static_int(e) == _static_int(d))
+                   for d in distinct):
+            distinct.append(e)
+    return distinct[0] if len(distinct) == 1 else SameExtent(what)(*distinct)
+
+
+def _static_int(e: Any) -> int | None:
+    if isinstance(e, int | np.integer):
+        return int(e)
+    if isinstance(e, Constant) and np.ndim(e.data) == 0:
+        return int(e.data)
+    return None
+
+
 class MakeVector(Op):
     """Stack scalars of one dtype into a vector."""
 

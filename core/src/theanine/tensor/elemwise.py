@@ -26,13 +26,16 @@ def is_weak_literal(x: Any) -> bool:
 
 def bind_weak_literals(inputs: Sequence[Any], context: str = "",
                        strong_of: Sequence[int] | None = None,
-                       exact: bool = False) -> list[Variable]:
+                       exact: bool = False, scalar_op: ScalarOp | None = None
+                       ) -> list[Variable]:
     """Turn inputs into tensor variables; Python numbers adopt the dtype of the others.
 
     NumPy 2 promotion treats Python literals as weak: `float32_vector * 2` stays float32,
     `int32_vector * 2.5` becomes float64, and `int8_vector + 300` is an error (with `exact`,
     as for comparisons, 300 keeps its own dtype instead).  `strong_of` limits which inputs the
-    literals take their dtype from (`switch` ignores its condition).
+    literals take their dtype from (`switch` ignores its condition).  With `scalar_op`, a
+    literal takes the dtype of the loop its NumPy ufunc picks (`int8_vector / 300` computes
+    in float64, as in NumPy, where plain promotion would reject 300 as an int8).
     """
     from theanine.tensor.basic import as_tensor_variable, constant
 
@@ -40,12 +43,19 @@ def bind_weak_literals(inputs: Sequence[Any], context: str = "",
     chosen = range(len(inputs)) if strong_of is None else strong_of
     strong = [converted[k] for k in chosen if not is_weak_literal(converted[k])]
     strong_dtypes = [np.dtype(s.dtype) for s in strong]
+    loop = None
+    if scalar_op is not None and strong and len(strong) < len(converted):
+        loop = scalar_op.loop_dtypes([type(x) if is_weak_literal(x) else np.dtype(x.dtype)
+                                      for x in converted])
     out = []
-    for x in converted:
+    for k, x in enumerate(converted):
         if not is_weak_literal(x):
             out.append(x)
             continue
-        dtype = np.result_type(*strong_dtypes, x) if strong_dtypes else np.asarray(x).dtype
+        if loop is not None:
+            dtype = loop[k]
+        else:
+            dtype = np.result_type(*strong_dtypes, x) if strong_dtypes else np.asarray(x).dtype
         try:
             out.append(constant(x, dtype=dtype))
         except TypeError:
@@ -59,8 +69,20 @@ def bind_weak_literals(inputs: Sequence[Any], context: str = "",
     return out
 
 
-def _runtime_broadcast_error(node: Apply, values: Sequence[Any], out_shape: tuple) -> ValueError:
-    for var, v in zip(node.inputs, values):
+def _broadcast_shape(values: Sequence[Any]) -> tuple | None:
+    """NumPy's broadcast shape of `values`, None when they do not broadcast."""
+    try:
+        return np.broadcast_shapes(*[np.shape(v) for v in values])
+    except ValueError:
+        return None
+
+
+def _runtime_broadcast_error(node: Apply, values: Sequence[Any],
+                             out_shape: tuple | None) -> ValueError:
+    """The error for operands that do not broadcast (`out_shape` None), or that would need
+    a dimension stretched which their type does not mark broadcastable."""
+    pairs = zip(node.inputs, values) if out_shape is not None else ()
+    for var, v in pairs:
         for d, b in enumerate(var.broadcastable):
             if not b and v.shape[d] != out_shape[d]:
                 return ValueError(
@@ -98,7 +120,7 @@ class Elemwise(Op):
             raise TypeError(f"{self.scalar_op} takes {self.scalar_op.nin} input(s), "
                             f"got {len(inputs)}")
         inputs = bind_weak_literals(inputs, str(self), self.scalar_op.weak_literal_inputs,
-                                    self.scalar_op.exact_literals)
+                                    self.scalar_op.exact_literals, self.scalar_op)
         nd = max(i.ndim for i in inputs)
         padded = []
         for i in inputs:
@@ -143,10 +165,17 @@ class Elemwise(Op):
         if self.inplace_pattern:
             ((_, target),) = self.inplace_pattern
 
-            def thunk(*values: Any) -> tuple:
+            def inplace_thunk(*values: Any) -> tuple:
+                # The result is written into values[target], so its shape is the target's:
+                # check before writing that no operand is silently stretched into it.
+                shp = values[target].shape
+                for k, dims in checks:
+                    vs = values[k].shape
+                    if (vs != shp) if dims is None else any(vs[d] != shp[d] for d in dims):
+                        raise _runtime_broadcast_error(node, values, _broadcast_shape(values))
                 return (impl(*values, out=values[target]),)
 
-            return thunk
+            return inplace_thunk
 
         def thunk(*values: Any) -> tuple:
             r = impl(*values)
@@ -183,15 +212,19 @@ class Elemwise(Op):
         return result
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        """Each dimension's length from the operands not broadcastable there; when several
+        are, a `SameExtent` check keeps the run-time refusal in graphs that only read the
+        shape (otherwise `grad(sum(u * y), y)` could take u's length for y's)."""
+        from theanine.tensor.basic import same_extent
+
         out_shape = []
         for d, b in enumerate(node.outputs[0].broadcastable):
             if b:
                 out_shape.append(1)
                 continue
-            for inp, shp in zip(node.inputs, input_shapes):
-                if not inp.broadcastable[d]:
-                    out_shape.append(shp[d])
-                    break
+            extents = [shp[d] for inp, shp in zip(node.inputs, input_shapes)
+                       if not inp.broadcastable[d]]
+            out_shape.append(same_extent(extents, f"{self} dimension {d}"))
         return [tuple(out_shape)] * len(node.outputs)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.scalar import basic as ps
-from theanine.tensor.basic import alloc, as_tensor_variable, constant, flatten
+from theanine.tensor.basic import alloc, as_tensor_variable, constant, flatten, same_extent
 from theanine.tensor.elemwise import DimShuffle, Elemwise, bind_weak_literals
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorVariable
@@ -696,7 +696,7 @@ class MatMul(Op):
         xs, ys = (1,) * (nb - len(xs)) + xs, (1,) * (nb - len(ys)) + ys
         xb, yb = self._padded(xv, yv)
         for d in range(nb):
-            size = builtins.max(xs[d], ys[d])
+            size = ys[d] if xs[d] == 1 else xs[d]  # 1 stretches to anything, 0 included
             for v, s, b in ((xv, xs[d], xb[d]), (yv, ys[d], yb[d])):
                 if s != size and (s != 1 or not b):
                     raise ValueError(
@@ -735,7 +735,9 @@ class MatMul(Op):
         n = len(xb)
         xs = [1] * (n - len(xs)) + xs
         ys = [1] * (n - len(ys)) + ys
-        batch = [ys[d] if xb[d] else xs[d] for d in range(n - 2)]
+        batch = [ys[d] if xb[d] else xs[d] if yb[d]
+                 else same_extent([xs[d], ys[d]], f"matmul batch dimension {d}")
+                 for d in range(n - 2)]
         out = batch + ([xs[-2]] if x.ndim >= 2 else []) + ([ys[-1]] if y.ndim >= 2 else [])
         return [tuple(out)]
 

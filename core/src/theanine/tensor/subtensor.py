@@ -4,9 +4,12 @@ An index is described statically by `idx_list`, a tuple with one entry per index
 - an `int`: a constant integer index,
 - `NEWAXIS`: `None` in NumPy,
 - `("slice", start, stop, step)` where each part is None, an int, or `INPUT`,
-- `INPUT`: the next symbolic input (an integer scalar, or an integer/boolean array).
-Ellipses are expanded when the node is built.  Symbolic parts are the node's inputs after `x`,
-so one Op class serves basic and advanced indexing; only basic indexing returns a view.
+- `INPUT`: the next symbolic input (an integer scalar, or an integer/boolean array),
+- `ELLIPSIS`: an `...` that spans no dimension in an advanced index (NumPy then counts the
+  array indices on either side of it as separated, which moves their dimensions first).
+Other ellipses are expanded into full slices when the node is built.  Symbolic parts are the
+node's inputs after `x`, so one Op class serves basic and advanced indexing; only basic
+indexing returns a view.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from theanine.tensor.variable import TensorVariable
 
 INPUT = "input"
 NEWAXIS = "newaxis"
+ELLIPSIS = "ellipsis"
 
 
 def _index_part(v: Any, inputs: list[TensorVariable]) -> Any:
@@ -48,6 +52,13 @@ def _consumed(item: Any) -> int:
     return 1
 
 
+def _is_array_index(item: Any) -> bool:
+    """Whether an index item is an array (an advanced index), not a scalar or a slice."""
+    if isinstance(item, Variable):
+        return item.ndim > 0
+    return isinstance(item, list | tuple | np.ndarray) and np.ndim(item) > 0
+
+
 def parse_index(x: TensorVariable, index: Any) -> tuple[tuple, list[TensorVariable]]:
     """Turn a Python index into (`idx_list`, symbolic inputs)."""
     items = list(index) if isinstance(index, tuple) else [index]
@@ -59,15 +70,19 @@ def parse_index(x: TensorVariable, index: Any) -> tuple[tuple, list[TensorVariab
                          f"{x.ndim} dimension(s)")
     expanded: list[Any] = []
     for i in items:
-        if i is Ellipsis:
-            expanded.extend([slice(None)] * (x.ndim - used))
-        else:
+        if i is not Ellipsis:
             expanded.append(i)
+        elif used < x.ndim:
+            expanded.extend([slice(None)] * (x.ndim - used))
+        elif any(_is_array_index(j) for j in items):
+            expanded.append(Ellipsis)
     idx_list: list[Any] = []
     inputs: list[TensorVariable] = []
     for item in expanded:
         if item is None:
             idx_list.append(NEWAXIS)
+        elif item is Ellipsis:
+            idx_list.append(ELLIPSIS)
         elif isinstance(item, slice):
             idx_list.append(("slice",) + tuple(_index_part(p, inputs)
                                                for p in (item.start, item.stop, item.step)))
@@ -91,6 +106,8 @@ def _build_index(idx_list: tuple, values: Sequence[Any]) -> tuple:
             out.append(v.item() if v.ndim == 0 else v)
         elif entry == NEWAXIS:
             out.append(None)
+        elif entry == ELLIPSIS:
+            out.append(Ellipsis)
         elif isinstance(entry, tuple):
             out.append(slice(*[next(it).item() if p == INPUT else p for p in entry[1:]]))
         else:
@@ -120,6 +137,8 @@ def _output_type(x: TensorVariable, idx_list: tuple, idx_inputs: Sequence[Tensor
         for entry in idx_list:
             if entry == NEWAXIS:
                 bcast.append(True)
+            elif entry == ELLIPSIS:
+                continue
             elif isinstance(entry, tuple):
                 bcast.append(x.broadcastable[d] and entry[1:] == (None, None, None))
                 d += 1
@@ -308,17 +327,34 @@ class IncSubtensor(Op):
     def grad(self, inputs, output_grads):
         x, y, *idx = inputs
         (gz,) = output_grads
+        gy = Subtensor(self.idx_list)(gz, *idx)
         if self.set_instead_of_inc:
             gx = IncSubtensor(self.idx_list, True)(gz, 0, *idx)
+            if _is_advanced(idx, self.idx_list):
+                gy = _last_writes_only(gy, x, self.idx_list, idx)
         else:
             gx = gz
-        gy = Subtensor(self.idx_list)(gz, *idx)
         gy = _sum_to(gy, y)
         return [gx if x.dtype[0] in "fc" else None,
                 gy if y.dtype[0] in "fc" else None] + [None] * len(idx)
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [input_shapes[0]]
+
+
+def _last_writes_only(g_sel: TensorVariable, x: TensorVariable, idx_list: tuple,
+                      idx: Sequence[TensorVariable]) -> TensorVariable:
+    """`g_sel` (the output gradient at the selection) where the selection entry is the one
+    whose write survives, 0 elsewhere: a repeated advanced index is written several times
+    and the last write wins, so the earlier ones do not reach the output.  The survivors are
+    found by writing each entry's position the same way and reading back who won."""
+    from theanine.tensor.basic import arange, reshape, zeros_like
+    from theanine.tensor.math import eq, prod, switch
+
+    sel_shape = g_sel.shape
+    ids = reshape(arange(prod(sel_shape), dtype="int64"), sel_shape, ndim=g_sel.ndim)
+    winners = IncSubtensor(idx_list, True)(zeros_like(x, dtype="int64"), ids, *idx)
+    return switch(eq(Subtensor(idx_list)(winners, *idx), ids), g_sel, 0)
 
 
 def _sum_to(g: TensorVariable, like: TensorVariable) -> TensorVariable:
@@ -345,6 +381,8 @@ def _idx_str(idx_list: tuple) -> str:
             parts.append("?")
         elif e == NEWAXIS:
             parts.append("None")
+        elif e == ELLIPSIS:
+            parts.append("...")
         else:
             parts.append(str(e))
     return ", ".join(parts)

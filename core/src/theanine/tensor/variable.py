@@ -30,6 +30,11 @@ class TensorOperators:
 
     type: Any
 
+    #: NumPy scalars and arrays on the left of an operator defer to the reflected operator
+    #: here (`np.float32(0.1) * g` builds a graph), instead of NumPy trying to convert the
+    #: variable to an array; a NumPy value is a strong (typed) operand, not a weak literal.
+    __array_ufunc__ = None
+
     # Type facts ---------------------------------------------------------------------------
     @property
     def dtype(self) -> str:
@@ -68,7 +73,12 @@ class TensorOperators:
     def __rfloordiv__(self, other): return _m().int_div(other, self)
     def __mod__(self, other): return _m().mod(self, other)
     def __rmod__(self, other): return _m().mod(other, self)
-    def __pow__(self, other): return _m().pow(self, other)
+    def __pow__(self, other):
+        # NumPy's `a ** 2` is `square(a)`, which differs from power only for bool (int8)
+        if type(other) is int and other == 2 and self.dtype == "bool":
+            return _m().sqr(self)
+        return _m().pow(self, other)
+
     def __rpow__(self, other): return _m().pow(other, self)
     def __neg__(self): return _m().neg(self)
     def __pos__(self): return self
