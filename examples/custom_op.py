@@ -3,7 +3,8 @@
 The Op is seed 000's softmax (a row-wise softmax over a matrix, as Theano's `T.nnet.softmax`
 class was written): `make_node` types the output, `perform` is the NumPy reference, `grad`
 gives the backward pass in tensor ops, `infer_shape` gives the output shape without computing
-it.  `theanine.testing` checks all three against the truth.  docs/writing-an-op.md walks
+it.  `theanine.testing` checks all three against the truth.  `c_code` gives the C backend native
+code for the forward pass (any backend without it runs `perform`).  docs/writing-an-op.md walks
 through this file.  Run `python examples/custom_op.py`.
 """
 
@@ -14,6 +15,7 @@ import numpy as np
 import theanine
 import theanine.tensor as T
 from theanine import Apply, Op
+from theanine.codegen import CCode
 from theanine.testing import check_backends, check_infer_shape, verify_grad
 
 
@@ -43,6 +45,28 @@ class RowSoftmax(Op):
     def infer_shape(self, fgraph, node, input_shapes):
         return [input_shapes[0]]
 
+    def c_code(self, node):
+        """The forward pass in C for the C backend: inputs and outputs arrive as `th_array`s
+        (C-contiguous inputs, an output allocated with the shape `output_shapes` gives)."""
+        ctype = {"float32": "float", "float64": "double"}[node.inputs[0].dtype]
+        return CCode(ROW_SOFTMAX_C.replace("T", ctype), "row_softmax",
+                     output_shapes=lambda x: [x.shape])
+
+
+ROW_SOFTMAX_C = """
+int row_softmax(const th_array *in, th_array *out, char *error, int64_t error_size) {
+    const int64_t rows = in[0].shape[0], cols = in[0].shape[1];
+    for (int64_t i = 0; i < rows; i++) {
+        const T *x = (const T *)in[0].data + i * cols;
+        T *y = (T *)out[0].data + i * cols;
+        T m = x[0], s = 0;
+        for (int64_t j = 1; j < cols; j++) m = x[j] > m ? x[j] : m;
+        for (int64_t j = 0; j < cols; j++) { y[j] = exp(x[j] - m); s += y[j]; }
+        for (int64_t j = 0; j < cols; j++) y[j] /= s;
+    }
+    return 0;
+}
+"""
 
 row_softmax = RowSoftmax()
 
