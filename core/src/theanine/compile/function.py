@@ -301,6 +301,7 @@ class Function:
         self._copy_outputs = [k for k in range(n_out + len(updated))
                               if aliased[k] and not (k < n_out and borrow[k])]
         self._n_in = len(specs)
+        self._lock = _update_lock(self._containers) if self._update_slots else None
 
     def _bind(self, args: tuple, kwargs: dict[str, Any]) -> list[Any]:
         n = self._n_in
@@ -331,6 +332,13 @@ class Function:
             args = tuple(self._bind(args, kwargs))
         convert = self._convert
         values = [convert[k](a) for k, a in enumerate(args)]
+        lock = self._lock
+        if lock is None:
+            return self._run(values)
+        with lock:  # read the shared values, compute, write the updates: one step
+            return self._run(values)
+
+    def _run(self, values: list[Any]) -> Any:
         for c in self._containers:
             values.append(c.value)
         outs = self._program(*values)
@@ -369,3 +377,38 @@ class Function:
 
 
 _MISSING = object()
+
+
+class _LockSet:
+    """Several containers' locks taken together, always in the containers' global order (so
+    two functions locking overlapping sets cannot deadlock), released in reverse."""
+
+    __slots__ = ("locks",)
+
+    def __init__(self, locks: list[Any]):
+        self.locks = locks
+
+    def __enter__(self) -> None:
+        taken = []
+        try:
+            for lock in self.locks:
+                lock.acquire()
+                taken.append(lock)
+        except BaseException:  # e.g. KeyboardInterrupt while waiting: undo what was taken
+            for lock in reversed(taken):
+                lock.release()
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for lock in reversed(self.locks):
+            lock.release()
+
+
+def _update_lock(containers: list[Any]) -> Any:
+    """The lock a function with updates holds while it reads and writes `containers`: the
+    container's own lock when there is one, else a `_LockSet`.  Concurrent calls of functions
+    that share a container are serialized; everything else runs in parallel."""
+    unique = sorted({id(c): c for c in containers}.values(), key=lambda c: c.order)
+    if len(unique) == 1:
+        return unique[0].lock
+    return _LockSet([c.lock for c in unique])

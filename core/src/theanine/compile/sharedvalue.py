@@ -8,6 +8,8 @@ value of the wrong type is refused with a clear error.
 from __future__ import annotations
 
 import copy
+import itertools
+import threading
 from typing import Any
 
 import numpy as np
@@ -17,14 +19,24 @@ from theanine.graph.type import Type
 from theanine.tensor.type import TensorType, describe_value
 from theanine.tensor.variable import TensorOperators
 
+_container_ids = itertools.count()
+
 
 class Container:
-    """A mutable cell holding a shared variable's current value."""
+    """A mutable cell holding a shared variable's current value.
 
-    __slots__ = ("value",)
+    `lock` serializes the read-compute-write of functions with updates (and `set_value`) on
+    this value; `order` is a global creation rank, so that a function locking several
+    containers always takes their locks in the same order and two such functions never wait
+    for each other in a cycle.
+    """
+
+    __slots__ = ("value", "lock", "order")
 
     def __init__(self, value: Any):
         self.value = value
+        self.lock = threading.RLock()
+        self.order = next(_container_ids)
 
 
 class SharedVariable(Variable):
@@ -73,7 +85,8 @@ class SharedVariable(Variable):
         new = self._filter(value, "set_value")
         if new is value and not borrow:
             new = copy.deepcopy(new)
-        self.container.value = new
+        with self.container.lock:  # not in the middle of an update function's call
+            self.container.value = new
 
     def clone(self) -> SharedVariable:
         cp = object.__new__(type(self))

@@ -82,21 +82,34 @@ class Op:
     def python_thunk(self, node: Apply) -> Callable[..., Sequence[Any]]:
         """A callable `f(*input_values) -> output_values` for the Python backend.
 
-        The default wraps `perform` with one set of output cells per node, reused between calls.
-        Ops override it when a direct NumPy call is cheaper than going through storage cells.
+        The default wraps `perform` with output cells made afresh at every call: a compiled
+        function may run on several threads at once, and cells shared between calls would hand
+        one thread's result to another.  Ops override it when a direct NumPy call is cheaper.
         """
-        storage: list[list[Any]] = [[None] for _ in node.outputs]
         perform = self.perform
-        n_out = len(storage)
+        n_out = len(node.outputs)
 
-        def thunk(*values: Any) -> list[Any]:
-            for cell in storage:
-                cell[0] = None
+        def missing(i: int) -> RuntimeError:
+            return RuntimeError(f"{self}.perform did not set output {i} of {node}")
+
+        if n_out == 1:
+            def thunk(*values: Any) -> tuple[Any]:
+                cell: list[Any] = [None]
+                perform(node, values, [cell])
+                result = cell[0]
+                if result is None:
+                    raise missing(0)
+                return (result,)
+
+            return thunk
+
+        def thunk_n(*values: Any) -> list[Any]:
+            storage: list[list[Any]] = [[None] for _ in range(n_out)]
             perform(node, values, storage)
             results = [cell[0] for cell in storage]
-            for i in range(n_out):
-                if results[i] is None:
-                    raise RuntimeError(f"{self}.perform did not set output {i}")
+            for i, r in enumerate(results):
+                if r is None:
+                    raise missing(i)
             return results
 
-        return thunk
+        return thunk_n

@@ -25,6 +25,10 @@ def theanine_register_rewrites(register) -> None:
     register(FusionRewriter(), stage="fusion", tags=("fast_run", "fusion"))
     register(alloc_of_scalar_in_elemwise, stage="fusion", tags=("fast_run", "fusion"),
              position=1, name="alloc_into_fused")
+    # merge what the stages since `merge` duplicated before any node overwrites its input
+    # (see rewriting.merge: merging respects in-place nodes, so it must come first to count)
+    register(MergeRewriter("merge_before_inplace"), stage="inplace",
+             tags=("fast_run", "merge"), position=-1, name="merge_before_inplace")
     register(InplaceElemwise(), stage="inplace", tags=("fast_run", "inplace"))
-    register(MergeRewriter(), stage="final_merge", tags=("fast_run", "merge"),
+    register(MergeRewriter("final_merge"), stage="final_merge", tags=("fast_run", "merge"),
              name="final_merge")

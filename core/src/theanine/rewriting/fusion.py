@@ -1,9 +1,15 @@
 """Elementwise fusion: a connected group of Elemwise nodes whose intermediate results are used
-only inside the group becomes one Elemwise node over a `Composite` scalar op."""
+only inside the group becomes one Elemwise node over a `Composite` scalar op.
+
+The fused node's `tag["source"]` holds the expression it replaces, printed as the user wrote
+it (`(log(x) * y)`), so that a run-time error names that rather than a `Composite{...}`.
+"""
 
 from __future__ import annotations
 
-from theanine.graph.basic import Apply, Variable
+import numpy as np
+
+from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import FunctionGraph
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import Elemwise
@@ -12,6 +18,60 @@ from theanine.tensor.elemwise import Elemwise
 def _fusable(node: Apply) -> bool:
     return isinstance(node.op, Elemwise) and len(node.outputs) == 1 \
         and not getattr(node.op, "destroy_map", None)
+
+
+#: longest text kept for a subexpression; longer ones print as `op(...)`, which bounds the
+#: work and the message for deep graphs
+_TEXT_LIMIT = 80
+
+
+class _SourceText:
+    """The user's expression for variables of one graph, computed on demand and memoized
+    across clusters (so a fusion pass does O(graph) printing work in all)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[Variable, tuple[str, int]] = {}
+
+    def __call__(self, var: Variable) -> str:
+        """The full text of `var` (its subexpressions abbreviated past the limit), even when
+        a cluster below printed `var` abbreviated as one of its inputs."""
+        from theanine.printing import _format
+
+        if var.owner is None or var.name is not None:
+            return self._memoized(var)
+        for inp in var.owner.inputs:
+            self._memoized(inp)
+        return _format(var, self.memo)[0]
+
+    def _memoized(self, var: Variable) -> str:
+        from theanine.printing import _ATOM, _format
+
+        memo = self.memo
+        stack = [var]
+        while stack:
+            v = stack[-1]
+            if v in memo:
+                stack.pop()
+                continue
+            missing = [] if v.owner is None or v.name is not None else \
+                [i for i in v.owner.inputs if i not in memo]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            if isinstance(v, Constant) and np.size(v.data) == 1:  # a literal, maybe broadcast
+                memo[v] = (str(np.asarray(v.data).reshape(())[()]), _ATOM)
+                continue
+            text, prec = _format(v, memo)
+            if len(text) > _TEXT_LIMIT:
+                if v.owner is None or v.name is not None:  # e.g. a large constant
+                    text = text[:_TEXT_LIMIT - 3] + "..."
+                else:
+                    op = v.owner.op
+                    name = op.scalar_op.name if isinstance(op, Elemwise) else str(op)
+                    text, prec = f"{name}(...)", _ATOM
+            memo[v] = (text, prec)
+        return memo[var][0]
 
 
 class FusionRewriter:
@@ -23,13 +83,14 @@ class FusionRewriter:
         done: set[Apply] = set()
         order = fgraph.toposort()
         position = {node: i for i, node in enumerate(order)}
+        source = _SourceText()
         for node in reversed(order):
             if node in done or node not in fgraph.apply_nodes or not _fusable(node):
                 continue
             cluster = self._cluster(fgraph, node)
             done.update(cluster)
             if len(cluster) > 1:
-                self._fuse(fgraph, node, sorted(cluster, key=position.__getitem__))
+                self._fuse(fgraph, node, sorted(cluster, key=position.__getitem__), source)
 
     @staticmethod
     def _cluster(fgraph: FunctionGraph, root: Apply) -> list[Apply]:
@@ -51,7 +112,8 @@ class FusionRewriter:
         return order
 
     @staticmethod
-    def _fuse(fgraph: FunctionGraph, root: Apply, ordered: list[Apply]) -> None:
+    def _fuse(fgraph: FunctionGraph, root: Apply, ordered: list[Apply],
+              source: _SourceText) -> None:
         """Replace the cluster `ordered` (topologically sorted, root last) by one node."""
         members = set(ordered)
         inputs: list[Variable] = []
@@ -69,6 +131,7 @@ class FusionRewriter:
             slot[node.outputs[0]] = nin + k
         fused = Elemwise(Composite(nin, steps))(*inputs)
         out = root.outputs[0]
+        fused.owner.tag["source"] = source(out)
         if fused.type != out.type:
             from theanine.tensor.basic import Rebroadcast
 

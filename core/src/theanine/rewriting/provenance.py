@@ -11,7 +11,8 @@ from theanine.graph.fg import FunctionGraph
 
 class ProvenanceTracker:
     """A FunctionGraph feature: tags each node imported by a rewrite with the rewrite's reason
-    (`plugin:rewrite`) and counts the replacements each rewrite made."""
+    (`plugin:rewrite`), counts the replacements each rewrite made, and passes a replaced
+    node's `tag["source"]` (the user expression it computes) on to its replacement."""
 
     def __init__(self) -> None:
         self.replacements: Counter[str] = Counter()
@@ -24,6 +25,11 @@ class ProvenanceTracker:
 
     def on_change_input(self, fgraph: FunctionGraph, client: Any, i: int, old: Any, new: Any,
                         reason: str | None) -> None:
+        # A replacement computes what it replaces, so it stands for the same user expression
+        # (e.g. the inplace version of a fused node keeps the fused node's source text).
+        source = old.owner.tag.get("source") if old.owner is not None else None
+        if source is not None and new.owner is not None:
+            new.owner.tag.setdefault("source", source)
         if reason:
             self.replacements[reason] += 1
             if client != "output":
