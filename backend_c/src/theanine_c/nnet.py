@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from theanine.codegen.cstyle import Unit, Unsupported
-from theanine.graph.basic import Apply
 from theanine_c.build import ffi
 from theanine_c.elemwise import _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
+
+from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.graph.basic import Apply
 
 _SOFTMAX = """
 void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {
@@ -26,10 +26,16 @@ void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, 
         const char *xp = x + r * xr;
         T *o = (T *)(out + r * orow);
         T m = -INFINITY;
-        for (int64_t j = 0; j < n; j++) { T v = *(const T *)(xp + j * xs); m = (v > m || v != v) ? v : m; }
+        for (int64_t j = 0; j < n; j++) {
+            T v = *(const T *)(xp + j * xs);
+            m = (v > m || v != v) ? v : m;
+        }
         double s = 0;
         #pragma omp simd reduction(+:s)
-        for (int64_t j = 0; j < n; j++) { T e = EXP(*(const T *)(xp + j * xs) - m); o[j] = e; s += e; }
+        for (int64_t j = 0; j < n; j++) {
+            T e = EXP(*(const T *)(xp + j * xs) - m);
+            o[j] = e; s += e;
+        }
         const T inv = (T)(1.0 / s);
         #pragma omp simd
         for (int64_t j = 0; j < n; j++) o[j] = o[j] * inv;

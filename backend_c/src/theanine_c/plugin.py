@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from theanine.hookspecs import hookimpl
 from theanine_c.backend import BACKEND, HOST
+
+from theanine.hookspecs import hookimpl
 
 
 @hookimpl
@@ -80,12 +81,20 @@ def _subtensor(node: Any) -> Any:
 @hookimpl
 def theanine_register_op_impls(register: Any) -> None:
     from theanine.scan_module.op import Scan
-    from theanine.tensor.basic import Alloc, MakeVector, Rebroadcast, Reshape, SameExtent, Shape
+    from theanine.tensor.basic import (
+        Alloc,
+        Contiguous,
+        MakeVector,
+        Rebroadcast,
+        Reshape,
+        SameExtent,
+        Shape,
+    )
     from theanine.tensor.blas import Gemm
     from theanine.tensor.elemwise import DimShuffle, Elemwise
     from theanine.tensor.math import Dot, Reduce
     from theanine.tensor.nnet import Softmax, SoftmaxGrad
-    from theanine.tensor.subtensor import Subtensor
+    from theanine.tensor.subtensor import IndexedShape, Subtensor
 
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
@@ -96,6 +105,8 @@ def theanine_register_op_impls(register: Any) -> None:
     register(SoftmaxGrad, "c", _softmax_grad)
     register(Scan, "c", _scan)
     register(Subtensor, "c", _subtensor)
-    # views and shape arithmetic: NumPy does the pointer arithmetic C would do
-    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, MakeVector):
+    # views, layout copies and shape arithmetic: NumPy does the pointer arithmetic or memcpy C
+    # would do
+    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, MakeVector,
+                    IndexedShape, Contiguous):
         register(op_type, "c", _host)

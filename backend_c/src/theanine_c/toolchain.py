@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 BASE_FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fwrapv", "-fno-math-errno",
@@ -118,7 +118,7 @@ def _probe_uncached(command: list[str]) -> dict:
     return {"identity": identity, "openmp": openmp, "vector_math": vector_math}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _probe(command: tuple[str, ...]) -> Toolchain:
     from theanine.cache import artifact_key, get_cache
 
