@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from theanine_c.build import ffi
-from theanine_c.elemwise import _pointer
-from theanine_c.plan import NativePlan, named_source
-from theanine_c.renderer import CRenderer
 
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
 from theanine.graph.basic import Apply
 from theanine.scalar.basic import Cast
+from theanine_c.build import ffi
+from theanine_c.elemwise import _pointer
+from theanine_c.plan import NativePlan, named_source
+from theanine_c.renderer import CRenderer
 
 
 def alloc_plan(node: Apply, renderer: CRenderer) -> NativePlan:

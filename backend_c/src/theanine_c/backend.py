@@ -21,15 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from theanine_c.build import Library, Source, build_all, unit_key
-from theanine_c.plan import NativePlan
-from theanine_c.renderer import CRenderer
-from theanine_c.toolchain import Toolchain, ToolchainUnavailable, toolchain
-
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
 from theanine.graph.fg import FunctionGraph
 from theanine.link.python import PythonBackend
+from theanine_c.build import Library, Source, build_all, unit_key
+from theanine_c.plan import NativePlan
+from theanine_c.renderer import CRenderer
+from theanine_c.toolchain import Toolchain, ToolchainUnavailable, toolchain
 
 
 @dataclass
@@ -124,10 +123,9 @@ class CBackend:
     def plan(self, node: Apply) -> tuple[str, Any, str]:
         """(how, what, why): ("native", NativePlan or thunk), ("host", thunk) or
         ("fallback", thunk, reason)."""
-        from theanine_c.third_party import ccode_plan
-
         from theanine.codegen.native import CCode
         from theanine.plugins import get_registry
+        from theanine_c.third_party import ccode_plan
 
         op = node.op
         impl = get_registry().find_impl(type(op), self.name)
@@ -189,9 +187,8 @@ class CBackend:
         return native
 
     def _all_cached(self, sources: Sequence[Source]) -> bool:
-        from theanine_c.build import _LOADED
-
         from theanine.cache import get_cache
+        from theanine_c.build import _LOADED
 
         tool, cache = self.toolchain, get_cache()
         for s in sources:

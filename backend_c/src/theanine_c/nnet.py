@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.graph.basic import Apply
 from theanine_c.build import ffi
 from theanine_c.elemwise import _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
-
-from theanine.codegen.cstyle import Unit, Unsupported
-from theanine.graph.basic import Apply
 
 _SOFTMAX = """
 void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from theanine_c.backend import BACKEND, HOST
-
 from theanine.hookspecs import hookimpl
+from theanine_c.backend import BACKEND, HOST
 
 
 @hookimpl
