@@ -36,6 +36,7 @@ class NodeReport:
     node: str
     how: str  # "native", "host" or "fallback"
     why: str = ""
+    apply: Apply | None = None
 
 
 @dataclass
@@ -44,6 +45,13 @@ class CompileReport:
 
     nodes: list[NodeReport] = field(default_factory=list)
     tier: str = "native"
+
+    def how(self, node: Apply) -> str | None:
+        """"native", "host" or "fallback (why)" for a node of the linked graph."""
+        for n in self.nodes:
+            if n.apply is node:
+                return n.how + (f" ({n.why})" if n.why else "")
+        return None
 
     @property
     def fallbacks(self) -> list[NodeReport]:
@@ -152,7 +160,7 @@ class CBackend:
         for node in fgraph.toposort():
             how, what, why = self.plan(node)
             plans[node] = what
-            report.nodes.append(NodeReport(str(node), how, why))
+            report.nodes.append(NodeReport(str(node), how, why, node))
         if report.fallbacks and config.impl_fallback in ("warn", "raise"):
             message = report.summary()
             if config.impl_fallback == "raise":

@@ -350,6 +350,16 @@ class Function:
             return outs[0]
         return outs[:self.n_out]
 
+    def report(self) -> str:
+        """One line on how the compiled graph runs: on a native backend, how many nodes run
+        natively, as host views, or fell back to `perform` (and why); `theanine.explain(self)`
+        gives it node by node."""
+        report = getattr(self.maker.program, "report", None)
+        if report is None:
+            return (f"backend {self.maker.backend.name}: every node runs its Python "
+                    "implementation")
+        return report.summary()
+
     def _title(self) -> str:
         return f"function {self.name!r}" if self.name else "the function"
 

@@ -51,13 +51,19 @@ def explain(f: Any) -> str:
     """A readable account of a compiled function's graph: each node, in execution order, with
     the rewrites that produced it ('as written' for nodes the user's graph already had)."""
     fgraph = f.maker.fgraph
+    report = getattr(getattr(f.maker, "program", None), "report", None)
     lines = [f"compiled graph: {len(fgraph.apply_nodes)} node(s), backend "
              f"{f.maker.backend.name}"]
+    if report is not None:
+        lines.append(report.summary())
     for k, node in enumerate(fgraph.toposort()):
         made_by = node.tag.get("provenance")
         origin = "by " + ", ".join(made_by) if made_by else "as written"
         if node.tag.get("rewired"):
             origin += "; inputs replaced by " + ", ".join(node.tag["rewired"])
+        how = report.how(node) if report is not None else None
+        if how:
+            origin += f"; runs {how}"
         args = ", ".join(str(i) for i in node.inputs)
         lines.append(f"  [{k}] {node.op}({args}) -- {origin}")
     tracker = next((t for t in fgraph.features if isinstance(t, ProvenanceTracker)), None)
