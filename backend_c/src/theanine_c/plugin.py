@@ -69,12 +69,21 @@ def _host(node: Any) -> Any:
 
 
 def _subtensor(node: Any) -> Any:
-    """Basic indexing is a view; advanced indexing copies and runs with NumPy (fallback)."""
-    from theanine.codegen.cstyle import Unsupported
-
+    """Basic indexing is a view; integer vectors on the leading axes gather natively; other
+    advanced indices run with NumPy (fallback)."""
     if all(getattr(i.type, "ndim", 1) == 0 for i in node.inputs[1:]):
         return HOST
-    raise Unsupported("advanced indexing has no C implementation yet")
+    from theanine_c.indexing import gather_plan
+
+    return gather_plan(node, BACKEND.renderer)
+
+
+def _inc_subtensor(node: Any) -> Any:
+    """Integer-vector indices: a native scatter (accumulating, or last write wins for set);
+    other indices: NumPy (fallback)."""
+    from theanine_c.indexing import scatter_plan
+
+    return scatter_plan(node, BACKEND.renderer)
 
 
 @hookimpl
@@ -93,7 +102,7 @@ def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.elemwise import DimShuffle, Elemwise
     from theanine.tensor.math import Dot, Reduce
     from theanine.tensor.nnet import Softmax, SoftmaxGrad
-    from theanine.tensor.subtensor import IndexedShape, Subtensor
+    from theanine.tensor.subtensor import IncSubtensor, IndexedShape, Subtensor
 
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
@@ -104,6 +113,7 @@ def theanine_register_op_impls(register: Any) -> None:
     register(SoftmaxGrad, "c", _softmax_grad)
     register(Scan, "c", _scan)
     register(Subtensor, "c", _subtensor)
+    register(IncSubtensor, "c", _inc_subtensor)
     # views, layout copies and shape arithmetic: NumPy does the pointer arithmetic or memcpy C
     # would do
     for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, MakeVector,
