@@ -73,7 +73,7 @@ def _warn_once(chosen: str, passed_over: list[str]) -> None:
     import sys
     import warnings
 
-    level, frame = 1, sys._getframe(1)
+    level, frame = 2, sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("theanine"):
         frame, level = frame.f_back, level + 1  # point at the user's line, not ours
     warnings.warn(f"backend=auto uses {chosen!r}: faster backends are unavailable: "
