@@ -77,11 +77,15 @@ def _source(template: str, renderer: CRenderer, dtype: str | None, op: str = "")
 
 def _prepare(node: Apply, idx: tuple, f: Any) -> tuple:
     """(index vectors as int64 arrays, their cdata, shared length) with NumPy's checks."""
-    vecs = [np.ascontiguousarray(i, dtype=np.int64) for i in idx]
+    arrays = [np.asarray(i) for i in idx]
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError:
+        raise IndexError("shape mismatch: indexing arrays could not be broadcast together with "
+                         f"shapes {' '.join(str(a.shape) for a in arrays)} "
+                         f"(indexing {node.inputs[0]})") from None
+    vecs = [np.ascontiguousarray(a, dtype=np.int64) for a in arrays]
     n = len(vecs[0])
-    if any(len(v) != n for v in vecs):
-        raise IndexError(f"{node.op}: index vectors of lengths {[len(v) for v in vecs]} do not "
-                         "broadcast")
     ptrs = f.new("int64_t *[]", [f.from_buffer("int64_t[]", v) for v in vecs])
     return vecs, ptrs, n
 

@@ -35,6 +35,13 @@ def theanine_register_op_impls(register: Callable[[type, str, Any], None]) -> No
 
 
 @hookspec
+def theanine_register_fuzz_ops(register: Callable[[Any], None]) -> None:
+    """Contribute Ops to the differential fuzzer: `register(spec)` for each, where `spec` is a
+    `theanine.testing.fuzz.OpSpec` declaring the expression that applies the Op and its input
+    domain (dtypes, value range, ranks, how to choose further arguments)."""
+
+
+@hookspec
 def theanine_register_rewrites(register: Callable[..., None]) -> None:
     """Contribute graph rewrites: `register(rewriter, stage=..., tags=(...), position=None,
     name=None)`."""

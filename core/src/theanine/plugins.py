@@ -124,7 +124,8 @@ class PluginRegistry:
         if self._tables is not None:
             return self._tables
         pm = self.pm
-        tables: dict[str, Any] = {"backends": {}, "op_impls": {}, "rewrites": []}
+        tables: dict[str, Any] = {"backends": {}, "op_impls": {}, "rewrites": [],
+                                  "fuzz_ops": {}}
         hook = pm.hook
         for impl in reversed(hook.theanine_register_config.get_hookimpls()):
             self._call_hook(impl, add=_idempotent_add)
@@ -135,6 +136,9 @@ class PluginRegistry:
             self._call_hook(impl, register=_impl_registrar(tables["op_impls"], impl.plugin_name))
         for impl in reversed(hook.theanine_register_rewrites.get_hookimpls()):
             self._call_hook(impl, register=_rewrite_registrar(tables["rewrites"], impl.plugin_name))
+        for impl in reversed(hook.theanine_register_fuzz_ops.get_hookimpls()):
+            self._call_hook(impl, register=_fuzz_op_registrar(tables["fuzz_ops"],
+                                                              impl.plugin_name))
         self._tables = tables
         return tables
 
@@ -159,6 +163,11 @@ class PluginRegistry:
     @property
     def rewrites(self) -> list[RewriteRegistration]:
         return self._collect()["rewrites"]
+
+    @property
+    def fuzz_ops(self) -> dict[str, tuple[Any, str]]:
+        """Fuzzer op declarations from plugins: name -> (OpSpec, plugin name)."""
+        return self._collect()["fuzz_ops"]
 
     def get_backend(self, name: str) -> Any:
         backends = self.backends
@@ -248,6 +257,19 @@ def _impl_registrar(table: dict, plugin: str):
             raise PluginError(f"plugin {plugin!r} registered an impl for {op_type!r}, "
                               "which is not an Op class")
         table[(op_type, backend_name)] = impl
+    return register
+
+
+def _fuzz_op_registrar(table: dict, plugin: str):
+    def register(spec: Any) -> None:
+        for attr in ("name", "expr", "dtypes", "domain", "render"):
+            if not hasattr(spec, attr):
+                raise PluginError(f"plugin {plugin!r} registered a fuzz op without {attr!r}; "
+                                  "declare it with theanine.testing.fuzz.OpSpec")
+        if spec.name in table and table[spec.name][1] != plugin:
+            raise PluginError(f"fuzz op {spec.name!r} from plugin {plugin!r} clashes with "
+                              f"the one from {table[spec.name][1]!r}")
+        table[spec.name] = (spec, plugin)
     return register
 
 

@@ -491,8 +491,19 @@ gamma = SciPyOp("gamma", "gamma", "tgamma({0})",
 gammaln = SciPyOp("gammaln", "gammaln", "lgamma({0})",
                   _unary(lambda x, o, g: g * _tm().psi(x)))
 psi = SciPyOp("psi", "psi", "digamma({0})", _unary(lambda x, o, g: g * _tm().tri_gamma(x)))
-# polygamma(1, x), real arguments only; no gradient of its own (Theano's had none either)
-tri_gamma = SciPyOp("tri_gamma", "polygamma", "trigamma({0})", None, leading_args=(1,),
+
+
+def _no_third_derivative(i, o, gz):
+    raise NotImplementedError("the gradient of tetra_gamma (polygamma(3, x)) is not "
+                              "implemented")
+
+
+# polygamma(2, x): the derivative of tri_gamma (no C expression: native backends fall back)
+tetra_gamma = SciPyOp("tetra_gamma", "polygamma", None, _no_third_derivative, leading_args=(2,),
+                      dtypes_of="gammaln")
+# polygamma(1, x), real arguments only
+tri_gamma = SciPyOp("tri_gamma", "polygamma", "trigamma({0})",
+                    _unary(lambda x, o, g: g * _tm().tetra_gamma(x)), leading_args=(1,),
                     dtypes_of="gammaln")
 
 isnan = ScalarOp("isnan", np.isnan, "isnan({0})", None)

@@ -140,6 +140,7 @@ from theanine.tensor.math import (
     tan,
     tanh,
     tensordot,
+    tetra_gamma,
     tri_gamma,
     true_div,
     true_divide,
