@@ -1,6 +1,7 @@
 """Known defects the generator can be told to avoid (`excluded=`), for a green CI while
-their fixes are pending (all of the ones below are fixed now).  Each entry names what the generator then stops building; empty an
-entry's use in tests/test_fuzz.py as soon as its fix lands, so the fuzzer guards it again.
+their fixes are pending (every one below is fixed now).  Each entry names what the generator
+then stops building; take it out of `CI_EXCLUDED` as soon as its fix lands, so the fuzzer
+guards it again.
 """
 
 from __future__ import annotations
