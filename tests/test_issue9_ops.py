@@ -306,7 +306,8 @@ _EQUIVALENT = {
     "inv": lambda x: 1 / x,
     "switch": np.where,
     "round_half_away_from_zero": np.trunc,  # NumPy's dtype rule for rounding to integers
-    "tri_gamma": sp.gammaln,  # polygamma(1, x) computes in float64 because of its order 1
+    "tri_gamma": sp.gammaln,  # polygamma(n, x) computes in float64 because of its order n
+    "tetra_gamma": sp.gammaln,
     "complex": lambda re, im: re + 1j * im,
 }
 

@@ -156,7 +156,8 @@ def test_unavailable_backend_raises_with_reason_and_auto_skips_it(registry):
     registry.register(BackendPlugin(gpu))
     with pytest.raises(RuntimeError, match="backend 'fakegpu' is not available: no fake GPU"):
         _compile_exp(backend="fakegpu")
-    f = _compile_exp(backend="auto")
+    with pytest.warns(RuntimeWarning, match=r"auto uses 'python'.*fakegpu \(no fake GPU"):
+        f = _compile_exp(backend="auto")
     assert f.maker.backend is PYTHON_BACKEND
     assert float(f(0.0)) == 1.0
     assert gpu.links == 0

@@ -30,9 +30,19 @@ _VECTOR_MATH = frozenset({
 _ARITY2 = frozenset({"atan2", "pow"})
 
 
+#: no fused multiply-add: NumPy rounds after every operation, so `x * y - z` with z == x * y
+#: is exactly 0; GCC contracts across statements unless told not to (clang honours the
+#: standard pragma, GCC only its own)
+_NO_CONTRACTION = """#pragma STDC FP_CONTRACT OFF
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize ("fp-contract=off")
+#endif
+"""
+
+
 class CRenderer(CStyleRenderer):
     dialect = "c"
-    headers = "#include <stdint.h>\n#include <math.h>\n"
+    headers = _NO_CONTRACTION + "#include <stdint.h>\n#include <math.h>\n"
 
     def __init__(self, openmp: bool = True, vector_math: bool = True):
         self.openmp = openmp
@@ -83,7 +93,7 @@ class CRenderer(CStyleRenderer):
         r = "" if kernel.inplace else f" {self.restrict}"
         params = ["const int64_t *shape", "const int64_t *strides"] + \
             [f"char *p{k}" for k in range(nin)] + ["char *out"]
-        pre = ["    int64_t inner = shape[%d], outer = 1;" % (nd - 1)]
+        pre = [f"    int64_t inner = shape[{nd - 1}], outer = 1;"]
         pre += [f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];"]
         row = ["        int64_t rem = o;"]
         row += [f"        char *q{k} = p{k};" for k in range(nin)] + ["        char *qo = out;"]
@@ -145,7 +155,8 @@ class CRenderer(CStyleRenderer):
                  f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
                  f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
                  f"    const int64_t inner = shape[{nd - 1}], s = strides[{nd - 1}];",
-                 f"    {self._parallel('parallel for schedule(static) if(n_out * n_rows * inner > %d && n_out > 1)' % PARALLEL_THRESHOLD)}",  # noqa: E501
+                 "    " + self._parallel("parallel for schedule(static) if(n_out * n_rows * "
+                                    f"inner > {PARALLEL_THRESHOLD} && n_out > 1)"),
                  "    for (int64_t o = 0; o < n_out; o++) {",
                  "        char *base = x; int64_t rem = o;",
                  f"        for (int d = {nk - 1}; d >= 0; d--) {{",

@@ -31,11 +31,12 @@ class Unsupported(Exception):
 MATH_FUNCTIONS = frozenset({
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "sin", "cos", "tan",
     "asin", "acos", "atan", "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh",
-    "floor", "ceil", "trunc", "rint", "erf", "erfc", "tgamma", "lgamma", "pow", "fabs",
+    "floor", "ceil", "trunc", "rint", "erf", "erfc", "tgamma", "pow", "fabs",
 })
 #: what a libm function becomes on integer operands (None: unsupported)
 _INT_MATH = {"floor": "", "ceil": "", "trunc": "", "rint": "", "fabs": "th_abs"}
 _HELPER_ALIASES = {"py_mod": "mod"}
+_COMPARISONS = frozenset({"lt", "gt", "le", "ge", "eq", "neq"})
 _CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\(")
 
 _CTYPES = {
@@ -121,8 +122,20 @@ class CStyleRenderer:
         if name == "pow" and not work.startswith("float"):
             raise Unsupported("integer pow is not rendered natively (NumPy raises on negative "
                               "exponents)")
+        if name in _COMPARISONS and {lo[0] for lo in loops} == {"i", "u"}:
+            operands = [self._mixed_sign_order(operands, loops), "0"]
         text = template.format(*[f"({o})" for o in operands])
         return _CALL.sub(lambda m: self._call(unit, m.group(1), work, name), text)
+
+    def _mixed_sign_order(self, operands: Sequence[str], loops: Sequence[str]) -> str:
+        """-1, 0 or 1 as a signed operand compares with an unsigned one (NumPy's loops for
+        int64 against uint64 compare values; C would convert the signed one to unsigned)."""
+        a, b = operands
+        if loops[0].startswith("int"):
+            u = self.cast(a, loops[0], loops[1])
+            return f"(({a}) < 0 ? -1 : (({u}) > ({b})) - (({u}) < ({b})))"
+        u = self.cast(b, loops[1], loops[0])
+        return f"(({b}) < 0 ? 1 : (({a}) > ({u})) - (({a}) < ({u})))"
 
     def _call(self, unit: Unit, fn: str, dtype: str, op_name: str) -> str:
         if fn in MATH_FUNCTIONS:

@@ -12,10 +12,15 @@ device functions, e.g. `static inline`).
 from __future__ import annotations
 
 _FLOAT = {
-    "max": "{Q} {T} th_max_{D}({T} a, {T} b) {{ return (a != a || a >= b) ? a : b; }}",
-    "min": "{Q} {T} th_min_{D}({T} a, {T} b) {{ return (a != a || a <= b) ? a : b; }}",
+    # NaN-propagating; equal operands (0.0 and -0.0) give b, as NumPy's float32/float64
+    # loops do (its float16 loop gives a: _FLOAT16 below)
+    "max": "{Q} {T} th_max_{D}({T} a, {T} b) {{ return (a != a || a > b) ? a : b; }}",
+    "min": "{Q} {T} th_min_{D}({T} a, {T} b) {{ return (a != a || a < b) ? a : b; }}",
     "abs": "{Q} {T} th_abs_{D}({T} a) {{ return fabs{F}(a); }}",
-    "sgn": "{Q} {T} th_sgn_{D}({T} a) {{ return a > 0 ? 1 : (a < 0 ? -1 : a); }}",
+    # NumPy: sign(-0.0) is 0.0, sign(nan) is nan
+    "sgn": "{Q} {T} th_sgn_{D}({T} a) {{ return a > 0 ? 1 : (a < 0 ? -1 : (a == 0 ? 0 : a)); }}",
+    # SciPy: gammaln(-inf) is -inf (C's lgamma gives +inf)
+    "lgamma": "{Q} {T} th_lgamma_{D}({T} a) {{ return a == -INFINITY ? a : lgamma{F}(a); }}",
     "mod": """{Q} {T} th_mod_{D}({T} a, {T} b) {{
     {T} m = fmod{F}(a, b);
     if (b == 0) return m;
@@ -38,36 +43,38 @@ _FLOAT = {
     if (fabs{F}(a - t) >= 0.5) t += (a < 0 ? -1 : 1);
     return t;
 }}""",
+    # Shifted up to x >= 10 by the recurrence, then the asymptotic series to x^-14 (the
+    # first omitted term is below 1e-16 relative there).
     "digamma": """{Q} {T} th_digamma_{D}({T} x_) {{
     double x = x_, r = 0;
     if (x != x || x == -INFINITY) return NAN;
     if (x <= 0 && x == floor(x)) return x == 0 ? copysign(INFINITY, -x) : NAN;
-    if (x < 0) {{  /* reflection: psi(1 - x) - psi(x) = pi cot(pi x) */
-        r = -M_PI / tan(M_PI * x);
+    if (x < 0) {{  /* reflection: psi(1 - x) - psi(x) = pi cot(pi x); cot has period 1 and
+                    x - round(x) is exact, where pi * x for a large x is not */
+        r = -M_PI / tan(M_PI * (x - round(x)));
         x = 1 - x;
     }}
-    while (x < 6) {{ r -= 1 / x; x += 1; }}
+    while (x < 10) {{ r -= 1 / x; x += 1; }}
     double f = 1 / (x * x);
     return r + log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252
-        - f * (1.0 / 240 - f * (1.0 / 132)))));
+        - f * (1.0 / 240 - f * (1.0 / 132 - f * (691.0 / 32760 - f / 12))))));
 }}""",
+    # Shifted up to x >= 12, then the asymptotic series to x^-15.
     "trigamma": """{Q} {T} th_trigamma_{D}({T} x_) {{
-    double x = x_, r = 0;
+    double x = x_, p = 0, q = 0;
+    int reflected = x < 0;
     if (x != x) return x;
     if (x <= 0 && x == floor(x)) return INFINITY;
-    if (x < 0) {{  /* reflection: psi1(1 - x) + psi1(x) = pi^2 / sin^2(pi x) */
-        double s = sin(M_PI * x);
-        double p = M_PI * M_PI / (s * s);
+    if (reflected) {{  /* reflection: psi1(1 - x) + psi1(x) = pi^2 / sin^2(pi x) */
+        double s = sin(M_PI * (x - round(x)));  /* sin^2 has period 1 */
+        p = M_PI * M_PI / (s * s);
         x = 1 - x;
-        double q = 0;
-        while (x < 6) {{ q += 1 / (x * x); x += 1; }}
-        double f = 1 / (x * x);
-        q += 1 / x + f / 2 + (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f / 30))) / (x * x * x);
-        return p - q;
     }}
-    while (x < 6) {{ r += 1 / (x * x); x += 1; }}
+    while (x < 12) {{ q += 1 / (x * x); x += 1; }}
     double f = 1 / (x * x);
-    return r + 1 / x + f / 2 + (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f / 30))) / (x * x * x);
+    q += 1 / x + f / 2 + (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30
+        - f * (5.0 / 66 - f * (691.0 / 2730 - f * (7.0 / 6))))))) / (x * x * x);
+    return reflected ? p - q : q;
 }}""",
     # Giles' single-precision approximation, then two Newton steps on erf for double accuracy.
     "erfinv": """{Q} {T} th_erfinv_{D}({T} y_) {{
@@ -94,11 +101,17 @@ _FLOAT = {
 }}""",
 }
 
+_FLOAT16 = {
+    "max": "{Q} {T} th_max_{D}({T} a, {T} b) {{ return (a != a || a >= b) ? a : b; }}",
+    "min": "{Q} {T} th_min_{D}({T} a, {T} b) {{ return (a != a || a <= b) ? a : b; }}",
+}
+
 _INT = {
     "max": "{Q} {T} th_max_{D}({T} a, {T} b) {{ return a >= b ? a : b; }}",
     "min": "{Q} {T} th_min_{D}({T} a, {T} b) {{ return a <= b ? a : b; }}",
     "abs": "{Q} {T} th_abs_{D}({T} a) {{ return a < 0 ? ({T})-a : a; }}",
     "sgn": "{Q} {T} th_sgn_{D}({T} a) {{ return ({T})(a > 0) - ({T})(a < 0); }}",
+    "round_half_away": "{Q} {T} th_round_half_away_{D}({T} a) {{ return a; }}",
     # NumPy: division by zero gives 0 (with a warning), MIN // -1 wraps; C would trap on both.
     "floor_div": """{Q} {T} th_floor_div_{D}({T} a, {T} b) {{
     if (b == 0) return 0;
@@ -119,6 +132,7 @@ _UINT = {
     "max": _INT["max"], "min": _INT["min"],
     "abs": "{Q} {T} th_abs_{D}({T} a) {{ return a; }}",
     "sgn": "{Q} {T} th_sgn_{D}({T} a) {{ return a > 0; }}",
+    "round_half_away": _INT["round_half_away"],
     "floor_div": "{Q} {T} th_floor_div_{D}({T} a, {T} b) {{ return b == 0 ? 0 : a / b; }}",
     "mod": "{Q} {T} th_mod_{D}({T} a, {T} b) {{ return b == 0 ? 0 : a % b; }}",
 }
@@ -126,6 +140,8 @@ _UINT = {
 _BOOL = {
     "max": "{Q} {T} th_max_{D}({T} a, {T} b) {{ return a || b; }}",
     "min": "{Q} {T} th_min_{D}({T} a, {T} b) {{ return a && b; }}",
+    "abs": "{Q} {T} th_abs_{D}({T} a) {{ return a; }}",
+    "round_half_away": "{Q} {T} th_round_half_away_{D}({T} a) {{ return a; }}",
 }
 
 
@@ -134,6 +150,9 @@ def helper_source(name: str, dtype: str, ctype: str, qualifier: str) -> str | No
     (the expression is then not supported natively and the node falls back)."""
     if dtype.startswith("float"):
         table, suffix = _FLOAT, ("" if dtype == "float64" else "f")
+        if dtype == "float16":  # computed in float and rounded once, as NumPy's half loops do
+            ctype = "float"
+            table = {**_FLOAT, **_FLOAT16}
     elif dtype.startswith("uint"):
         table, suffix = _UINT, ""
     elif dtype.startswith("int"):

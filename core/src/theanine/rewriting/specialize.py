@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from theanine.graph.basic import Constant
 from theanine.rewriting.basic import node_rewriter
 from theanine.rewriting.patterns import (
     elemwise_of,
@@ -18,7 +19,7 @@ from theanine.rewriting.patterns import (
 )
 from theanine.scalar import basic as ps
 from theanine.tensor import math as tm
-from theanine.tensor.basic import fill
+from theanine.tensor.basic import constant, fill
 from theanine.tensor.blas import gemm, is_blas_type
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.math import Dot, Reduce
@@ -79,10 +80,13 @@ def _scalar_factor(v):
 
 
 def _unbroadcast_scalar(v):
-    """The 0-d variable that v broadcasts (v itself if 0-d), or None."""
+    """The 0-d variable that v broadcasts (v itself if 0-d; a 0-d constant for a constant
+    that is broadcastable in every dimension, as literals are), or None."""
     while v.owner is not None and isinstance(v.owner.op, DimShuffle) and not v.owner.op.drop \
             and all(d == "x" for d in v.owner.op.new_order):
         v = v.owner.inputs[0]
+    if v.ndim and isinstance(v, Constant) and all(v.broadcastable):
+        return constant(np.asarray(v.data).reshape(()))
     return v if v.ndim == 0 else None
 
 

@@ -363,6 +363,8 @@ def _np_sigmoid(x: Any) -> Any:
     """1 / (1 + exp(-x)): exact to an ulp or two everywhere (no cancellation) in one
     transcendental pass; exp overflowing to inf gives the right limit, 0, so it is silenced."""
     x = _as_float(x)
+    if x.dtype == np.float16:  # exp(12) overflows float16: compute in float32, round once
+        return _np_sigmoid(x.astype(np.float32)).astype(np.float16)
     t = np.negative(x, out=np.empty_like(x))  # an array even for 0-d x, to compute in place
     with np.errstate(over="ignore"):
         np.exp(t, out=t)
