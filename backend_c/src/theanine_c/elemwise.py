@@ -16,7 +16,7 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
 from theanine.graph.basic import Apply
-from theanine_c.build import ffi
+from theanine_c.build import buffer_pointer, ffi
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
 
@@ -70,7 +70,7 @@ def _generate_thunk(node: Apply, lib: Any, name: str, scalar: tuple[bool, ...],
     nin = len(node.inputs)
     args = [f"i{k}" for k in range(nin)]
     env: dict[str, Any] = {
-        "ndarray": np.ndarray, "empty": np.empty, "coerce": _coerce, "fb": ffi().from_buffer,
+        "ndarray": np.ndarray, "empty": np.empty, "coerce": _coerce, "fb": buffer_pointer(),
         "ptr": _pointer, "new": ffi().new, "contig": lib.function(f"{name}_contig"),
         "dout": np.dtype(out_var.type.dtype), "node": node, "bad": _broadcast_error,
     }

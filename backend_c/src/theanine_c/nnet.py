@@ -14,7 +14,7 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
-from theanine_c.build import ffi
+from theanine_c.build import buffer_pointer
 from theanine_c.elemwise import _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
@@ -103,7 +103,7 @@ def softmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
     def make_thunk(libs: Any) -> Any:
         kernel = libs[0].function(name)
-        fb = ffi().from_buffer
+        fb = buffer_pointer()
 
         def thunk(x: Any) -> tuple:
             x = np.asarray(x, dtype=d)
@@ -135,7 +135,7 @@ def softmax_grad_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
     def make_thunk(libs: Any) -> Any:
         kernel = libs[0].function(name)
-        fb = ffi().from_buffer
+        fb = buffer_pointer()
 
         def thunk(g: Any, sm: Any) -> tuple:
             g = np.asarray(g, dtype=d)

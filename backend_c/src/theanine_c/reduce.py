@@ -14,7 +14,7 @@ import numpy as np
 from theanine.codegen.cstyle import Unit
 from theanine.codegen.kernels import ReduceKernel, accumulator_dtype
 from theanine.graph.basic import Apply
-from theanine_c.build import ffi
+from theanine_c.build import buffer_pointer, ffi
 from theanine_c.elemwise import _coerce, _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
@@ -44,7 +44,7 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
     din, dout = np.dtype(x_var.type.dtype), np.dtype(node.outputs[0].type.dtype)
     ndim = x_var.type.ndim
     f = ffi()
-    fb, new = f.from_buffer, f.new
+    fb, new = buffer_pointer(), f.new
     needs_elements = op.kind in ("max", "min")
     order = keep + red
 

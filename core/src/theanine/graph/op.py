@@ -113,3 +113,12 @@ class Op:
             return results
 
         return thunk_n
+
+
+def cached_thunk(node: Any, make: Callable[[Any], Any]) -> Any:
+    """`make(node)`, built once per node and kept on the node itself, for `perform`s that run a
+    generated thunk (a weak-keyed table would never free the node: the thunk refers to it)."""
+    thunk = node.__dict__.get("_perform_thunk")
+    if thunk is None:
+        thunk = node.__dict__["_perform_thunk"] = make(node)
+    return thunk

@@ -18,14 +18,13 @@ for states whose values are not tensors, such as random generators).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import FunctionGraph
-from theanine.graph.op import Op
+from theanine.graph.op import Op, cached_thunk
 from theanine.tensor.type import TensorType
 
 
@@ -128,7 +127,6 @@ class Scan(Op):
         self.name = name
         self.signature = graph_signature(inner)
         self._hash = hash((Scan, info, self.signature))
-        self._perform_thunks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         for j in range(info.n_states):
             state_type = self.state_type(j)
             out = inner.outputs[j]
@@ -241,10 +239,7 @@ class Scan(Op):
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]
                 ) -> None:
-        thunk = self._perform_thunks.get(node)
-        if thunk is None:
-            thunk = self._perform_thunks[node] = self.python_thunk(node)
-        for cell, value in zip(output_storage, thunk(*inputs)):
+        for cell, value in zip(output_storage, cached_thunk(node, self.python_thunk)(*inputs)):
             cell[0] = value
 
     # Meaning ------------------------------------------------------------------------------

@@ -3,19 +3,17 @@ adds/drops broadcastable dimensions (the building block of broadcasting and tran
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from theanine.graph.basic import Apply, Variable
-from theanine.graph.op import Op
+from theanine.graph.op import Op, cached_thunk
 from theanine.scalar.basic import ScalarOp
 from theanine.tensor.type import TensorType
 
 _PY_NUMBERS = (bool, int, float, complex)
-_PERFORM_THUNKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def is_weak_literal(x: Any) -> bool:
@@ -150,10 +148,7 @@ class Elemwise(Op):
 
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:
         # built once per node, not per call (not in node.tag: clones copy their tag)
-        thunk = _PERFORM_THUNKS.get(node)
-        if thunk is None:
-            thunk = _PERFORM_THUNKS[node] = self.python_thunk(node)
-        output_storage[0][0] = thunk(*inputs)[0]
+        output_storage[0][0] = cached_thunk(node, self.python_thunk)(*inputs)[0]
 
     def python_thunk(self, node: Apply):
         impl = self.scalar_op.impl
