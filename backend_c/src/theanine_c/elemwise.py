@@ -9,6 +9,7 @@ mismatch is a Python error, never an out-of-bounds access.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ from theanine.graph.basic import Apply
 from theanine_c.build import buffer_pointer, ffi
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
+
+#: outputs at least this large are kept for the next call (reused when nobody holds them)
+REUSE_BYTES = 1 << 16
 
 
 def _coerce(value: Any, dtype: np.dtype) -> np.ndarray:
@@ -98,7 +102,12 @@ def _generate_thunk(node: Apply, lib: Any, name: str, scalar: tuple[bool, ...],
         lines.append(f"    out = i{target}")
         lines.append("    if out.shape != shp or not out.flags.writeable: out = empty(shp, dout)")
     else:
-        lines.append("    out = empty(shp, dout)")
+        # the previous call's buffer, when nothing else holds it any more (list.pop is atomic:
+        # two threads never get the same one); large buffers only, where page faults cost
+        env["cell"], env["refs"] = [], sys.getrefcount
+        lines += ["    out = cell.pop() if cell else None",
+                  "    if out is None or out.shape != shp or refs(out) != 2: "
+                  "out = empty(shp, dout)"]
     full = [k for k in range(nin) if not scalar[k] and tuple(bcast[k]) == tuple(out_bcast)]
     partial = [k for k in range(nin) if not scalar[k] and k not in full]
     contig_ok = " and ".join([f"i{k}.flags.c_contiguous" for k in full]
@@ -118,6 +127,8 @@ def _generate_thunk(node: Apply, lib: Any, name: str, scalar: tuple[bool, ...],
             lines.append(f"    {call_strided}")
         else:
             lines += [f"    if {contig_ok}: {call_contig}", f"    else: {call_strided}"]
+    if target is None:
+        lines.append(f"    if out.nbytes >= {REUSE_BYTES} and not cell: cell.append(out)")
     lines.append("    return (out,)")
     code = compile("\n".join(lines), f"<theanine-c elemwise {node.op}>", "exec")
     exec(code, env)
