@@ -88,6 +88,10 @@ def _compile(tool: Toolchain, source: Source, key: str) -> Path:
 
 
 def _load(key: str, path: Path, source: Source) -> Library:
+    # libgomp reads this when the first kernel loads it: idle OpenMP threads sleep instead of
+    # spinning on the cores NumPy's BLAS threads need next (an MLP step went from 11 ms to
+    # 1.2 ms on 2 cores); the user's own setting wins
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     f = ffi()
     with _LOCK:
         loaded = _LOADED.get(key)

@@ -94,30 +94,32 @@ def _run(command: list[str], cwd: str) -> subprocess.CompletedProcess:
 
 
 def _probe_uncached(command: list[str]) -> dict:
+    """One compile with every feature in the common case (the version query runs beside it);
+    only when that fails, the trivial file and OpenMP alone, to say what is missing."""
     with tempfile.TemporaryDirectory(prefix="theanine-probe-") as tmp:
-        src = Path(tmp, "probe.c")
-        src.write_text(_PROBE_SOURCE)
-        out = Path(tmp, "probe.so")
+        src, out = Path(tmp, "features.c"), Path(tmp, "features.so")
+        src.write_text(_FEATURES_SOURCE)
         try:
-            done = _run([*command, *BASE_FLAGS, str(src), "-o", str(out)], tmp)
+            version_query = subprocess.Popen([*command, "--version"], cwd=tmp, text=True,
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            both = _run([*command, *BASE_FLAGS, "-fopenmp", str(src), "-o", str(out),
+                         "-lmvec", "-lm"], tmp)
+            version = version_query.communicate(timeout=60)[0].splitlines()
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ToolchainUnavailable(f"the C compiler {command[0]} could not run: {exc}"
                                        ) from None
+        identity = f"{command} {version[0] if version else 'unknown version'}"
+        if both.returncode == 0:
+            return {"identity": identity, "openmp": True, "vector_math": True}
+        src.write_text(_PROBE_SOURCE)
+        done = _run([*command, *BASE_FLAGS, str(src), "-o", str(out)], tmp)
         if done.returncode != 0 or not out.exists():
             raise ToolchainUnavailable(f"the C compiler {command[0]} fails on a trivial file: "
                                        f"{done.stderr.strip()[:500]}")
-        version = _run([*command, "--version"], tmp).stdout.splitlines()
-        identity = f"{command} {version[0] if version else 'unknown version'}"
-        src.write_text(_FEATURES_SOURCE)
-        both = _run([*command, *BASE_FLAGS, "-fopenmp", str(src), "-o", str(out), "-lmvec",
-                     "-lm"], tmp)
-        openmp = vector_math = both.returncode == 0
-        if not openmp:
-            no_simd = _FEATURES_SOURCE.replace("#pragma omp declare simd notinbranch\n", "")
-            src.write_text(no_simd)
-            openmp = _run([*command, *BASE_FLAGS, "-fopenmp", str(src), "-o", str(out),
-                           "-lm"], tmp).returncode == 0
-    return {"identity": identity, "openmp": openmp, "vector_math": vector_math}
+        src.write_text(_FEATURES_SOURCE.replace("#pragma omp declare simd notinbranch\n", ""))
+        openmp = _run([*command, *BASE_FLAGS, "-fopenmp", str(src), "-o", str(out), "-lm"],
+                      tmp).returncode == 0
+    return {"identity": identity, "openmp": openmp, "vector_math": False}
 
 
 @cache
