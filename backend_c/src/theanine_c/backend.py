@@ -195,13 +195,12 @@ class CBackend:
         return native
 
     def _all_cached(self, sources: Sequence[Source]) -> bool:
-        from theanine.cache import get_cache
-        from theanine_c.build import _LOADED
+        from theanine_c.build import _LOADED, _cached_path
 
-        tool, cache = self.toolchain, get_cache()
+        tool = self.toolchain
         for s in sources:
             key = unit_key(tool, s)
-            if key not in _LOADED and cache.lookup(key) is None:
+            if key not in _LOADED and _cached_path(key) is None:
                 return False
         return True
 

@@ -68,7 +68,7 @@ def _source(template: str, renderer: CRenderer, dtype: str | None, op: str = "")
     unit = Unit(renderer)
     body = template % _OFFSETS
     if dtype is not None:
-        body = f"typedef {renderer.ctype(dtype)} T;\n" + body.replace("OP", op)
+        body = f"#define T {renderer.ctype(dtype)}\n" + body.replace("OP", op) + "#undef T\n"
     unit.kernels.append("#include <string.h>\n" + body)
     unit.declarations.append("int KNAME(int64_t, int, void *, void *, void *, void *, void *, "
                              "int64_t, void *);")

@@ -70,7 +70,7 @@ def _source(template: str, dtype: str, renderer: CRenderer) -> tuple[Any, str]:
     exp = renderer.math_name("exp", dtype)
     unit.math.add(exp)
     body = (template % {"par": PARALLEL_THRESHOLD}).replace("EXP", exp)
-    unit.kernels.append(f"typedef {ctype} T;\n{body}")
+    unit.kernels.append(f"#define T {ctype}\n{body}#undef T\n")
     nptr = 3 if "sm," in template else 2
     args = ", ".join(["int64_t", "int64_t"] + ["void *", "int64_t", "int64_t"] * (nptr - 1)
                      + ["void *", "int64_t"])

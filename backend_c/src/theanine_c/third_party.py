@@ -13,7 +13,8 @@ from theanine_c.plan import NativePlan
 
 
 def ccode_plan(node: Apply, code: CCode, renderer: Any) -> NativePlan:
-    source = Source(code.full_source(), (f"int {code.name}(void *, void *, char *, int64_t);",))
+    source = Source(code.full_source(), (f"int {code.name}(void *, void *, char *, int64_t);",),
+                    batchable=False)
 
     def make_thunk(libs: Any) -> Any:
         return _thunk(node, code, libs[0].function(code.name))

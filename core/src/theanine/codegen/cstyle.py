@@ -205,6 +205,8 @@ class Unit:
         r = self.renderer
         parts = [r.headers, r.math_declarations(self.math) if hasattr(r, "math_declarations")
                  else ""]
-        parts.extend(self.helpers[k] for k in sorted(self.helpers))
+        # guarded, so units can be concatenated into one translation unit (batched builds)
+        parts.extend(f"#ifndef TH_HELPER_{k}\n#define TH_HELPER_{k}\n{self.helpers[k]}\n#endif"
+                     for k in sorted(self.helpers))
         parts.extend(self.kernels)
         return "\n".join(p for p in parts if p) + "\n"
