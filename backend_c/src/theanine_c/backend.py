@@ -207,6 +207,7 @@ class CBackend:
     def _native(self, fgraph: FunctionGraph, plans: dict[Apply, Any],
                 sources: Sequence[Source], report: CompileReport) -> Any:
         libs = dict(zip(sources, build_all(self.toolchain, sources)))
+        keep = [lib for lib in libs.values() if isinstance(lib, Library)]
         thunks: dict[Apply, Any] = {}
         for entry, (node, what) in zip(report.nodes, plans.items()):
             if not isinstance(what, NativePlan):
@@ -219,7 +220,9 @@ class CBackend:
                 thunks[node] = node.op.python_thunk(node)
                 continue
             thunks[node] = what.make_thunk(loaded)
-        return _WithThunks(thunks).link(fgraph)
+        program = _WithThunks(thunks).link(fgraph)
+        program.libraries = keep  # the kernels stay loaded while the program lives
+        return program
 
 
 def _unique_sources(plans: Any) -> list[Source]:

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ from typing import Any
 
 from theanine_c.toolchain import Toolchain
 
-_LOADED: dict[str, Library] = {}
-_HANDLES: dict[Path, Any] = {}
+#: loaded libraries, by unit key and by file: weak, so a library whose programs are all gone is
+#: unloaded (a long-running process that compiles many graphs would otherwise run out of
+#: memory mappings, one set per .so)
+_LOADED: weakref.WeakValueDictionary[str, Library] = weakref.WeakValueDictionary()
+_HANDLES: weakref.WeakValueDictionary[Path, _Handle] = weakref.WeakValueDictionary()
 _LOCK = threading.Lock()
 _FFI: Any = None
 
@@ -38,14 +42,26 @@ class Source:
     batchable: bool = True
 
 
+class _Handle:
+    """One dlopen'ed file; dlclose'd when the last Library using it is collected."""
+
+    def __init__(self, path: Path):
+        f = ffi()
+        self.lib = f.dlopen(str(path))
+        weakref.finalize(self, f.dlclose, self.lib)
+
+
 @dataclass
 class Library:
+    """A unit's entry points.  Whoever calls them keeps this object alive (the linked program
+    holds the libraries of its thunks): the file is unloaded when the last holder is gone."""
+
     key: str
     path: Path
-    lib: Any
+    handle: _Handle
 
     def function(self, name: str) -> Any:
-        return getattr(self.lib, name)
+        return getattr(self.handle.lib, name)
 
 
 def ffi() -> Any:
@@ -145,7 +161,7 @@ def _load(key: str, path: Path, source: Source) -> Library:
                     pass
             handle = _HANDLES.get(path)
             if handle is None:
-                handle = _HANDLES[path] = f.dlopen(str(path))
+                handle = _HANDLES[path] = _Handle(path)
             loaded = _LOADED[key] = Library(key, path, handle)
     return loaded
 
