@@ -1,15 +1,22 @@
 """What every workload shares: the timer, the result record, and the engines to compare.
 
 An engine is one implementation of a workload: `numpy` (a hand-written reference, the
-baseline of every ratio), `theanine[<backend>]` for each registered theanine backend, and
-`pytensor` and `jax` when they are installed.  A workload reports one `Measurement` per
-(case, engine), with a note instead of a time when the engine is missing, unavailable or wrong.
+baseline of every ratio), `theanine[<backend>]` for each registered theanine backend,
+`pytensor[cvm]` (PyTensor's C backend) and `jax` when they are installed.  A workload reports
+one `Measurement` per (case, engine), with a note instead of a time when the engine is missing,
+unavailable or wrong.
+
+Timings are of each engine's steady state: theanine's native backends run with `tiered=False`
+(native code from the first call, never the Python stand-in that tiered compilation runs while
+compiling), and PyTensor runs its C backend (`mode="CVM"`), not its default (Numba) linker.
 """
 
 from __future__ import annotations
 
+import ctypes.util
 import importlib
 import importlib.util
+import os
 import statistics
 import timeit
 from collections.abc import Callable, Iterator
@@ -19,6 +26,11 @@ from typing import Any
 import numpy as np
 
 ENGINE_FAMILIES = ("numpy", "theanine", "pytensor", "jax")
+
+#: PyTensor's C backend: its C thunks run by the C virtual machine.  Its default linker in
+#: PyTensor >= 2.x is Numba, a different engine.
+PYTENSOR_MODE = "CVM"
+PYTENSOR_ENGINE = "pytensor[cvm]"
 
 
 @dataclass
@@ -41,6 +53,8 @@ class Context:
     repeat: int = 7
     min_time: float = 0.2
     families: tuple[str, ...] = ENGINE_FAMILIES
+    #: theanine backends to run (None: every registered one)
+    theanine_only: tuple[str, ...] | None = None
     _modules: dict[str, Any] = field(default_factory=dict)
 
     def wants(self, family: str) -> bool:
@@ -51,6 +65,8 @@ class Context:
         if name not in self._modules:
             module = None
             if importlib.util.find_spec(name) is not None:
+                if name == "pytensor":
+                    _pytensor_blas_default()
                 module = importlib.import_module(name)
                 if name == "jax":
                     module.config.update("jax_enable_x64", True)
@@ -58,12 +74,41 @@ class Context:
         return self._modules[name]
 
     def theanine_backends(self) -> Iterator[tuple[str, str | None]]:
-        """(backend name, None) for available backends, (name, reason) for the others."""
+        """(backend name, None) for available backends, (name, reason) for the others.
+
+        Also turns tiered compilation off, so that every theanine function a workload builds
+        runs its backend's own code from the first call (see the module's docstring).
+        """
+        from theanine.config import config
         from theanine.plugins import get_registry
 
-        for name, (backend, _plugin) in sorted(get_registry().backends.items()):
-            ok, reason = backend.is_available()
+        config.tiered = False
+        registered = get_registry().backends
+        for name in sorted(registered if self.theanine_only is None else self.theanine_only):
+            if name not in registered:
+                yield name, f"no backend {name!r} is registered"
+                continue
+            ok, reason = registered[name][0].is_available()
             yield name, None if ok else reason or "unavailable"
+
+
+def _pytensor_blas_default() -> None:
+    """Give PyTensor's C backend OpenBLAS when the user configured no BLAS and it is installed.
+
+    Without `blas__ldflags` PyTensor's C dot products fall back to slow NumPy calls and it
+    warns; `apt-get install libopenblas-dev` provides the library (see the README).
+    """
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "blas__ldflags" in flags or not ctypes.util.find_library("openblas"):
+        return
+    os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "blas__ldflags=-lopenblas") if f)
+
+
+def engine_threads() -> int:
+    """Threads an OpenMP or OpenBLAS pool uses by default here: OMP_NUM_THREADS, else the
+    CPUs this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0]
+    return int(env) if env.isdigit() else len(os.sched_getaffinity(0))
 
 
 def time_call(fn: Callable[[], Any], repeat: int, min_time: float) -> tuple[float, float, int]:
@@ -84,20 +129,72 @@ def time_call(fn: Callable[[], Any], repeat: int, min_time: float) -> tuple[floa
 
 
 def measure(ctx: Context, workload: str, case: str, engine: str, fn: Callable[[], Any],
-            result: Callable[[], Any] | None = None, expected: Any = None) -> Measurement:
+            result: Callable[[], Any] | None = None, expected: Any = None,
+            rtol: float = 1e-7, atol: float = 1e-9) -> Measurement:
     """Time `fn`, after checking that `result()` (default: `fn()`) matches `expected`."""
     if expected is not None:
-        got = (result or fn)()
-        try:
-            for g, e in zip(_as_list(got), _as_list(expected), strict=True):
-                np.testing.assert_allclose(np.asarray(g, dtype=float),
-                                           np.asarray(e, dtype=float), rtol=1e-7, atol=1e-9)
-        except (AssertionError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            return Measurement(workload, case, engine, note=f"WRONG RESULT: {first}")
+        wrong = mismatch((result or fn)(), expected, rtol, atol)
+        if wrong:
+            return Measurement(workload, case, engine, note=wrong)
     median, best, number = time_call(fn, ctx.repeat, ctx.min_time)
     return Measurement(workload, case, engine, median, best, number)
 
 
+def mismatch(got: Any, expected: Any, rtol: float = 1e-7, atol: float = 1e-9) -> str | None:
+    """`WRONG RESULT: why` when `got` differs from `expected` (values or lists of them)."""
+    try:
+        for g, e in zip(_as_list(got), _as_list(expected), strict=True):
+            np.testing.assert_allclose(np.asarray(g, dtype=float), np.asarray(e, dtype=float),
+                                       rtol=rtol, atol=atol)
+    except (AssertionError, ValueError) as exc:
+        return f"WRONG RESULT: {str(exc).strip().splitlines()[0]}"
+    return None
+
+
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
+
+
+#: what an engine builder gives: the workload's callable(s), or why the engine has none
+Built = Any
+
+
+def symbolic_engines(ctx: Context, build: Callable[..., Built]) -> list[tuple[str, Built]]:
+    """`theanine[<backend>]` for every backend and `pytensor[cvm]`, each as
+    `build(lib, T, **compile_kw)` (Theano's API serves both libraries) or the reason the engine
+    is missing."""
+    engines: list[tuple[str, Built]] = []
+    if ctx.wants("theanine"):
+        import theanine
+        import theanine.tensor as T
+
+        for backend, reason in ctx.theanine_backends():
+            engines.append((f"theanine[{backend}]", f"unavailable: {reason}" if reason
+                            else build(theanine, T, backend=backend)))
+    if ctx.wants("pytensor"):
+        pytensor = ctx.optional("pytensor")
+        if pytensor is None:
+            engines.append((PYTENSOR_ENGINE, "not installed"))
+        else:
+            import pytensor.tensor as pt
+
+            engines.append((PYTENSOR_ENGINE, build(pytensor, pt, mode=PYTENSOR_MODE)))
+    return engines
+
+
+def jax_engines(ctx: Context, build: Callable[[Any], Built]) -> list[tuple[str, Built]]:
+    """`jax` as `build(jax)` (float64 enabled), or "not installed"; nothing if not wanted."""
+    if not ctx.wants("jax"):
+        return []
+    jax = ctx.optional("jax")
+    return [("jax", build(jax) if jax is not None else "not installed")]
+
+
+def format_seconds(s: float | None) -> str:
+    """`12.3 ms`: three significant digits in the largest unit that keeps a value >= 1."""
+    if s is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"

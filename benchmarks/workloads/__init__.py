@@ -4,6 +4,17 @@ A workload is a module with `NAME`, `DESCRIPTION` and `run(ctx) -> list[Measurem
 one (an MLP, an RNN, rewrite-phase timing) is a new module here and one entry in `WORKLOADS`.
 """
 
-from workloads import call_overhead, import_time, logistic_step, rewrite_phase, rnn
+from workloads import (
+    call_overhead,
+    compile_time,
+    import_time,
+    logistic_step,
+    mlp_step,
+    pow_fused,
+    rewrite_phase,
+    rnn,
+    sigmoid_large,
+)
 
-WORKLOADS = [import_time, call_overhead, logistic_step, rewrite_phase, rnn]
+WORKLOADS = [import_time, call_overhead, logistic_step, rewrite_phase, rnn, sigmoid_large,
+             pow_fused, mlp_step, compile_time]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from harness import Context, Measurement, measure
+from harness import Context, Measurement, jax_engines, measure, symbolic_engines
 
 NAME = "call_overhead"
 DESCRIPTION = "x + y on two float64 scalars (0-d arrays, Python floats)"
@@ -17,39 +17,21 @@ DESCRIPTION = "x + y on two float64 scalars (0-d arrays, Python floats)"
 _CASES = {"0-d arrays": (np.array(1.5), np.array(2.25)), "python floats": (1.5, 2.25)}
 
 
-def _theanine(backend: str) -> Any:
-    import theanine
-    import theanine.tensor as T
-
+def _symbolic(lib: Any, T: Any, **compile_kw: Any) -> Any:
     x, y = T.dscalar("x"), T.dscalar("y")
-    return theanine.function([x, y], x + y, backend=backend)
+    return lib.function([x, y], x + y, **compile_kw)
 
 
-def _pytensor(pytensor: Any) -> Any:
-    import pytensor.tensor as pt
-
-    x, y = pt.dscalar("x"), pt.dscalar("y")
-    return pytensor.function([x, y], x + y)
+def _jax(jax: Any) -> Any:
+    add = jax.jit(lambda a, b: a + b)
+    return lambda a, b: add(a, b).block_until_ready()
 
 
 def run(ctx: Context) -> list[Measurement]:
     engines: list[tuple[str, Any]] = []  # (name, f(a, b) or the reason it is missing)
     if ctx.wants("numpy"):
         engines.append(("numpy", np.add))
-    if ctx.wants("theanine"):
-        for backend, reason in ctx.theanine_backends():
-            engines.append((f"theanine[{backend}]",
-                            f"unavailable: {reason}" if reason else _theanine(backend)))
-    if ctx.wants("pytensor"):
-        pytensor = ctx.optional("pytensor")
-        engines.append(("pytensor", _pytensor(pytensor) if pytensor else "not installed"))
-    if ctx.wants("jax"):
-        jax = ctx.optional("jax")
-        if jax is None:
-            engines.append(("jax", "not installed"))
-        else:
-            add = jax.jit(lambda a, b: a + b)
-            engines.append(("jax", lambda a, b: add(a, b).block_until_ready()))
+    engines += symbolic_engines(ctx, _symbolic) + jax_engines(ctx, _jax)
 
     rows = []
     for case, (a, b) in _CASES.items():

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import Context, Measurement, measure
+from harness import Context, Measurement, jax_engines, measure, symbolic_engines
 
 from theanine.demo import L2, LEARNING_RATE, N_SAMPLES, make_dataset
 
@@ -42,22 +42,27 @@ def _numpy(x: np.ndarray, y: np.ndarray) -> Maker:
     return make
 
 
+def training_graph(lib: Any, T: Any, w0: np.ndarray) -> tuple[list, list, list]:
+    """The tutorial's graph as `function`'s (inputs, outputs, updates); theanine and PyTensor
+    share Theano's API, so one builder serves."""
+    x, y = T.dmatrix("x"), T.dvector("y")
+    w, b = lib.shared(w0.copy(), name="w"), lib.shared(0.0, name="b")
+    p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
+    xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
+    cost = xent.mean() + L2 * (w ** 2).sum()
+    gw, gb = T.grad(cost, [w, b])
+    return [x, y], [p_1 > 0.5, xent], [(w, w - LEARNING_RATE * gw), (b, b - LEARNING_RATE * gb)]
+
+
 def _symbolic(lib: Any, T: Any, x_data: np.ndarray, y_data: np.ndarray, **compile_kw) -> Maker:
-    """The tutorial's graph; theanine and PyTensor share Theano's API, so one builder serves."""
     def make(w0: np.ndarray):
-        x, y = T.dmatrix("x"), T.dvector("y")
-        w, b = lib.shared(w0.copy(), name="w"), lib.shared(0.0, name="b")
-        p_1 = 1 / (1 + T.exp(-T.dot(x, w) - b))
-        xent = -y * T.log(p_1) - (1 - y) * T.log(1 - p_1)
-        cost = xent.mean() + L2 * (w ** 2).sum()
-        gw, gb = T.grad(cost, [w, b])
-        train = lib.function([x, y], [p_1 > 0.5, xent], updates=[
-            (w, w - LEARNING_RATE * gw), (b, b - LEARNING_RATE * gb)], **compile_kw)
-        return (lambda: train(x_data, y_data)), w.get_value
+        inputs, outputs, updates = training_graph(lib, T, w0)
+        train = lib.function(inputs, outputs, updates=updates, **compile_kw)
+        return (lambda: train(x_data, y_data)), updates[0][0].get_value
     return make
 
 
-def _jax(jax: Any, x_data: np.ndarray, y_data: np.ndarray) -> Maker:
+def jax_maker(jax: Any, x_data: np.ndarray, y_data: np.ndarray) -> Maker:
     jnp = jax.numpy
 
     def loss(w, b, x, y):
@@ -85,25 +90,9 @@ def _jax(jax: Any, x_data: np.ndarray, y_data: np.ndarray) -> Maker:
 def run(ctx: Context) -> list[Measurement]:
     x, y_int, w0 = make_dataset(seed=0)
     y = y_int.astype(np.float64)
-    makers: list[tuple[str, Maker | str]] = []
-    if ctx.wants("theanine"):
-        import theanine
-        import theanine.tensor as T
-
-        for backend, reason in ctx.theanine_backends():
-            makers.append((f"theanine[{backend}]", f"unavailable: {reason}" if reason
-                           else _symbolic(theanine, T, x, y, backend=backend)))
-    if ctx.wants("pytensor"):
-        pytensor = ctx.optional("pytensor")
-        if pytensor is None:
-            makers.append(("pytensor", "not installed"))
-        else:
-            import pytensor.tensor as pt
-
-            makers.append(("pytensor", _symbolic(pytensor, pt, x, y)))
-    if ctx.wants("jax"):
-        jax = ctx.optional("jax")
-        makers.append(("jax", _jax(jax, x, y) if jax else "not installed"))
+    makers: list[tuple[str, Maker | str]] = (
+        symbolic_engines(ctx, lambda lib, T, **kw: _symbolic(lib, T, x, y, **kw))
+        + jax_engines(ctx, lambda jax: jax_maker(jax, x, y)))
 
     reference_step, reference_w = _numpy(x, y)(w0)
     pred, xent = reference_step()

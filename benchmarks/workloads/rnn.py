@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import Context, Measurement, measure
+from harness import Context, Measurement, jax_engines, measure, mismatch, symbolic_engines
 
 NAME = "rnn"
 DESCRIPTION = "tanh RNN with scan, T=100, batch 32, 64 -> 128, float32 (forward; +grad W_hh)"
@@ -122,40 +122,9 @@ def jax_engine(jax: Any, d: dict[str, np.ndarray]) -> dict[str, Callable[[], Any
             "per-step overhead": lambda: ready(overhead(d["ox"], d["oh0"]))}
 
 
-def _mismatch(got: Any, expected: Any) -> str | None:
-    """Why `got` differs from `expected` beyond float32 rounding, or None."""
-    got_list = list(got) if isinstance(got, list | tuple) else [got]
-    exp_list = list(expected) if isinstance(expected, tuple) else [expected]
-    try:
-        for g, e in zip(got_list, exp_list, strict=True):
-            np.testing.assert_allclose(np.asarray(g, np.float64), np.asarray(e, np.float64),
-                                       rtol=2e-4, atol=2e-4)
-    except (AssertionError, ValueError) as exc:
-        return f"WRONG RESULT: {str(exc).strip().splitlines()[0]}"
-    return None
-
-
 def _engines(ctx: Context, d: dict[str, np.ndarray]) -> Engines:
-    engines: Engines = []
-    if ctx.wants("theanine"):
-        import theanine
-        import theanine.tensor as T
-
-        for backend, reason in ctx.theanine_backends():
-            engines.append((f"theanine[{backend}]", f"unavailable: {reason}" if reason
-                            else symbolic(theanine, T, d, backend=backend)))
-    if ctx.wants("pytensor"):
-        pytensor = ctx.optional("pytensor")
-        if pytensor is None:
-            engines.append(("pytensor", "not installed"))
-        else:
-            import pytensor.tensor as pt
-
-            engines.append(("pytensor", symbolic(pytensor, pt, d)))
-    if ctx.wants("jax"):
-        jax = ctx.optional("jax")
-        engines.append(("jax", jax_engine(jax, d) if jax else "not installed"))
-    return engines
+    return (symbolic_engines(ctx, lambda lib, T, **kw: symbolic(lib, T, d, **kw))
+            + jax_engines(ctx, lambda jax: jax_engine(jax, d)))
 
 
 def run(ctx: Context) -> list[Measurement]:
@@ -173,7 +142,8 @@ def run(ctx: Context) -> list[Measurement]:
             if isinstance(cases, str):
                 rows.append(Measurement(NAME, case, engine, note=cases))
                 continue
-            wrong = _mismatch(cases[case](), expected[case])
+            # float32 rounding over 100 steps
+            wrong = mismatch(cases[case](), expected[case], rtol=2e-4, atol=2e-4)
             if wrong:
                 rows.append(Measurement(NAME, case, engine, note=wrong))
                 continue

@@ -1,0 +1,95 @@
+"""The C backend's goals: which measurement each goal reads, and the table that says whether
+this run met it.
+
+A goal is a time for `theanine[c]` on one (workload, case): either fixed seconds or another
+engine's time in the same run (`versus`).  The "best peer" is the fastest of NumPy, PyTensor
+(C backend) and JAX on that case in this run, shown for scale; it is not the goal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness import PYTENSOR_ENGINE, Measurement, format_seconds
+
+ENGINE = "theanine[c]"
+PEERS = ("numpy", PYTENSOR_ENGINE, "jax")
+
+
+@dataclass(frozen=True)
+class Goal:
+    workload: str
+    case: str
+    seconds: float | None = None  # a fixed goal
+    versus: str | None = None  # or: at most this engine's time in the same run
+
+    def target(self, rows: list[Measurement]) -> float | None:
+        if self.versus is None:
+            return self.seconds
+        found = _find(rows, self.workload, self.case, self.versus)
+        return found.seconds if found else None
+
+
+GOALS = [
+    Goal("sigmoid_large", "4000x4000", 30e-3),
+    Goal("pow_fused", "1e7", 12e-3),
+    Goal("mlp_step", "train step", 2.5e-3),
+    Goal("call_overhead", "0-d arrays", 1.5e-6),
+    Goal("logistic_step", "train step", 70e-6),
+    Goal("rnn", "forward+grad", 6e-3),
+    Goal("compile_time", "cold compile", 0.4),
+    Goal("compile_time", "warm compile", 0.05),
+    Goal("compile_time", "first result", versus="theanine[python]"),
+]
+
+WORKLOADS = tuple(dict.fromkeys(g.workload for g in GOALS))
+
+
+def _find(rows: list[Measurement], workload: str, case: str, engine: str
+          ) -> Measurement | None:
+    return next((r for r in rows if (r.workload, r.case, r.engine) == (workload, case, engine)),
+                None)
+
+
+def evaluate(rows: list[Measurement]) -> list[dict[str, Any]]:
+    """One record per goal: the best peer, theanine[c]'s time, the target and the verdict."""
+    out = []
+    for goal in GOALS:
+        peers = [r for r in rows if (r.workload, r.case) == (goal.workload, goal.case)
+                 and r.engine in PEERS and r.seconds is not None]
+        best = min(peers, key=lambda r: r.seconds, default=None)
+        ours = _find(rows, goal.workload, goal.case, ENGINE)
+        target = goal.target(rows)
+        seconds = ours.seconds if ours else None
+        ratio = seconds / target if seconds is not None and target else None
+        out.append({
+            "workload": goal.workload, "case": goal.case,
+            "best_peer": best.engine if best else None,
+            "best_peer_seconds": best.seconds if best else None,
+            "seconds": seconds, "why_no_time": ours.note if ours and seconds is None else "",
+            "goal_seconds": target, "goal_versus": goal.versus,
+            "met": ratio is not None and ratio <= 1, "ratio_to_goal": ratio,
+        })
+    return out
+
+
+def table(records: list[dict[str, Any]]) -> str:
+    """The markdown goals table."""
+    lines = ["| workload | best peer measured here | theanine[c] | goal | met? |",
+             "|---|---|---|---|---|"]
+    for r in records:
+        peer = (f"{r['best_peer']} {format_seconds(r['best_peer_seconds'])}"
+                if r["best_peer"] else "-")
+        ours = format_seconds(r["seconds"]) if r["seconds"] is not None else (
+            r["why_no_time"] or "not measured")
+        goal = f"≤ {format_seconds(r['goal_seconds'])}" if r["goal_seconds"] else "?"
+        if r["goal_versus"]:
+            goal = f"≤ {r['goal_versus']} ({format_seconds(r['goal_seconds'])})"
+        if r["ratio_to_goal"] is None:
+            verdict = "-"
+        else:
+            ratio = r["ratio_to_goal"]
+            verdict = "yes" if r["met"] else f"no, {ratio:.{2 if ratio < 10 else 0}f}x over"
+        lines.append(f"| {r['workload']} ({r['case']}) | {peer} | {ours} | {goal} | {verdict} |")
+    return "\n".join(lines)
