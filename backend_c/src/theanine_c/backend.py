@@ -157,8 +157,12 @@ class CBackend:
 
         report = CompileReport()
         plans: dict[Apply, Any] = {}
+        fused = self._fused_reductions(fgraph)
         for node in fgraph.toposort():
-            how, what, why = self.plan(node)
+            if node in fused:
+                how, what, why = fused[node]
+            else:
+                how, what, why = self.plan(node)
             plans[node] = what
             report.nodes.append(NodeReport(str(node), how, why, node))
         if report.fallbacks and config.impl_fallback in ("warn", "raise"):
@@ -168,6 +172,38 @@ class CBackend:
                                           "nodes with perform")
             warnings.warn(message, stacklevel=4)
         return plans, report
+
+    def _fused_reductions(self, fgraph: FunctionGraph) -> dict[Apply, tuple[str, Any, str]]:
+        """Plans for the reductions fused with their elementwise producer (see
+        `fused_reduce`), and for those producers, when both would run this package's impls."""
+        from theanine.plugins import get_registry
+        from theanine.tensor.elemwise import Elemwise
+        from theanine.tensor.math import Reduce
+        from theanine_c import plugin
+        from theanine_c.fused_reduce import deferred_thunk, fusable, fused_reduce_plan
+
+        registry = get_registry()
+        if (registry.find_impl(Elemwise, self.name) is not plugin._elemwise
+                or registry.find_impl(Reduce, self.name) is not plugin._reduce):
+            return {}
+        plans: dict[Apply, tuple[str, Any, str]] = {}
+        for node in fgraph.apply_nodes:
+            if type(node.op) is not Reduce or node.inputs[0].owner is None:
+                continue
+            producer = node.inputs[0].owner
+            var = node.inputs[0]
+            clients = fgraph.clients.get(var, [])
+            if type(producer.op) is not Elemwise or not fusable(
+                    producer, node, len(clients), any(c[0] == "output" for c in clients)):
+                continue
+            try:
+                plan = fused_reduce_plan(producer, node, self.renderer)
+            except Unsupported:
+                continue
+            plans[node] = ("native", plan, "")
+            plans[producer] = ("native", deferred_thunk(producer),
+                               "fused into the reduction that reads it")
+        return plans
 
     # -- linking ------------------------------------------------------------------------
 

@@ -1,0 +1,166 @@
+"""A reduction fused with the elementwise node that produces its input: `sum(x * y)`,
+`max(abs(x))`, `mean(xent)` read their operands once and never write the elementwise result.
+
+The linker pairs a `Reduce` with an `Elemwise` whose only reader it is (and which is no output
+of the graph): the elementwise node's thunk then hands its operands on (`Deferred`) instead of
+computing, and the reduction's thunk checks their shapes as the elementwise node would and runs
+one kernel that evaluates the scalar program per element and accumulates it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.codegen.kernels import ReduceKernel, ScalarProgram, accumulator_dtype
+from theanine.graph.basic import Apply
+from theanine_c.build import buffer_pointer, ffi
+from theanine_c.elemwise import _broadcast_error, _coerce, _pointer
+from theanine_c.plan import NativePlan, named_source
+from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
+
+
+class Deferred:
+    """The operands of an elementwise node whose result only its reduction reads."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple):
+        self.values = values
+
+
+def fusable(producer: Apply, reduce_node: Apply, n_clients: int, is_output: bool) -> bool:
+    from theanine.tensor.elemwise import Elemwise
+
+    return (isinstance(producer.op, Elemwise) and len(producer.outputs) == 1
+            and not producer.op.inplace_pattern and n_clients == 1 and not is_output)
+
+
+def deferred_thunk(node: Apply) -> Any:
+    return lambda *values: (Deferred(values),)
+
+
+def _identity(kind: str, acc: str) -> str:
+    """The reduction's starting value in the accumulator's type (max/min start from the
+    type's lowest/highest value, so the first element wins and NaN still propagates)."""
+    if kind in ("sum", "any"):
+        return "0"
+    if kind in ("prod", "all"):
+        return "1"
+    if acc.startswith("float"):
+        return "-INFINITY" if kind == "max" else "INFINITY"
+    if acc == "bool":
+        return "0" if kind == "max" else "1"
+    bits = np.dtype(acc).itemsize * 8
+    if acc.startswith("uint"):
+        return "0" if kind == "max" else f"UINT{bits}_MAX"
+    return f"INT{bits}_MIN" if kind == "max" else f"INT{bits}_MAX"
+
+
+def fused_reduce_plan(producer: Apply, node: Apply, renderer: CRenderer) -> NativePlan:
+    op = node.op
+    elem = producer.op
+    in_dtypes = tuple(i.type.dtype for i in producer.inputs)
+    mid = producer.outputs[0].type.dtype
+    program = ScalarProgram.of(elem.scalar_op, in_dtypes, mid)
+    if program.out_dtype != mid:
+        raise Unsupported("scalar program dtype differs from its node's")
+    nd = producer.outputs[0].type.ndim
+    red = tuple(sorted(op.axis))
+    keep = tuple(d for d in range(nd) if d not in red)
+    out_dtype = node.outputs[0].type.dtype
+    kernel = ReduceKernel(op.kind, mid, accumulator_dtype(op.kind, mid, out_dtype), out_dtype,
+                          len(keep), max(1, len(red)))
+    unit = Unit(renderer)
+    _render(renderer, unit, kernel, program)
+    source, name = named_source(unit.source(), unit.declarations)
+
+    def make_thunk(libs: Any) -> Any:
+        return _thunk(producer, node, libs[0].function(name), keep, red)
+
+    return NativePlan((source,), make_thunk)
+
+
+def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgram) -> None:
+    _, combine = r.reduce_parts(unit, kernel)
+    nin = len(program.in_dtypes)
+    nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
+    ins = [r.ctype(d) for d in program.in_dtypes]
+    acc_t, out_t = r.ctype(kernel.acc_dtype), r.ctype(kernel.out_dtype)
+    operands = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
+    body, res = r.program_body(unit, program, operands, indent="                ")
+    value = r.cast(res, kernel.in_dtype, kernel.acc_dtype)
+    lines = [f"void KNAME(const int64_t *shape, const int64_t *strides, char **p, "
+             f"{out_t} *{r.restrict} out) {{",
+             "    int64_t n_out = 1, n_rows = 1;",
+             f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
+             f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
+             f"    const int64_t inner = shape[{nd - 1}];",
+             "    " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
+                                 f"{PARALLEL_THRESHOLD} && n_out > 1)"),
+             "    for (int64_t o = 0; o < n_out; o++) {",
+             *[f"        char *b{k} = p[{k}];" for k in range(nin)],
+             "        int64_t rem = o;",
+             f"        for (int d = {nk - 1}; d >= 0; d--) {{",
+             "            int64_t c = rem % shape[d]; rem /= shape[d];",
+             *[f"            b{k} += c * strides[{k * nd} + d];" for k in range(nin)],
+             "        }",
+             f"        {acc_t} acc = {_identity(kernel.kind, kernel.acc_dtype)};",
+             "        for (int64_t r = 0; r < n_rows; r++) {",
+             *[f"            char *q{k} = b{k};" for k in range(nin)],
+             "            int64_t rr = r;",
+             f"            for (int d = {nd - 2}; d >= {nk}; d--) {{",
+             "                int64_t c = rr % shape[d]; rr /= shape[d];",
+             *[f"                q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
+             "            }",
+             *[f"            const int64_t s{k} = strides[{k * nd + nd - 1}];"
+               for k in range(nin)],
+             "            for (int64_t j = 0; j < inner; j++) {",
+             *body,
+             f"                acc = {combine.format(a='acc', b=value)};",
+             "            }",
+             "        }",
+             f"        out[o] = {r.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
+             "    }",
+             "}"]
+    unit.kernels.append("\n".join(lines))
+    unit.declarations.append("void KNAME(void *, void *, void *, void *);")
+
+
+def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
+           red: tuple[int, ...]) -> Any:
+    op = node.op
+    nd = producer.outputs[0].type.ndim
+    bcast = [i.type.broadcastable for i in producer.inputs]
+    dtypes = [np.dtype(i.type.dtype) for i in producer.inputs]
+    dout = np.dtype(node.outputs[0].type.dtype)
+    f = ffi()
+    fb, new = buffer_pointer(), f.new
+    order = keep + red
+    needs_elements = op.kind in ("max", "min")
+
+    def thunk(deferred: Any) -> tuple:
+        values = [v if type(v) is np.ndarray and v.dtype is d else _coerce(v, d)
+                  for v, d in zip(deferred.values, dtypes)]
+        shp = tuple(next((v.shape[d] for v, b in zip(values, bcast) if not b[d]), 1)
+                    for d in range(nd))
+        for v, b in zip(values, bcast):
+            if v.shape != tuple(1 if b[d] else shp[d] for d in range(nd)):
+                raise _broadcast_error(producer, values, shp)
+        out = np.empty(tuple(shp[d] for d in keep), dout)
+        if out.size == 0:
+            return (out,)
+        if needs_elements and any(shp[d] == 0 for d in red):
+            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
+                             f"{shp}) is undefined")
+        shape = [shp[d] for d in order] + ([] if red else [1])
+        strides = []
+        for v, b in zip(values, bcast):
+            strides += [0 if b[d] else v.strides[d] for d in order] + ([] if red else [0])
+        pointers = new("char *[]", [_pointer(v) for v in values])
+        kernel(new("int64_t[]", shape), new("int64_t[]", strides), pointers, fb(out))
+        return (out,)
+
+    return thunk
