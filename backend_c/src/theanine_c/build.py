@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,22 @@ class Source:
 
 
 class _Handle:
-    """One dlopen'ed file; dlclose'd when the last Library using it is collected."""
+    """One dlopen'ed file, through libc's dlopen/dlsym (declaring each kernel to cffi would
+    keep every declaration in the FFI for good: tens of KB per kernel); dlclose'd when the
+    last Library using it is collected."""
 
     def __init__(self, path: Path):
-        f = ffi()
-        self.lib = f.dlopen(str(path))
-        weakref.finalize(self, f.dlclose, self.lib)
+        libc = _libc()
+        self.raw = libc.dlopen(str(path).encode(), _RTLD_NOW)
+        if self.raw == ffi().NULL:
+            raise OSError(f"cannot load {path}: {ffi().string(libc.dlerror()).decode()}")
+        weakref.finalize(self, libc.dlclose, self.raw)
+
+    def symbol(self, name: str, signature: str) -> Any:
+        address = _libc().dlsym(self.raw, name.encode())
+        if address == ffi().NULL:
+            raise OSError(f"no symbol {name}: {ffi().string(_libc().dlerror()).decode()}")
+        return ffi().cast(signature, address)
 
 
 @dataclass
@@ -59,9 +70,33 @@ class Library:
     key: str
     path: Path
     handle: _Handle
+    signatures: dict[str, str]
 
     def function(self, name: str) -> Any:
-        return getattr(self.handle.lib, name)
+        return self.handle.symbol(name, self.signatures[name])
+
+
+_RTLD_NOW = 2
+_DECLARATION = re.compile(r"^\s*(.+?)\b(\w+)\s*\((.*)\)\s*;\s*$", re.S)
+
+
+def _signatures(cdefs: Sequence[str]) -> dict[str, str]:
+    """name -> function-pointer type, from declarations like `void k(int64_t, void *);`."""
+    out = {}
+    for line in cdefs:
+        m = _DECLARATION.match(line)
+        if m is None:
+            raise ValueError(f"not a function declaration: {line!r}")
+        out[m.group(2)] = f"{m.group(1).strip()}(*)({m.group(3)})"
+    return out
+
+
+@lru_cache(maxsize=1)
+def _libc() -> Any:
+    f = ffi()
+    f.cdef("void *dlopen(const char *, int); void *dlsym(void *, const char *); "
+           "int dlclose(void *); char *dlerror(void);")
+    return f.dlopen(None)
 
 
 def ffi() -> Any:
@@ -150,19 +185,13 @@ def _load(key: str, path: Path, source: Source) -> Library:
     # spinning on the cores NumPy's BLAS threads need next (an MLP step went from 11 ms to
     # 1.2 ms on 2 cores); the user's own setting wins
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    f = ffi()
     with _LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
-            for line in source.cdefs:
-                try:
-                    f.cdef(line, override=True)
-                except Exception:  # already declared with the same signature
-                    pass
             handle = _HANDLES.get(path)
             if handle is None:
                 handle = _HANDLES[path] = _Handle(path)
-            loaded = _LOADED[key] = Library(key, path, handle)
+            loaded = _LOADED[key] = Library(key, path, handle, _signatures(source.cdefs))
     return loaded
 
 
