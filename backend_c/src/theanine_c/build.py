@@ -53,6 +53,7 @@ class _Handle:
         self.raw = libc.dlopen(str(path).encode(), _RTLD_NOW)
         if self.raw == ffi().NULL:
             raise OSError(f"cannot load {path}: {ffi().string(libc.dlerror()).decode()}")
+        _pin_runtimes(libc)
         weakref.finalize(self, libc.dlclose, self.raw)
 
     def symbol(self, name: str, signature: str) -> Any:
@@ -76,7 +77,18 @@ class Library:
         return self.handle.symbol(name, self.signatures[name])
 
 
-_RTLD_NOW = 2
+_RTLD_NOW, _RTLD_NOLOAD, _RTLD_NODELETE = 2, 4, 0x1000
+#: runtimes kernels link to that must never be unloaded with the last kernel: OpenMP's idle
+#: worker threads live in libgomp's code (unloading it crashed the process at exit)
+_RUNTIMES = (b"libgomp.so.1", b"libmvec.so.1")
+_PINNED: set[bytes] = set()
+
+
+def _pin_runtimes(libc: Any) -> None:
+    for name in _RUNTIMES:
+        if name not in _PINNED and libc.dlopen(name, _RTLD_NOW | _RTLD_NOLOAD | _RTLD_NODELETE
+                                               ) != ffi().NULL:
+            _PINNED.add(name)
 _DECLARATION = re.compile(r"^\s*(.+?)\b(\w+)\s*\((.*)\)\s*;\s*$", re.S)
 
 
