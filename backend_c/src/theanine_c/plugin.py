@@ -30,6 +30,12 @@ def _reduce(node: Any) -> Any:
     return reduce_plan(node, BACKEND.renderer)
 
 
+def _argmax(node: Any) -> Any:
+    from theanine_c.argmax import argmax_plan
+
+    return argmax_plan(node, BACKEND.renderer)
+
+
 def _dot(node: Any) -> Any:
     from theanine_c.blas import dot_impl
 
@@ -100,12 +106,13 @@ def theanine_register_op_impls(register: Any) -> None:
     )
     from theanine.tensor.blas import Gemm
     from theanine.tensor.elemwise import DimShuffle, Elemwise
-    from theanine.tensor.math import Dot, Reduce
+    from theanine.tensor.math import Argmax, Dot, Reduce
     from theanine.tensor.nnet import Softmax, SoftmaxGrad
     from theanine.tensor.subtensor import IncSubtensor, IndexedShape, Subtensor
 
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
+    register(Argmax, "c", _argmax)
     register(Dot, "c", _dot)
     register(Gemm, "c", _gemm)
     register(Alloc, "c", _alloc)
