@@ -28,7 +28,13 @@ from theanine.link.python import PythonBackend
 from theanine_c.build import Library, Source, build_all, unit_key
 from theanine_c.plan import NativePlan
 from theanine_c.renderer import CRenderer
-from theanine_c.toolchain import Toolchain, ToolchainUnavailable, toolchain
+from theanine_c.toolchain import (
+    Toolchain,
+    ToolchainUnavailable,
+    compiler_command,
+    probed,
+    toolchain,
+)
 
 
 @dataclass
@@ -109,8 +115,17 @@ class CBackend:
         self._renderer: CRenderer | None = None
 
     def is_available(self) -> tuple[bool, str]:
+        """With `tiered` on and no probe result at hand yet, only that a compiler exists: its
+        probe then runs in the background with the first build (a compiler that fails it
+        leaves the function on the Python backend, with a warning); otherwise the probe."""
+        from theanine.config import config
+
         try:
-            toolchain()
+            if config.tiered and config.impl_fallback in ("allow", "fallback") \
+                    and not probed():
+                compiler_command()
+            else:
+                toolchain()
         except ToolchainUnavailable as exc:
             return False, str(exc)
         return True, ""
@@ -210,6 +225,8 @@ class CBackend:
     def link(self, fgraph: FunctionGraph) -> Any:
         from theanine.config import config
 
+        if config.tiered and config.impl_fallback in ("allow", "fallback") and not probed():
+            return self._link_in_background(fgraph)
         plans, report = self._plans(fgraph)
         sources = _unique_sources(plans.values())
         if config.tiered and sources and not self._all_cached(sources):
@@ -229,6 +246,28 @@ class CBackend:
         native = self._native(fgraph, plans, sources, report)
         native.report = report
         return native
+
+    def _link_in_background(self, fgraph: FunctionGraph) -> TieredProgram:
+        """The first function of a cold cache: nothing native can be at hand, so even the
+        compiler's probe and the planning run behind the Python program."""
+        report = CompileReport(tier="python (compiling)")
+        program = TieredProgram(PythonBackend().link(fgraph), report)
+
+        def finish() -> None:
+            try:
+                plans, planned = self._plans(fgraph)
+                report.nodes = planned.nodes
+                sources = _unique_sources(plans.values())
+                program._swap(self._native(fgraph, plans, sources, report))
+            except BaseException as exc:  # keep running on the Python program
+                program.error = exc
+                report.tier = f"python (native build failed: {exc})"
+                warnings.warn(f"backend c: {exc}; the function runs on the Python backend",
+                              RuntimeWarning, stacklevel=1)
+                program.ready.set()
+
+        threading.Thread(target=finish, name="theanine-c-build", daemon=True).start()
+        return program
 
     def _all_cached(self, sources: Sequence[Source]) -> bool:
         from theanine_c.build import _LOADED, _cached_path

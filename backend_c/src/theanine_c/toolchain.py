@@ -122,13 +122,33 @@ def _probe_uncached(command: list[str]) -> dict:
     return {"identity": identity, "openmp": openmp, "vector_math": False}
 
 
-@cache
-def _probe(command: tuple[str, ...]) -> Toolchain:
-    from theanine.cache import artifact_key, get_cache
+def _probe_key(command: tuple[str, ...]) -> str:
+    from theanine.cache import artifact_key
 
     st = os.stat(shutil.which(command[0]) or command[0])
-    key = artifact_key(kind="c-toolchain-probe", command=" ".join(command),
-                       stamp=f"{st.st_size}:{st.st_mtime_ns}", python=sys.version)
+    return artifact_key(kind="c-toolchain-probe", command=" ".join(command),
+                        stamp=f"{st.st_size}:{st.st_mtime_ns}", python=sys.version)
+
+
+def probed() -> bool:
+    """Whether the compiler's probe result is at hand (in this process or in the cache), so
+    `toolchain()` costs no compile."""
+    from theanine.cache import get_cache
+
+    command = tuple(compiler_command())
+    return (command in _PROBED or command in _FAILED
+            or get_cache().lookup(_probe_key(command)) is not None)
+
+
+_PROBED: set[tuple[str, ...]] = set()
+_FAILED: dict[tuple[str, ...], ToolchainUnavailable] = {}
+
+
+@cache
+def _probe(command: tuple[str, ...]) -> Toolchain:
+    from theanine.cache import get_cache
+
+    key = _probe_key(command)
     cache = get_cache()
 
     def build(tmp: Path) -> None:
@@ -136,6 +156,7 @@ def _probe(command: tuple[str, ...]) -> Toolchain:
 
     found = json.loads((cache.get_or_build(key, build, label="c toolchain probe")
                         / "probe.json").read_text())
+    _PROBED.add(command)
     flags = BASE_FLAGS + (("-fopenmp",) if found["openmp"] else ())
     libs = (("-lmvec",) if found["vector_math"] else ()) + ("-lm",)
     return Toolchain(command, found["identity"], flags, libs, found["openmp"],
@@ -143,5 +164,13 @@ def _probe(command: tuple[str, ...]) -> Toolchain:
 
 
 def toolchain() -> Toolchain:
-    """The probed compiler; raises ToolchainUnavailable with the reason when there is none."""
-    return _probe(tuple(compiler_command()))
+    """The probed compiler; raises ToolchainUnavailable with the reason when there is none
+    (remembered for the process: a broken compiler is probed once)."""
+    command = tuple(compiler_command())
+    if command in _FAILED:
+        raise _FAILED[command]
+    try:
+        return _probe(command)
+    except ToolchainUnavailable as exc:
+        _FAILED[command] = exc
+        raise

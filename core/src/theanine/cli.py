@@ -77,6 +77,7 @@ def _add_cache_parser(commands: Any) -> None:
 
 def plugin_report() -> dict[str, list[dict[str, Any]]]:
     """The plugins and backends of the current registry, as plain data."""
+    from theanine.config import config
     from theanine.plugins import get_registry
 
     registry = get_registry()
@@ -87,7 +88,9 @@ def plugin_report() -> dict[str, list[dict[str, Any]]]:
     backends = []
     for name, (backend, plugin) in sorted(registry.backends.items()):
         try:
-            ok, reason = backend.is_available()
+            # tiered=False: the full probe now (a tiered function may defer it to its build)
+            with config.change_flags(tiered=False):
+                ok, reason = backend.is_available()
         except Exception as exc:  # a broken probe is exactly what this listing must show
             ok, reason = False, f"is_available() raised {type(exc).__name__}: {exc}"
         backends.append({"name": name, "plugin": plugin, "source": sources.get(plugin),
