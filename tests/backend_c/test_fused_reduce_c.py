@@ -69,3 +69,15 @@ def test_a_broadcast_mismatch_is_refused_before_the_kernel():
     f = theanine.function([x, y], T.sum(x * y), backend="c")
     with pytest.raises(ValueError, match="not broadcastable|broadcast"):
         f(np.ones((3, 4)), np.ones((3, 1)))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_max_over_an_empty_axis_raises_even_when_the_result_is_empty(fused):
+    """Found by the fuzzer (seed 2026, graph 22848): max over axis 1 of a (0, 0) array."""
+    x = T.dmatrix("x")
+    out = T.max(T.exp(x) if fused else x, axis=1)
+    fc, fp = _functions(out, [x])
+    for f in (fc, fp):
+        with pytest.raises(ValueError, match="empty array"):
+            f(np.zeros((0, 0)))
+    np.testing.assert_array_equal(fc(np.zeros((0, 3))), fp(np.zeros((0, 3))))

@@ -149,12 +149,12 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
         for v, b in zip(values, bcast):
             if v.shape != tuple(1 if b[d] else shp[d] for d in range(nd)):
                 raise _broadcast_error(producer, values, shp)
+        if needs_elements and any(shp[d] == 0 for d in red):  # even when out is empty
+            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
+                             f"{shp}) is undefined")
         out = np.empty(tuple(shp[d] for d in keep), dout)
         if out.size == 0:
             return (out,)
-        if needs_elements and any(shp[d] == 0 for d in red):
-            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
-                             f"{shp}) is undefined")
         shape = [shp[d] for d in order] + ([] if red else [1])
         strides = []
         for v, b in zip(values, bcast):

@@ -55,12 +55,12 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
             raise ValueError(f"{op}: {x_var} should have {ndim} dimension(s), got shape "
                              f"{x.shape}")
         shp, st = x.shape, x.strides
+        if needs_elements and any(shp[d] == 0 for d in red):  # even when out is empty
+            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
+                             f"{shp}) is undefined")
         out = np.empty(tuple(shp[d] for d in keep), dout)
         if out.size == 0:
             return (out,)
-        if needs_elements and any(shp[d] == 0 for d in red):
-            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
-                             f"{shp}) is undefined")
         shape = [shp[d] for d in order]
         strides = [st[d] for d in order]
         if not red:
