@@ -308,3 +308,15 @@ def test_fused_expression_is_whole_even_when_a_later_cluster_abbreviated_it():
     assert len(sources) == 2
     assert pp(u) in sources
     assert sources[0].startswith("(log(") and len(sources[0]) < len(pp(u))
+
+
+def test_same_extent_never_aliases_its_operand():
+    """Fuzz seed 2027, graph 68976: SameExtent returned its operand itself, so an in-place add
+    on its result overwrote a shape value a slice still read (a gradient of shape (1, 0, 1)
+    instead of (1, 2, 1))."""
+    x1 = T.TensorType("float64", (False, False, False))("x1")
+    x2 = T.TensorType("float32", (True, False, True))("x2")
+    g = T.grad(T.sum(T.sqr(T.join(1, x1, x1 + x2))), x2)
+    f = function([x1, x2], g)
+    got = f(np.zeros((0, 2, 0)), np.ones((1, 2, 1), "float32"))
+    np.testing.assert_array_equal(got, np.zeros((1, 2, 1), "float32"))

@@ -113,7 +113,9 @@ class SameExtent(Op):
             raise ValueError(f"{self.what}: operands have lengths {[int(v) for v in inputs]} "
                              "there, and a dimension that is not broadcastable is never "
                              "stretched; give the short operand a broadcastable dimension")
-        output_storage[0][0] = np.asarray(first, dtype="int64")
+        # a new array: returning `first` itself would alias an input that declares no view,
+        # and an in-place consumer would overwrite it (fuzz seed 2027, graph 68976)
+        output_storage[0][0] = np.array(first, dtype="int64")
 
     def grad(self, inputs, output_grads):
         return [None] * len(inputs)
