@@ -19,6 +19,7 @@ from theanine.graph.basic import Apply
 from theanine_c.build import buffer_pointer, ffi
 from theanine_c.elemwise import _broadcast_error, _coerce, _pointer
 from theanine_c.plan import NativePlan, named_source
+from theanine_c.reduce import reduction_output
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 
 
@@ -139,7 +140,6 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
     f = ffi()
     fb, new = buffer_pointer(), f.new
     order = keep + red
-    needs_elements = op.kind in ("max", "min")
 
     def thunk(deferred: Any) -> tuple:
         values = [v if type(v) is np.ndarray and v.dtype is d else _coerce(v, d)
@@ -149,10 +149,7 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
         for v, b in zip(values, bcast):
             if v.shape != tuple(1 if b[d] else shp[d] for d in range(nd)):
                 raise _broadcast_error(producer, values, shp)
-        if needs_elements and any(shp[d] == 0 for d in red):  # even when out is empty
-            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
-                             f"{shp}) is undefined")
-        out = np.empty(tuple(shp[d] for d in keep), dout)
+        out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
         shape = [shp[d] for d in order] + ([] if red else [1])

@@ -45,7 +45,6 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
     ndim = x_var.type.ndim
     f = ffi()
     fb, new = buffer_pointer(), f.new
-    needs_elements = op.kind in ("max", "min")
     order = keep + red
 
     def thunk(x: Any) -> tuple:
@@ -55,10 +54,7 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
             raise ValueError(f"{op}: {x_var} should have {ndim} dimension(s), got shape "
                              f"{x.shape}")
         shp, st = x.shape, x.strides
-        if needs_elements and any(shp[d] == 0 for d in red):  # even when out is empty
-            raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
-                             f"{shp}) is undefined")
-        out = np.empty(tuple(shp[d] for d in keep), dout)
+        out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
         shape = [shp[d] for d in order]
@@ -70,3 +66,13 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
         return (out,)
 
     return thunk
+
+
+def reduction_output(kind: str, shape: tuple, keep: tuple[int, ...], red: tuple[int, ...],
+                     dtype: np.dtype) -> np.ndarray:
+    """The (uninitialized) result of reducing an array of `shape` over `red`; max/min of an
+    empty set is refused first, as NumPy refuses it, even when the result itself is empty."""
+    if kind in ("max", "min") and any(shape[d] == 0 for d in red):
+        raise ValueError(f"{kind} over axis {list(red)} of an empty array (shape {shape}) is "
+                         "undefined")
+    return np.empty(tuple(shape[d] for d in keep), dtype)
