@@ -127,3 +127,37 @@ def test_verify_grad_catches_a_wrong_gradient():
 
 def test_verify_grad_accepts_a_right_gradient():
     verify_grad(lambda a, b: T.tanh(a) * b, [np.array([0.1, -0.4]), np.array([2.0, 3.0])])
+
+
+@pytest.mark.parametrize("optimizer", [None, "fast_run"])
+def test_std_gradient_is_zero_where_the_variance_is_exactly_zero(optimizer):
+    """Constant rows have std 0; its gradient there is 0 (std's minimum), whatever order
+    the backend sums in (fuzz seed 2027, graph 47502 gave NaN on one backend, 0 on the
+    other); elsewhere it matches finite differences, and a NaN input stays NaN."""
+    x = T.dmatrix("x")
+    s = T.std(x, axis=1)
+    f = th.function([x], [s, th.grad(T.sum(s * [1.0, 2.0, 3.0]), x)],
+                    mode=th.Mode(optimizer=optimizer))
+    v = np.array([[2.0, 2.0, 2.0], [1.0, 4.0, 6.0], [np.nan, 1.0, 2.0]])
+    got_s, got_g = f(v)
+    np.testing.assert_allclose(got_s, np.std(v, axis=1))
+    assert (got_g[0] == 0).all()
+    eps = 1e-6
+    for j in range(3):
+        d = np.zeros(3)
+        d[j] = eps
+        fd = (np.std(v[1] + d) - np.std(v[1] - d)) / (2 * eps) * 2.0
+        np.testing.assert_allclose(got_g[1, j], fd, rtol=1e-6)
+    assert np.isnan(got_g[2]).all()
+
+
+def test_arctan2_gradient_of_a_low_precision_operand_is_computed_in_the_result_dtype():
+    """arctan2(float16, float64) is float64; its gradient must not square the float16
+    operand in float16 (fuzz seed 2027, graph 60113: 1.4e-4 off finite differences)."""
+    y = T.TensorType("float16", (False,))("y")
+    x = T.dvector("x")
+    g = th.function([y, x], th.grad(T.sum(T.arctan2(y, x)), x))
+    yv = np.array([19.08, 1.718, -0.8647], dtype="float16")
+    xv = np.array([1.0, -2.0, 3.0])
+    want = -yv.astype("float64") / (xv ** 2 + yv.astype("float64") ** 2)
+    np.testing.assert_allclose(g(yv, xv), want, rtol=1e-12)

@@ -9,6 +9,11 @@ Two entry points per elementwise kernel:
   broadcast, negative for reversed views); rows of the last dimension, each a vectorizable
   typed loop when the row is unit-stride, else a byte-strided loop.
 
+A program that calls glibc's vector math runs in blocks of `BLOCK` elements through one
+non-inlined block function, the tail padded to a whole block: libmvec's lanes and libm's
+scalar functions differ in the last ulp, and an element's value must not depend on where it
+sits (equal inputs give equal outputs, as in NumPy, or a later sort or comparison diverges).
+
 Reductions: `<name>(shape, strides, x, out)` where the input is presented (by the caller's
 strides) with the kept dimensions first; out is C-contiguous over the kept dimensions.
 """
@@ -28,6 +33,9 @@ _VECTOR_MATH = frozenset({
     "pow",
 })
 _ARITY2 = frozenset({"atan2", "pow"})
+
+#: elements per call of a vector-math block function
+BLOCK = 64
 
 
 #: no fused multiply-add: NumPy rounds after every operation, so `x * y - z` with z == x * y
@@ -66,7 +74,18 @@ class CRenderer(CStyleRenderer):
     def _parallel(self, pragma: str) -> str:
         return f"#pragma omp {pragma}" if self.openmp else "#pragma omp simd"
 
+    def _vector_math_used(self, unit: Unit, kernel: ElemwiseKernel) -> bool:
+        if not self.vector_math:
+            return False
+        probe = Unit(self)
+        self.program_body(probe, kernel.program, [f"p{k}" for k in range(kernel.nin)])
+        return any((fn[:-1] if fn.endswith("f") and fn[:-1] in _VECTOR_MATH else fn)
+                   in _VECTOR_MATH for fn in probe.math)
+
     def elemwise(self, unit: Unit, kernel: ElemwiseKernel, name: str) -> None:
+        if self._vector_math_used(unit, kernel):
+            self._elemwise_blocked(unit, kernel, name)
+            return
         prog = kernel.program
         r = "" if kernel.inplace else f" {self.restrict}"
         ins = [self.ctype(d) for d in prog.in_dtypes]
@@ -129,6 +148,77 @@ class CRenderer(CStyleRenderer):
             f"void {name}_strided({', '.join(params)}) {{", *pre,
             f"    if (outer * inner < {PARALLEL_THRESHOLD} || outer < 2) {{", *loop, "    } else {",
             "    " + self._parallel("parallel for schedule(static)"), *loop, "    }", "}"]))
+        unit.declarations.append(f"void {name}_strided(void *, void *{', void *' * (nin + 1)});")
+
+    def _elemwise_blocked(self, unit: Unit, kernel: ElemwiseKernel, name: str) -> None:
+        """Both entry points, every element computed by the one block function."""
+        prog, nin, nd = kernel.program, kernel.nin, kernel.ndim
+        r = "" if kernel.inplace else f" {self.restrict}"
+        ins = [self.ctype(d) for d in prog.in_dtypes]
+        out_t = self.ctype(prog.out_dtype)
+        body, res = self.program_body(unit, prog, [f"b{k}[j]" for k in range(nin)],
+                                      indent="        ")
+        block_params = [f"const {t} *{r} b{k}" for k, t in enumerate(ins)] + \
+            [f"{out_t} *{r} bo"]
+        # gathers up to BLOCK elements (padding with the last one), runs the block, scatters
+        gather = [f"const char *g{k}, int64_t s{k}" for k in range(nin)]
+        unit.kernels.append("\n".join([
+            f"__attribute__((noinline)) static void {name}_block({', '.join(block_params)}) {{",
+            "    #pragma omp simd", f"    for (int64_t j = 0; j < {BLOCK}; j++) {{", *body,
+            f"        bo[j] = {res};", "    }", "}",
+            f"static void {name}_gather(int64_t m, {', '.join(gather)}, char *go, int64_t so) {{",
+            *[f"    {t} b{k}[{BLOCK}];" for k, t in enumerate(ins)], f"    {out_t} bo[{BLOCK}];",
+            f"    for (int64_t j = 0; j < {BLOCK}; j++) {{",
+            "        const int64_t at = j < m ? j : m - 1;",
+            *[f"        b{k}[j] = *(const {t} *)(g{k} + at * s{k});" for k, t in enumerate(ins)],
+            "    }", f"    {name}_block({', '.join(f'b{k}' for k in range(nin))}, bo);",
+            f"    for (int64_t j = 0; j < m; j++) *({out_t} *)(go + j * so) = bo[j];", "}"]))
+        sizes = [self._size(d) for d in prog.in_dtypes]
+        out_size = self._size(prog.out_dtype)
+        parallel = (self._parallel(f"parallel for schedule(static) if(n > {PARALLEL_THRESHOLD})")
+                    if self.openmp else "")
+        params = ["int64_t n"] + [f"const {t} *p{k}" for k, t in enumerate(ins)] + \
+            [f"{out_t} *out"]
+        full = [f"p{k} + b" if not kernel.scalar_inputs[k] else f"p{k}" for k in range(nin)]
+        # a scalar input is a whole block of its one value
+        splat = [f"    {t} c{k}[{BLOCK}]; for (int j = 0; j < {BLOCK}; j++) c{k}[j] = p{k}[0];"
+                 for k, t in enumerate(ins) if kernel.scalar_inputs[k]]
+        full = [f"c{k}" if kernel.scalar_inputs[k] else full[k] for k in range(nin)]
+        tail = [f"(const char *)(p{k}), 0" if kernel.scalar_inputs[k]
+                else f"(const char *)(p{k} + nb), {sizes[k]}" for k in range(nin)]
+        unit.kernels.append("\n".join([
+            f"void {name}_contig({', '.join(params)}) {{", *splat,
+            f"    const int64_t nb = n - n % {BLOCK};", f"    {parallel}" if parallel else "",
+            f"    for (int64_t b = 0; b < nb; b += {BLOCK}) "
+            f"{name}_block({', '.join(full)}, out + b);",
+            f"    if (nb < n) {name}_gather(n - nb, {', '.join(tail)}, (char *)(out + nb), "
+            f"{out_size});", "}"]))
+        unit.declarations.append(f"void {name}_contig(int64_t{', void *' * (nin + 1)});")
+        if not nd:
+            return
+        params = ["const int64_t *shape", "const int64_t *strides"] + \
+            [f"char *p{k}" for k in range(nin)] + ["char *out"]
+        row_parallel = self._parallel("parallel for schedule(static) if(outer * inner > "
+                                      f"{PARALLEL_THRESHOLD} && outer > 1)") \
+            if self.openmp else ""
+        chunk = ", ".join(f"q{k} + j * strides[{k * nd + nd - 1}], strides[{k * nd + nd - 1}]"
+                          for k in range(nin))
+        unit.kernels.append("\n".join([
+            f"void {name}_strided({', '.join(params)}) {{",
+            f"    int64_t inner = shape[{nd - 1}], outer = 1;",
+            f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];",
+            f"    {row_parallel}" if row_parallel else "",
+            "    for (int64_t o = 0; o < outer; o++) {",
+            "        int64_t rem = o;",
+            *[f"        const char *q{k} = p{k};" for k in range(nin)], "        char *qo = out;",
+            f"        for (int d = {nd - 2}; d >= 0; d--) {{",
+            "            int64_t c = rem % shape[d]; rem /= shape[d];",
+            *[f"            q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
+            f"            qo += c * strides[{nin * nd} + d];", "        }",
+            f"        const int64_t so = strides[{nin * nd + nd - 1}];",
+            f"        for (int64_t j = 0; j < inner; j += {BLOCK}) {name}_gather("
+            f"inner - j < {BLOCK} ? inner - j : {BLOCK}, {chunk}, qo + j * so, so);",
+            "    }", "}"]))
         unit.declarations.append(f"void {name}_strided(void *, void *{', void *' * (nin + 1)});")
 
     @staticmethod

@@ -319,7 +319,9 @@ def _g_minimum(i, o, gz):
 
 
 def _g_arctan2(i, o, gz):
-    y, x = i
+    # in the result's precision: an int8 operand is float16 on its own, and squaring it there
+    # would lose digits the float64 result kept
+    y, x = (_tm().cast(v, o[0].dtype) for v in i)
     r2 = x * x + y * y
     return [gz[0] * x / r2, -gz[0] * y / r2]
 

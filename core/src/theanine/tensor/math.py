@@ -372,8 +372,14 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
 
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> TensorVariable:
-    """Standard deviation: sqrt(var(x, axis, ddof, keepdims))."""
-    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+    """Standard deviation: sqrt(var(x, axis, ddof, keepdims)).
+
+    Where the variance is exactly 0 the gradient is 0 (std's minimum), not 0 * inf = NaN:
+    whether a constant's variance rounds to 0 or to 1e-33 depends on the summation order,
+    and the gradient must not flip between 0 and NaN with it."""
+    v = var(x, axis=axis, ddof=ddof, keepdims=keepdims)
+    spread = neq(v, 0)  # NaN stays NaN
+    return switch(spread, sqrt(switch(spread, v, 1)), 0)
 
 
 class LogSumExp(Op):
