@@ -1,4 +1,4 @@
-"""Neural-network functions (`T.nnet`): activations, softmax and cross-entropies."""
+"""Activations, softmax and cross-entropies: the core of `T.nnet`."""
 
 from __future__ import annotations
 
