@@ -8,6 +8,7 @@ hook like every other rewrite.  As in Theano, the package is `scan_module` and t
 
 from theanine.scan_module.basic import ScanError, scan
 from theanine.scan_module.op import Scan, ScanInfo
+from theanine.scan_module.scan_utils import until
 from theanine.scan_module.views import foldl, foldr, map, reduce
 
-__all__ = ["Scan", "ScanError", "ScanInfo", "foldl", "foldr", "map", "reduce", "scan"]
+__all__ = ["Scan", "ScanError", "ScanInfo", "foldl", "foldr", "map", "reduce", "scan", "until"]

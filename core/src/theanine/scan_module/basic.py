@@ -5,6 +5,10 @@ graph in a `Scan` node.  Everything the step uses besides its arguments is found
 shared variables and outer expressions become extra non-sequences (computed once, before the
 loop); shared variables given an update (by `fn` or by their `default_update`, as random
 streams do) become states of the loop, and their last values are returned in `updates`.
+
+As in Theano, `non_sequences` are values of the loop's caller: a random draw passed there is
+drawn once per call, while a draw built outside `fn` and only read inside it (not passed) is
+drawn at every step, its generator becoming a state of the loop (Theano's rule too).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ from theanine.graph.basic import (
     Variable,
     ancestors,
     clone_replace,
+    eager_nodes,
     graph_inputs,
     io_toposort,
 )
+from theanine.scan_module.op import tap_span
 from theanine.scan_module.parts import Nit, NonSeq, ScanParts, Seq, State
+from theanine.scan_module.scan_utils import until
 from theanine.tensor.basic import Rebroadcast, as_tensor_variable, constant
 from theanine.tensor.math import cast, minimum
 from theanine.tensor.type import TensorType
@@ -37,15 +44,22 @@ class ScanError(TypeError):
 
 def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None,
          non_sequences: Any = None, n_steps: Any = None, truncate_gradient: int = -1,
-         go_backwards: bool = False, *, strict: bool = False, name: str | None = None,
+         go_backwards: bool = False, mode: Any = None, name: str | None = None,
+         profile: Any = False, allow_gc: bool | None = None, strict: bool = False,
          return_list: bool = False) -> tuple[Any, OrderedDict]:
-    """Repeat `fn` over `sequences`, feeding outputs back as `outputs_info` says.
+    """Repeat `fn` over `sequences`, feeding outputs back as `outputs_info` says (Theano's
+    signature).
 
     `fn` receives, in order: each sequence's taps, each fed-back output's taps, then the
-    `non_sequences`.  `sequences`: variables or `dict(input=x, taps=[...])` (default tap 0).
+    `non_sequences`.  `sequences`: variables or `dict(input=x, taps=[...])` (default tap 0;
+    the loop runs len - span steps, the span of the taps counted with tap 0, as in Theano).
     `outputs_info`: per output of `fn`, an initial value (tap -1), `dict(initial=x,
     taps=[-2, -1])`, or None for an output that is not fed back.  `fn` returns its outputs,
-    optionally with updates of shared variables (`return outputs, {shared: new}`).
+    optionally with updates of shared variables (`return outputs, {shared: new}`), and
+    optionally last a stopping condition (`return outputs, until(cond)`).  `n_steps` (an int
+    or an integer scalar expression) fixes the number of steps.  `mode` rewrites and links
+    the step as `function(mode=...)` would (None: as the calling function does).  `profile`
+    and `allow_gc` are accepted for Theano code and change nothing here.
 
     Returns `(outputs, updates)`: each output stacked over the steps (one variable, or a list
     when there are several or `return_list`), and an OrderedDict of shared-variable updates to
@@ -61,8 +75,9 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
                         f"positive number of steps, got {truncate_gradient!r}")
     seq_specs = [_seq_spec(s, k, label) for k, s in enumerate(_as_list(sequences))]
     out_specs = [_output_spec(o, j, label) for j, o in enumerate(_as_list(outputs_info))]
+    inner_mode = _inner_mode(mode, label)
     step = _Step(label, seq_specs, out_specs, _as_list(non_sequences))
-    outputs, updates = _split_result(fn(*step.args), label)
+    outputs, updates, cond = _split_result(fn(*step.args), label)
     if out_specs and len(out_specs) != len(outputs):
         raise ScanError(
             f"scan {label!r}: fn returned {len(outputs)} output(s) but outputs_info has "
@@ -73,10 +88,11 @@ def scan(fn: Callable[..., Any], sequences: Any = None, outputs_info: Any = None
         if spec is not None:
             outputs[j] = _fit_state_output(outputs[j], step.state_inner[j][0].type, spec[0],
                                            j, label)
-    updates = _with_default_updates(updates, outputs)
+    updates = _with_default_updates(updates, outputs + ([cond] if cond is not None else []),
+                                    step.given)
     parts = ScanParts(_n_steps(n_steps, seq_specs, label), go_backwards=bool(go_backwards),
-                      truncate_gradient=truncate_gradient, name=label)
-    n_hidden = step.fill(parts, outputs, updates, out_specs, strict)
+                      truncate_gradient=truncate_gradient, name=label, mode=inner_mode)
+    n_hidden = step.fill(parts, outputs, updates, out_specs, strict, cond)
     return _results(parts.make(), out_specs, updates, n_hidden, return_list)
 
 
@@ -121,14 +137,15 @@ class _Step:
 
     def fill(self, parts: ScanParts, outputs: list[Variable],
              updates: list[tuple[SharedVariable, Variable]], out_specs: list[Any],
-             strict: bool) -> int:
-        """Describe the loop in `parts`: the step's outputs with every outer value it reads
-        replaced by a placeholder.  Returns how many hidden outputs were added."""
+             strict: bool, cond: Variable | None) -> int:
+        """Describe the loop in `parts`: the step's outputs (and stopping condition) with
+        every outer value they read replaced by a placeholder.  Returns how many hidden
+        outputs were added."""
         shared_inner = {sv: _placeholder(sv.type, sv.name) for sv, _ in updates}
         # the shared variables updated in the step change from step to step, like placeholders
         changing = ({v for s in self.seqs for v in s.inner} | set(shared_inner)
                     | {v for vs in self.state_inner.values() for v in vs})
-        roots = outputs + [expr for _, expr in updates]
+        roots = outputs + [expr for _, expr in updates] + ([cond] if cond is not None else [])
         mapping: dict[Variable, Variable] = dict(shared_inner)
         for v in _free_variables(roots, changing):
             missing = _free_inputs(v, self.given)
@@ -139,6 +156,8 @@ class _Step:
             self.non_seqs.append(NonSeq(v, _placeholder(v.type, v.name)))
             mapping[v] = self.non_seqs[-1].inner
         roots = clone_replace(roots, mapping, strict=False)
+        if cond is not None:
+            parts.cond = roots.pop()
         outputs, new_values = roots[:len(outputs)], roots[len(outputs):]
         parts.seqs = self.seqs
         for j, spec in enumerate(out_specs):
@@ -245,8 +264,19 @@ def _is_updates(x: Any) -> bool:
                     and isinstance(p[0], SharedVariable) for p in x))
 
 
-def _split_result(result: Any, label: str) -> tuple[list[Variable], list[tuple[Any, Any]]]:
-    """(outputs, update pairs) from what `fn` returned, in any of Theano's forms."""
+def _split_result(result: Any, label: str
+                  ) -> tuple[list[Variable], list[tuple[Any, Any]], Variable | None]:
+    """(outputs, update pairs, stopping condition) from what `fn` returned, in any of
+    Theano's forms: the condition, an `until`, comes last."""
+    cond = None
+    if isinstance(result, list | tuple) and result and isinstance(result[-1], until):
+        cond = result[-1].condition
+        result = result[0] if len(result) == 2 else tuple(result[:-1])
+    if isinstance(result, until) or (isinstance(result, list | tuple)
+                                     and any(isinstance(r, until) for r in result)):
+        raise ScanError(f"scan {label!r}: fn must return until(...) last, after its outputs "
+                        "and updates (return outputs, until(cond) or return outputs, "
+                        "updates, until(cond))")
     outs: Any = result
     ups: Any = []
     if _is_updates(result):
@@ -267,7 +297,7 @@ def _split_result(result: Any, label: str) -> tuple[list[Variable], list[tuple[A
             raise ScanError(f"scan {label!r}: output {i} of fn is not a tensor: {exc}; fn "
                             "must return variables, a list of them, and optionally a dict of "
                             "updates") from None
-    return outputs, _check_updates(pairs, label)
+    return outputs, _check_updates(pairs, label), cond
 
 
 def _check_updates(pairs: list[Any], label: str) -> list[tuple[SharedVariable, Variable]]:
@@ -317,12 +347,14 @@ def _fit_state_output(out: Variable, state_type: TensorType, init: Variable, j: 
 
 
 def _with_default_updates(updates: list[tuple[SharedVariable, Variable]],
-                          outputs: list[Variable]) -> list[tuple[SharedVariable, Variable]]:
-    """Add the default updates (random streams) of the shared variables the step reads."""
+                          outputs: list[Variable], given: set[Variable]
+                          ) -> list[tuple[SharedVariable, Variable]]:
+    """Add the default updates (random streams) of the shared variables the step reads, not
+    looking past the `given` non-sequences (values of the caller, computed once per call)."""
     updates = list(updates)
     done = {sv for sv, _ in updates}
     while True:
-        found = [v for v in graph_inputs(outputs + [e for _, e in updates])
+        found = [v for v in graph_inputs(outputs + [e for _, e in updates], given)
                  if isinstance(v, SharedVariable) and v not in done
                  and getattr(v, "default_update", None) is not None]
         if not found:
@@ -334,10 +366,12 @@ def _with_default_updates(updates: list[tuple[SharedVariable, Variable]],
 
 def _free_variables(roots: list[Variable], placeholders: set[Variable]) -> list[Variable]:
     """The outer values the step reads: the largest sub-expressions that depend on no
-    placeholder (they are computed once, outside the loop), constants excepted."""
+    placeholder (they are computed once, outside the loop), constants excepted.  What only a
+    lazy branch (ifelse) needs stays in the step: outside, it would always run."""
     variant: set[Variable] = set(placeholders)
+    eager = set(eager_nodes([], roots))
     for node in io_toposort([], roots):
-        if any(i in variant for i in node.inputs):
+        if node not in eager or any(i in variant for i in node.inputs):
             variant.update(node.outputs)
     free: list[Variable] = []
     seen: set[Variable] = set()
@@ -402,12 +436,24 @@ def _n_steps(n_steps: Any, seq_specs: Sequence[tuple[Variable, tuple[int, ...]]]
                         "least one sequence")
     lengths = []
     for seq, taps in seq_specs:
-        span = max(taps) - min(taps)
+        span = tap_span(taps)
         lengths.append(seq.shape[0] - span if span else seq.shape[0])
     n = lengths[0]
     for length in lengths[1:]:
         n = minimum(n, length)
     return n
+
+
+def _inner_mode(mode: Any, label: str) -> Any:
+    """`scan(mode=...)` as a `Mode` for the step (None: the calling function's)."""
+    if mode is None:
+        return None
+    from theanine.compile.mode import get_mode
+
+    try:
+        return get_mode(mode)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"scan {label!r}: mode: {exc}") from None
 
 
 def _results(outs: list[Variable], out_specs: list[Any],

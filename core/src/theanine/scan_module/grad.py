@@ -8,7 +8,9 @@ stored output stands for it), carries the adjoints of the states' recent values 
 states (one per tap depth: a state with taps down to t-L carries L partial adjoints), and
 accumulates the gradients of the non-sequences as states whose last value is the gradient.
 With `truncate_gradient=k` the backward loop covers only the last k steps (as in Theano: the
-earlier steps, and the initial states, get no gradient through the loop).
+earlier steps, and the initial states, get no gradient through the loop).  A loop that may
+stop early (`until`) is differentiated over the steps it ran (the rows of its outputs); the
+condition itself has no gradient.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class _Backprop:
         self.label = op.name or "scan"
         self.inputs, self.outputs, self.output_grads = inputs, outputs, output_grads
         self.parts = parts = ScanParts.of(outputs[0].owner)
-        self.ys = parts.inner_outputs()
+        self.ys = parts.inner_outputs()[:len(outputs)]  # not the stopping condition
+        self.n_steps = _steps_run(op, inputs, outputs)
         self.row_types = ([s.inner[0].type for s in parts.states]
                           + [n.out.type for n in parts.nits])
         self.kept = [s.keep_all for s in parts.states] + [n.keep_all for n in parts.nits]
@@ -140,13 +143,13 @@ class _Backprop:
     # The loop -----------------------------------------------------------------------------
     def rows(self, x: Variable, lo: int) -> Variable:
         """Rows lo + s0 .. lo + N - 1 of x: the ones the steps s0 .. N-1 read or write."""
-        n = self.inputs[0]
+        n = self.n_steps
         return x[(lo if self.start is None else self.start + lo):(n + lo if lo else n)]
 
     def backward_loop(self) -> list[Variable]:
         """The backward Scan node's outputs: slots, accumulators, then sequence gradients."""
         parts, info, label = self.parts, self.info, self.label
-        n = self.inputs[0]
+        n = self.n_steps
         n_back: Variable = n
         self.start: Variable | None = None
         if info.truncate_gradient > 0:
@@ -158,7 +161,7 @@ class _Backprop:
                       + [new for _, new in self.accumulators.values()]
                       + [g for _, _, g in self.seq_grads])
         used = set(ancestors(inner_outs))
-        back = ScanParts(n_back, go_backwards=True, name=f"grad_of_{label}")
+        back = ScanParts(n_back, go_backwards=True, name=f"grad_of_{label}", mode=info.mode)
         for k, sq in enumerate(parts.seqs):
             base = sq.outer[::-1] if info.go_backwards else sq.outer
             for off, v in zip(info.seq_offsets(k), sq.inner):
@@ -219,6 +222,20 @@ class _Backprop:
             result[1 + S + j] = _init_grad(st, info.depth(j), finals.get(j), self.outer_g[j],
                                            self.start)
         return result
+
+
+def _steps_run(op: Any, inputs: list[Variable], outputs: list[Variable]) -> Variable:
+    """The number of steps the forward loop ran: `n_steps`, or for a loop that may stop
+    early, the rows of an output that keeps every step."""
+    info = op.info
+    if not info.as_while:
+        return inputs[0]
+    kept = list(info.state_keep_all) + list(info.nit_keep_all)
+    for i, out in enumerate(outputs):
+        if kept[i] and isinstance(out.type, TensorType):
+            return out.shape[0] - info.depth(i) if i < info.n_states else out.shape[0]
+    raise NotImplementedError(f"the gradient of scan {op.name or 'scan'!r} needs the number "
+                              "of steps it ran, but it keeps no output of every step")
 
 
 def _differentiable(t: Any) -> bool:

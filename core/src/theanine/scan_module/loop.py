@@ -3,7 +3,8 @@
 The generated code reads each step's inputs straight from the sequences and state buffers by
 index, calls the inner program once, checks the shapes of the new values and stores them, so a
 step costs the inner program plus about a microsecond.  Errors inside a step are re-raised with
-the scan's name and the step number added.
+the scan's name and the step number added.  A loop with a stopping condition (`until`) breaks
+after the step whose condition is true and returns only the rows of the steps it ran.
 """
 
 from __future__ import annotations
@@ -43,6 +44,19 @@ class _Checks:
                 f"{self.label}: sequence {k} ({self.node.inputs[1 + k]}) has {value.shape[0]} "
                 f"entries, but {n} steps with taps {list(taps)} read {need}")
         return value[::-1] if info.go_backwards else value
+
+    def ran(self, r: int) -> int:
+        """The steps a loop with a stopping condition ran, checked like `steps`."""
+        if r < self.op.info.min_steps:
+            raise IndexError(f"{self.label}: index -1 is out of bounds: the last step of an "
+                             f"output was read, but the loop stopped after {r} steps")
+        return r
+
+    @staticmethod
+    def trim(buf: np.ndarray, rows: int) -> np.ndarray:
+        """The first `rows` rows of a buffer allocated for every step (a copy when the loop
+        stopped early, so the unused rows are freed)."""
+        return buf if buf.shape[0] == rows else buf[:rows].copy()
 
     def init_rows(self, j: int, value: np.ndarray) -> np.ndarray:
         depth = self.op.info.depth(j)
@@ -129,7 +143,7 @@ def compile_loop(op: Any, node: Apply, program: Callable[..., Any]) -> Callable[
                      for tap in taps]
             store += [f"            if o{j}.shape != r{j}: _c.bad_shape({j}, t, o{j}, r{j})",
                       f"            b{j}[{_plus('t', depth)}] = p{j} = o{j}"]
-            results.append(f"b{j}")
+            results.append(f"_c.trim(b{j}, R + {depth})" if info.as_while else f"b{j}")
             continue
         if taps == (-1,):
             head.append(f"    w{j}_0 = i{j}")
@@ -151,13 +165,17 @@ def compile_loop(op: Any, node: Apply, program: Callable[..., Any]) -> Callable[
                       f"q{m} = {o}.shape",
                       f"            elif {o}.shape != q{m}: _c.bad_shape({J + m}, t, {o}, q{m})",
                       f"            y{m}[t] = {o}"]
-            results.append(f"(y{m} if y{m} is not None else _c.no_steps({m}))")
+            kept = f"_c.trim(y{m}, R)" if info.as_while else f"y{m}"
+            results.append(f"({kept} if y{m} is not None else _c.no_steps({m}))")
         else:
             store.append(f"            y{m} = {o}")
             results.append(f"(_own(y{m}) if y{m} is not None else _c.no_steps({m}))")
     args += [f"n{k}" for k in range(K)]
-    outs = [f"o{i}" for i in range(J + M)]
+    outs = [f"o{i}" for i in range(J + M)] + (["stop"] if info.as_while else [])
     call = f"run({', '.join(args)})"
+    if info.as_while:  # it returns the rows of the R steps it ran
+        head.append("    R = N")
+        store.append("            if stop: R = _c.ran(t + 1); break")
     body = ["    t = 0", "    try:", "        for t in range(N):",
             f"            {', '.join(outs)}, = {call}" if outs else f"            {call}",
             *store, "    except Exception as exc:", "        _c.failed(exc, t, N)",

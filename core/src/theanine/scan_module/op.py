@@ -7,7 +7,13 @@ Layout (fixed, so that rewrites and the gradient can take a node apart and rebui
 - inner inputs: for each sequence one placeholder per tap, for each state one per tap, then one
   per non-sequence;
 - inner outputs and outer outputs: the states' new values, then the outputs that are not fed
-  back ("nit-sot" in Theano's words).
+  back ("nit-sot" in Theano's words); a loop with a stopping condition (`as_while`, built from
+  `until`) has one more inner output, the condition, after which the loop stops once it is
+  true (the outer outputs then hold the steps actually run).
+
+A sequence's taps read rows as Theano's do: the span of the taps counted as if tap 0 were
+among them (`taps=[-1]` reads row t for step t and runs len - 1 steps; `taps=[2]` reads row
+t + 2 and runs len - 2 steps).
 
 A state with taps `(-1,)` takes its initial value as is; a state with deeper taps takes the
 first `L = -min(taps)` rows of its initial array.  Each output either keeps every step
@@ -43,6 +49,10 @@ class ScanInfo:
     min_steps: int = 0
     #: whether the inner graph has been through the rewrites (set by `scan_inner_rewrite`)
     rewritten: bool = False
+    #: the loop stops after the step whose last inner output (the condition) is true
+    as_while: bool = False
+    #: the `Mode` the inner graph is rewritten and linked with (None: the outer function's)
+    mode: Any = None
 
     @property
     def n_seqs(self) -> int:
@@ -58,24 +68,32 @@ class ScanInfo:
 
     def span(self, k: int) -> int:
         """How many more rows than steps sequence `k` needs."""
-        taps = self.seq_taps[k]
-        return max(taps) - min(taps)
+        return tap_span(self.seq_taps[k])
 
     def seq_offsets(self, k: int) -> list[int]:
         """For each tap of sequence `k`, the row read at step t is `t + offset` of the sequence
         (of the reversed sequence when going backwards, matching Theano)."""
         taps = self.seq_taps[k]
         if self.go_backwards:
-            return [max(taps) - tap for tap in taps]
-        return [tap - min(taps) for tap in taps]
+            return [max(max(taps), 0) - tap for tap in taps]
+        return [tap - min(min(taps), 0) for tap in taps]
 
     def depth(self, j: int) -> int:
         """How many initial rows state `j` needs (L = -min(taps))."""
         return -min(self.state_taps[j])
 
+    def n_inner_outputs(self) -> int:
+        return self.n_states + self.n_nit + int(self.as_while)
+
     def n_inner_inputs(self) -> int:
         return (sum(len(t) for t in self.seq_taps) + sum(len(t) for t in self.state_taps)
                 + self.n_non_seqs)
+
+
+def tap_span(taps: Sequence[int]) -> int:
+    """How many more rows than steps a sequence read at `taps` needs: Theano counts tap 0 as
+    read, so `[-1]` and `[1]` both need one more row."""
+    return max(max(taps), 0) - min(min(taps), 0)
 
 
 def graph_signature(fgraph: FunctionGraph) -> tuple:
@@ -119,9 +137,12 @@ class Scan(Op):
         if len(inner.inputs) != info.n_inner_inputs():
             raise ValueError(f"Scan: the inner graph has {len(inner.inputs)} inputs, the "
                              f"layout needs {info.n_inner_inputs()}")
-        if len(inner.outputs) != info.n_states + info.n_nit:
+        if len(inner.outputs) != info.n_inner_outputs():
             raise ValueError(f"Scan: the inner graph has {len(inner.outputs)} outputs, the "
-                             f"layout needs {info.n_states + info.n_nit}")
+                             f"layout needs {info.n_inner_outputs()}")
+        if info.as_while and inner.outputs[-1].type.ndim != 0:
+            raise TypeError(f"Scan: the stopping condition must be a scalar, got "
+                            f"{inner.outputs[-1].type}")
         self.inner = inner
         self.info = info
         self.name = name
@@ -227,10 +248,20 @@ class Scan(Op):
 
     # Running ------------------------------------------------------------------------------
     def make_thunk(self, node: Apply, backend: Any) -> Any:
-        """The loop for `node`, with the inner graph linked once by `backend`."""
+        """The loop for `node`, with the inner graph linked once by `backend`, or as the
+        loop's own `mode` says (`scan(mode=...)`): its rewrites, if the outer function's did
+        not run them, and its backend."""
         from theanine.scan_module.loop import compile_loop
 
-        return compile_loop(self, node, backend.link(self.inner))
+        inner, mode = self.inner, self.info.mode
+        if mode is not None:
+            if not self.info.rewritten:
+                inner = rewrite_as(mode, inner.clone())
+            if mode.backend is not None:
+                from theanine.link.backend import select_backend
+
+                backend = select_backend(mode.backend)
+        return compile_loop(self, node, backend.link(inner))
 
     def python_thunk(self, node: Apply) -> Any:
         from theanine.link.python import BACKEND
@@ -251,22 +282,37 @@ class Scan(Op):
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         info = self.info
-        n = node.inputs[0]
         shapes: list[tuple] = []
         for j in range(info.n_states):
             if not isinstance(self.state_type(j), TensorType):
                 shapes.append(())
                 continue
             init_shape = tuple(input_shapes[1 + info.n_seqs + j])
-            depth = info.depth(j)
             row = init_shape if info.state_taps[j] == (-1,) else init_shape[1:]
-            shapes.append(((n + depth,) + row) if info.state_keep_all[j] else row)
+            shapes.append(((self._rows(node, j),) + row) if info.state_keep_all[j] else row)
         for m in range(info.n_nit):
             out = node.outputs[info.n_states + m]
             lead = 1 if info.nit_keep_all[m] else 0
             rest = tuple(out.shape[d] for d in range(lead, out.ndim))
-            shapes.append(((n,) + rest) if lead else rest)
+            shapes.append(((self._rows(node, info.n_states + m),) + rest) if lead else rest)
         return shapes
+
+    def _rows(self, node: Apply, i: int) -> Any:
+        """The leading extent of output `i` (every step kept): the steps, plus the initial
+        rows of a state; for a loop that may stop early, only the output itself knows."""
+        if self.info.as_while:
+            return node.outputs[i].shape[0]
+        n = node.inputs[0]
+        return n + self.info.depth(i) if i < self.info.n_states else n
+
+
+def rewrite_as(mode: Any, fgraph: FunctionGraph) -> FunctionGraph:
+    """`fgraph` rewritten in place as `function(mode=mode)` rewrites its graph."""
+    from theanine.plugins import get_registry
+    from theanine.rewriting import rewrite_graph
+
+    return rewrite_graph(fgraph, mode.rewrite_optimizer, mode.include_tags,
+                         mode.excluded_names(get_registry().rewrites))
 
 
 def _text(t: Any, other: str) -> str:

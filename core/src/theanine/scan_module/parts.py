@@ -66,6 +66,9 @@ class ScanParts:
     name: str | None = None
     rewritten: bool = False
     min_steps: int = 0
+    #: the stopping condition (`until`), computed by the step after its outputs
+    cond: Variable | None = None
+    mode: Any = None
 
     @classmethod
     def of(cls, node: Apply) -> ScanParts:
@@ -77,7 +80,8 @@ class ScanParts:
         outer = iter(node.inputs[1:])
         parts = cls(node.inputs[0], go_backwards=info.go_backwards,
                     truncate_gradient=info.truncate_gradient, name=op.name,
-                    rewritten=info.rewritten, min_steps=info.min_steps)
+                    rewritten=info.rewritten, min_steps=info.min_steps,
+                    cond=inner_out[-1] if info.as_while else None, mode=info.mode)
         for taps in info.seq_taps:
             parts.seqs.append(Seq(next(outer), taps, [next(it) for _ in taps]))
         for j, taps in enumerate(info.state_taps):
@@ -95,7 +99,9 @@ class ScanParts:
                 + [n.inner for n in self.non_seqs])
 
     def inner_outputs(self) -> list[Variable]:
-        return [s.out for s in self.states] + [n.out for n in self.nits]
+        """The states' new values, the other outputs, then the stopping condition if any."""
+        cond = [self.cond] if self.cond is not None else []
+        return [s.out for s in self.states] + [n.out for n in self.nits] + cond
 
     def outer_inputs(self) -> list[Variable]:
         return ([s.outer for s in self.seqs] + [s.init for s in self.states]
@@ -109,7 +115,7 @@ class ScanParts:
             nit_keep_all=tuple(n.keep_all for n in self.nits),
             n_non_seqs=len(self.non_seqs), go_backwards=self.go_backwards,
             truncate_gradient=self.truncate_gradient, rewritten=self.rewritten,
-            min_steps=self.min_steps)
+            min_steps=self.min_steps, as_while=self.cond is not None, mode=self.mode)
 
     # Editing ------------------------------------------------------------------------------
     def map_outputs(self, fn: Callable[[list[Variable]], list[Variable]]) -> None:
@@ -119,6 +125,8 @@ class ScanParts:
             s.out = o
         for n, o in zip(self.nits, new[len(self.states):]):
             n.out = o
+        if self.cond is not None:
+            self.cond = new[-1]
 
     def replace_inner(self, mapping: dict[Variable, Variable]) -> None:
         if mapping:

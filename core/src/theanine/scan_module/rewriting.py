@@ -12,12 +12,14 @@
 - `scan_remove_unused` (canonicalize, and again after merging): outputs nobody reads, states
   that only feed them, and inputs the step no longer reads are dropped.
 - `scan_merge` (specialize): independent loops over the same number of steps in the same
-  direction become one loop, sharing their common sequences and non-sequences.
+  direction become one loop, sharing their common sequences and non-sequences (loops that
+  may stop early, or whose step has a mode of its own, stay apart).
 - `scan_save_mem` (specialize): an output of which only the last step is read keeps only that
   value instead of one row per step (gradient accumulators, `reduce`, shared updates).
 - `scan_contiguous_operands` (specialize): a transposed matrix the step multiplies by is made
   C-ordered once, before the loop.
-- `scan_inner_rewrite` (fusion): the inner graph goes through the same rewrite pipeline.
+- `scan_inner_rewrite` (fusion): the inner graph goes through the same rewrite pipeline, or
+  through the one of the loop's own mode (`scan(mode=...)`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,19 @@ from dataclasses import replace as dc_replace
 from typing import Any
 
 from theanine.config import config
-from theanine.graph.basic import Apply, Constant, Variable, ancestors, clone_replace, io_toposort
+from theanine.graph.basic import (
+    Apply,
+    Constant,
+    Variable,
+    ancestors,
+    clone_replace,
+    eager_nodes,
+    io_toposort,
+)
 from theanine.graph.fg import FunctionGraph
 from theanine.hookspecs import hookimpl
 from theanine.rewriting.basic import node_rewriter
-from theanine.scan_module.op import Scan
+from theanine.scan_module.op import Scan, rewrite_as
 from theanine.scan_module.parts import NonSeq, ScanParts, Seq
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.math import Dot
@@ -48,9 +58,11 @@ def scan_hoist_invariants(fgraph: FunctionGraph, node: Apply) -> Any:
     invariant: set[Variable] = {ns.inner for ns in parts.non_seqs}
     hoistable: set[Variable] = set()
     inner_outputs = parts.inner_outputs()
+    # a node only a lazy branch needs stays in the loop: hoisted, it would always run
+    eager = set(eager_nodes(parts.inner_inputs(), inner_outputs))
     for inner_node in io_toposort(parts.inner_inputs(), inner_outputs):
         ins = inner_node.inputs
-        if (not inner_node.op.destroy_map
+        if (inner_node in eager and not inner_node.op.destroy_map
                 and all(i in invariant or isinstance(i, Constant) for i in ins)
                 and any(not isinstance(i, Constant) for i in ins)):
             invariant.update(inner_node.outputs)
@@ -195,9 +207,10 @@ def scan_remove_unused(fgraph: FunctionGraph, node: Apply) -> Any:
     J = len(parts.states)
     keep_state = used_out[:J]
     keep_nit = used_out[J:]
+    cond = [parts.cond] if parts.cond is not None else []
     while True:
         needed = set(ancestors([s.out for s, k in zip(parts.states, keep_state) if k]
-                               + [n.out for n, k in zip(parts.nits, keep_nit) if k]))
+                               + [n.out for n, k in zip(parts.nits, keep_nit) if k] + cond))
         more = [k or any(v in needed for v in s.inner)
                 for s, k in zip(parts.states, keep_state)]
         if more == keep_state:
@@ -308,7 +321,8 @@ class ScanMerge:
         return (node.inputs[0], info.go_backwards, info.truncate_gradient)
 
     def _merge_one(self, fgraph: FunctionGraph) -> bool:
-        scans = [n for n in fgraph.toposort() if isinstance(n.op, Scan)]
+        scans = [n for n in fgraph.toposort() if isinstance(n.op, Scan)
+                 and not n.op.info.as_while and n.op.info.mode is None]
         for a_pos, a in enumerate(scans):
             for b in scans[a_pos + 1:]:
                 if self._key(a) != self._key(b) or _depends(b, a) or _depends(a, b):
@@ -372,8 +386,12 @@ class ScanInnerRewrite:
             if not isinstance(op, Scan) or op.info.rewritten or node not in fgraph.apply_nodes:
                 continue
             inner = op.inner.clone()
-            rewrite_graph(inner, self.optimizer, tuple(config.optimizer_including),
-                          tuple(config.optimizer_excluding))
+            mode = op.info.mode
+            if mode is None:
+                rewrite_graph(inner, self.optimizer, tuple(config.optimizer_including),
+                              tuple(config.optimizer_excluding))
+            else:
+                rewrite_as(mode, inner)
             new_op = Scan(inner, dc_replace(op.info, rewritten=True), op.name)
             new_node = new_op.make_node(*node.inputs)
             for old, new in zip(node.outputs, new_node.outputs):

@@ -9,8 +9,20 @@ Both update their state after each call unless the function is compiled with
 
 from theanine.tensor.random.mrg_ops import ChoiceFromUniform, MRGUniform, MultinomialFromUniform
 from theanine.tensor.random.mrg_streams import MRG_RandomStreams
-from theanine.tensor.random.op import RandomFunction, random_state_type
+from theanine.tensor.random.op import RandomFunction
 from theanine.tensor.random.streams import RandomStreams
 
 __all__ = ["ChoiceFromUniform", "MRGUniform", "MRG_RandomStreams", "MultinomialFromUniform",
            "RandomFunction", "RandomStreams", "random_state_type"]
+
+
+def __getattr__(name: str):
+    """`random_state_type`, the type of a RandomState variable, made on first use: its class
+    (`GenericType`) lives in the compile layer, which this package must not import at load."""
+    if name == "random_state_type":
+        import numpy as np
+
+        from theanine.compile.sharedvalue import GenericType
+
+        return GenericType(np.random.RandomState)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

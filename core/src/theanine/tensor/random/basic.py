@@ -2,8 +2,9 @@
 
 Each function takes the state variable first and returns `(new_state, sample)`; the streams
 (`RandomStreams`) wrap them so that the state lives in a shared variable that updates itself.
-Sizes are tuples of ints or integer scalars, an int, or a symbolic shape vector of known length
-(such as `x.shape`); `size=None` means the broadcast shape of the parameters.  Float draws
+Sizes are tuples of ints or integer scalars, an int, or a symbolic shape vector whose length
+the graph tells (such as `x.shape`) or `ndim` gives (as Theano's `ndim` argument did);
+`size=None` means the broadcast shape of the parameters.  Float draws
 default to `config.floatX` (promoted with the dtype of any tensor parameter; Python numbers
 do not count), integer draws to int64.
 """
@@ -32,8 +33,10 @@ def _entry_value(e: Variable) -> int | None:
     return None
 
 
-def normalize_size(size: Any, what: str) -> tuple[Variable, tuple[int | None, ...]]:
-    """`size` as an int64 vector variable, and each entry's value where it is a constant."""
+def normalize_size(size: Any, what: str, ndim: int | None = None
+                   ) -> tuple[Variable, tuple[int | None, ...]]:
+    """`size` as an int64 vector variable, and each entry's value where it is a constant.
+    `ndim` is the length of a symbolic size vector whose length the graph does not tell."""
     from theanine.tensor.basic import MakeVector, as_tensor_variable, constant, shape_length
     from theanine.tensor.math import cast
 
@@ -44,9 +47,11 @@ def normalize_size(size: Any, what: str) -> tuple[Variable, tuple[int | None, ..
         if v.ndim == 0:
             return MakeVector("int64")(v), (_entry_value(v),)
         n = shape_length(v) if v.ndim == 1 else None
+        if n is None and v.ndim == 1 and ndim is not None:
+            n = ndim  # checked against the drawn sample when it runs
         if n is None:
             raise ValueError(f"{what}: the length of the symbolic size {v} ({v.type}) is "
-                             "unknown; pass a tuple such as (x.shape[0], 3)")
+                             "unknown; pass a tuple such as (x.shape[0], 3), or give ndim")
         if isinstance(v, Constant):
             static = tuple(int(s) for s in v.data)
         elif v.owner is not None and isinstance(v.owner.op, MakeVector):
@@ -92,7 +97,7 @@ def _shape_info(size: Any, ndim: int | None, lead: list[tuple[bool, ...]], what:
         bcast = tuple(all(b[d - nd + len(b)] if d >= nd - len(b) else True for b in lead)
                       for d in range(nd))
         return constant(np.zeros(0, dtype="int64")), bcast
-    vec, static = normalize_size(size, what)
+    vec, static = normalize_size(size, what, ndim)
     if ndim is not None and ndim != len(static):
         raise ValueError(f"{what}: ndim={ndim} does not match size {size!r}, which has "
                          f"{len(static)} dimension(s)")

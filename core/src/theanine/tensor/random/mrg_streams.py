@@ -11,26 +11,29 @@ seed gives the same uniforms everywhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from theanine.compile.sharedvalue import SharedVariable, shared
 from theanine.graph.basic import Constant, Variable
 from theanine.tensor.random import mrg
 from theanine.tensor.random.basic import float_dtype, normalize_size
 from theanine.tensor.random.mrg_ops import ChoiceFromUniform, MRGUniform, MultinomialFromUniform
+
+if TYPE_CHECKING:  # the compile layer is above this one: imported where a state is made
+    from theanine.compile.sharedvalue import SharedVariable
 
 
 def _is_number(v: Any, value: float) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and v == value
 
 
-def _entries(size: Any, what: str) -> list[Any]:
-    """`size` as a list of ints and integer scalar variables."""
+def _entries(size: Any, what: str, ndim: int | None) -> list[Any]:
+    """`size` as a list of ints and integer scalar variables (`ndim` entries for a symbolic
+    vector of unknown length)."""
     if size is None:
         raise ValueError(f"{what}: size is required (a tuple of integers or a shape vector)")
-    vec, static = normalize_size(size, what)
+    vec, static = normalize_size(size, what, ndim)
     return [s if s is not None else vec[i] for i, s in enumerate(static)]
 
 
@@ -109,6 +112,8 @@ class MRG_RandomStreams:
             nstreams = mrg.guess_n_streams(static)
         elif not isinstance(nstreams, int | np.integer) or nstreams < 1:
             raise ValueError(f"{what}: nstreams must be a positive integer, got {nstreams!r}")
+        from theanine.compile.sharedvalue import shared
+
         state = shared(self.get_substream_rstates(int(nstreams)))
         state.tag["is_rng"] = True
         new_state, u = MRGUniform(dtype, tuple(s == 1 for s in static)).make_node(
@@ -132,9 +137,9 @@ class MRG_RandomStreams:
         from theanine.tensor.math import cast
 
         dtype = dtype or float_dtype(low, high)
-        entries = _entries(size, "MRG_RandomStreams.uniform")
+        entries = _entries(size, "MRG_RandomStreams.uniform", ndim)
         _check_ndim(ndim, entries, "uniform")
-        u = self._uniform01(size, dtype, nstreams, "MRG_RandomStreams.uniform")
+        u = self._uniform01(entries, dtype, nstreams, "MRG_RandomStreams.uniform")
         if _is_number(low, 0) and _is_number(high, 1):
             return u
         r = u * (high - low) + low
@@ -149,14 +154,14 @@ class MRG_RandomStreams:
         of dropout (1 with probability p)."""
         from theanine.tensor.math import cast
 
-        entries = _entries(size, "MRG_RandomStreams.binomial")
+        entries = _entries(size, "MRG_RandomStreams.binomial", ndim)
         _check_ndim(ndim, entries, "binomial")
         if not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"MRG_RandomStreams.binomial: n must be a positive integer, got "
                              f"{n!r}")
         udtype = float_dtype(p)
         if n == 1:
-            u = self._uniform01(size, udtype, nstreams, "MRG_RandomStreams.binomial")
+            u = self._uniform01(entries, udtype, nstreams, "MRG_RandomStreams.binomial")
             return self._tag(cast(u < p, dtype), u)
         u = self._uniform01([int(n), *entries], udtype, nstreams, "MRG_RandomStreams.binomial")
         return self._tag(cast((u < p).sum(axis=0), dtype), u)
@@ -170,7 +175,7 @@ class MRG_RandomStreams:
         from theanine.tensor.math import cos, log, sin, sqrt
 
         dtype = dtype or float_dtype(avg, std)
-        entries = _entries(size, "MRG_RandomStreams.normal")
+        entries = _entries(size, "MRG_RandomStreams.normal", ndim)
         _check_ndim(ndim, entries, "normal")
         total = _product(entries)
         n_even = total + total % 2

@@ -13,14 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from theanine.compile.sharedvalue import GenericType
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.tensor.random.samplers import SAMPLERS
 from theanine.tensor.type import TensorType
 
-#: the type of a variable holding a `numpy.random.RandomState`
-random_state_type = GenericType(np.random.RandomState)
+
+def is_random_state(v: Any) -> bool:
+    """Whether `v` is a variable holding a `numpy.random.RandomState` (its type, a
+    `GenericType` made by `shared()`, lives in the compile layer, above this one)."""
+    return isinstance(v, Variable) and getattr(v.type, "cls", None) is np.random.RandomState
 
 
 def copy_random_state(rng: np.random.RandomState) -> np.random.RandomState:
@@ -57,7 +59,7 @@ class RandomFunction(Op):
     def make_node(self, rng: Any, size: Any, *params: Any) -> Apply:
         from theanine.tensor.basic import as_tensor_variable
 
-        if not isinstance(rng, Variable) or rng.type != random_state_type:
+        if not is_random_state(rng):
             raise TypeError(f"{self}: the first input must be a RandomState variable (e.g. "
                             f"theanine.shared(numpy.random.RandomState(seed))), got {rng!r}")
         size = as_tensor_variable(size)
@@ -65,7 +67,7 @@ class RandomFunction(Op):
             raise TypeError(f"{self}: size must be an int64 vector, got {size} ({size.type})")
         params = [as_tensor_variable(p) for p in params]
         sample = TensorType(self.dtype, self.broadcastable)()
-        return Apply(self, [rng, size, *params], [random_state_type(), sample])
+        return Apply(self, [rng, size, *params], [rng.type(), sample])
 
     def perform(self, node: Apply, inputs: Any, output_storage: list[list[Any]]) -> None:
         rng, size, *params = inputs

@@ -10,13 +10,15 @@ after the draw), which every function drawing it applies unless compiled with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from theanine.compile.sharedvalue import SharedVariable, shared
 from theanine.graph.basic import Variable
 from theanine.tensor.random import basic
+
+if TYPE_CHECKING:  # the compile layer is above this one: imported where a state is made
+    from theanine.compile.sharedvalue import SharedVariable
 
 _SEED_BOUND = 2**30
 
@@ -65,6 +67,8 @@ class RandomStreams:
             ) -> Variable:
         """A random variable drawn by `fn(rng, *args, **kwargs) -> (new rng, sample)` from a
         new shared RandomState seeded from this object's seed sequence."""
+        from theanine.compile.sharedvalue import shared
+
         seed = int(self.gen_seedgen.randint(_SEED_BOUND))
         rng = shared(np.random.RandomState(seed))
         rng.tag["is_rng"] = True
