@@ -15,7 +15,39 @@ if TYPE_CHECKING:
     from theanine.graph.type import Type
 
 
-class Variable:
+class Tag(dict):
+    """Free-form annotations of a variable or node (`x.tag.test_value = ...` as in Theano, or
+    `x.tag["source"]`): a dict whose keys also read and write as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"tag has no {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"tag has no {name!r}") from None
+
+
+class _Tagged:
+    """`tag` always holds a `Tag`, whatever dict is assigned (clones copy with dict(...))."""
+
+    @property
+    def tag(self) -> Tag:
+        return self._tag
+
+    @tag.setter
+    def tag(self, value: dict[str, Any]) -> None:
+        self._tag = value if isinstance(value, Tag) else Tag(value)
+
+
+class Variable(_Tagged):
     """A symbolic value of a given `Type`, optionally computed by `owner.outputs[index]`."""
 
     def __init__(self, type: Type, owner: Apply | None = None, index: int | None = None,
@@ -24,7 +56,7 @@ class Variable:
         self.owner = owner
         self.index = index
         self.name = name
-        self.tag: dict[str, Any] = {}
+        self.tag = Tag()
 
     def clone(self) -> Variable:
         """A new ownerless variable of the same type and name."""
@@ -49,6 +81,36 @@ class Variable:
         """The name to show a user: the given name or a description of where it comes from."""
         return str(self)
 
+    def eval(self, inputs_to_values: dict[Variable, Any] | None = None) -> Any:
+        """This variable's value, given values for the inputs it needs (Theano's `eval`).
+
+        The function is compiled on the first call for a set of inputs and kept on the
+        variable for later calls with the same inputs (not on its clones, nor when pickled).
+        """
+        from theanine.compile.function import function
+
+        if inputs_to_values is None:
+            inputs_to_values = {}
+        if not isinstance(inputs_to_values, dict):
+            raise TypeError(f"{self}.eval: inputs_to_values must be a dict mapping input "
+                            f"variables to values, got {type(inputs_to_values).__name__} "
+                            f"{inputs_to_values!r}"[:300])
+        for key in inputs_to_values:
+            if not isinstance(key, Variable):
+                raise TypeError(f"{self}.eval: the keys of inputs_to_values must be symbolic "
+                                f"variables, got {type(key).__name__} {key!r}")
+        inputs = tuple(sorted(inputs_to_values, key=id))
+        cache = self.__dict__.setdefault("_fn_cache", {})
+        fn = cache.get(inputs)
+        if fn is None:
+            fn = cache[inputs] = function(list(inputs), self)
+        return fn(*[inputs_to_values[v] for v in inputs])
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_fn_cache", None)  # compiled functions belong to this process
+        return state
+
 
 class Constant(Variable):
     """A variable whose value is known when the graph is built."""
@@ -70,7 +132,7 @@ class Constant(Variable):
         return f"{type(self).__name__}{{{self.type.value_str(self.data)}}}"
 
 
-class Apply:
+class Apply(_Tagged):
     """One application of an Op to input variables, producing output variables."""
 
     def __init__(self, op: Op, inputs: Sequence[Variable], outputs: Sequence[Variable]):
@@ -82,7 +144,7 @@ class Apply:
                 raise ValueError(f"output {out} of {op} already has an owner")
             out.owner = self
             out.index = i
-        self.tag: dict[str, Any] = {}
+        self.tag = Tag()
 
     @property
     def out(self) -> Variable:
@@ -159,6 +221,26 @@ def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable]) -> list
                 if inp.owner is not None and inp.owner not in done and inp not in stop:
                     stack.append((inp, False))
     return order
+
+
+def eager_nodes(inputs: Iterable[Variable], outputs: Iterable[Variable]) -> list[Apply]:
+    """The nodes between `inputs` and `outputs` that run whatever the conditions of lazy nodes
+    (`Op.lazy_branches`, i.e. ifelse) select, in topological order.  The others run only
+    inside a branch: a rewrite must not move them where they would always run (e.g. out of a
+    loop)."""
+    order = io_toposort(inputs, outputs)
+    stop = set(inputs)
+    needed: set[Apply] = set()
+    stack = [o.owner for o in outputs if o.owner is not None and o not in stop]
+    while stack:
+        node = stack.pop()
+        if node in needed:
+            continue
+        needed.add(node)
+        branches = node.op.lazy_branches(node)
+        reads = node.inputs if branches is None else [node.inputs[branches.condition]]
+        stack.extend(i.owner for i in reads if i.owner is not None and i not in stop)
+    return [node for node in order if node in needed]
 
 
 def clone_replace(outputs: Sequence[Variable], replace: dict[Variable, Variable] | None = None,

@@ -8,9 +8,21 @@ rely on.  `perform` is the NumPy reference that every backend is tested against.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from theanine.graph.basic import Apply, Variable
+
+
+@dataclass(frozen=True)
+class Branches:
+    """How a linker runs a lazy node (`ifelse`): evaluate input `condition` first, then only the
+    inputs of the branch it selects; output k is then `inputs[then[k]]` when the condition's
+    value is true, else `inputs[else_[k]]`.  Nothing else of the node runs."""
+
+    condition: int
+    then: tuple[int, ...]
+    else_: tuple[int, ...]
 
 
 class Op:
@@ -29,6 +41,9 @@ class Op:
     #: False for Ops whose result is not a function of their inputs alone (random draws) or
     #: that must run at call time: constant folding leaves them alone
     foldable: bool = True
+    #: True for Ops whose forward is the identity of their one input and that exist only to
+    #: change gradients (zero_grad, grad_clip, ...): canonicalization removes them
+    gradient_only: bool = False
 
     # Identity -----------------------------------------------------------------------------
     def _props(self) -> tuple:
@@ -60,6 +75,12 @@ class Op:
         if len(node.outputs) == 1:
             return node.outputs[0]
         return node.outputs
+
+    def lazy_branches(self, node: Apply) -> Branches | None:
+        """For a lazy Op, which inputs its condition and branches are (see `Branches`): a
+        linker then computes only the taken branch's inputs.  None (the default): every input
+        is computed before the node runs."""
+        return None
 
     # Meaning ------------------------------------------------------------------------------
     def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from theanine.graph.basic import Apply, Constant, Variable
+from theanine.graph.basic import Apply, Constant, Variable, eager_nodes
 from theanine.graph.fg import FunctionGraph
 from theanine.hookspecs import hookimpl
 
@@ -138,37 +138,8 @@ class PythonBackend:
         return node.op.python_thunk(node)
 
     def link(self, fgraph: FunctionGraph):
-        names: dict[Variable, str] = {}
-        env: dict[str, Any] = {}
-        params = []
-        for k, inp in enumerate(fgraph.inputs):
-            names[inp] = f"i{k}"
-            params.append(f"i{k}")
-        lines = [f"def run({', '.join(params)}):", "    try:"]
-        line_nodes: dict[int, tuple[Apply, list[str]]] = {}
-
-        def ref(v: Variable) -> str:
-            if v not in names:
-                if not isinstance(v, Constant):
-                    raise ValueError(f"variable {v} is not computed by the graph")
-                names[v] = f"c{len(env)}"
-                env[names[v]] = v.data
-            return names[v]
-
-        for n, node in enumerate(fgraph.toposort()):
-            env[f"t{n}"] = self.thunk_for(node)
-            args = [ref(i) for i in node.inputs]
-            outs = []
-            for j, out in enumerate(node.outputs):
-                names[out] = f"v{n}_{j}"
-                outs.append(names[out])
-            lines.append(f"        {', '.join(outs)}, = t{n}({', '.join(args)})")
-            line_nodes[len(lines)] = (node, args)
-        outputs = [ref(o) for o in fgraph.outputs]
-        lines.append(f"        return [{', '.join(outputs)}]")
-        lines.append("    except Exception as exc:")
-        lines.append("        _fail(exc, locals())")
-        lines.append("        raise")
+        writer = _ProgramWriter(fgraph, self.thunk_for)
+        lines, line_nodes, env = writer.write()
 
         def fail(exc: BaseException, local_vars: dict[str, Any]) -> None:
             tb = exc.__traceback__
@@ -188,6 +159,148 @@ class PythonBackend:
         code = compile("\n".join(lines), "<theanine-python-program>", "exec")
         exec(code, env)
         return env["run"]
+
+
+class _Path:
+    """What the generated code knows at one point: nodes surely computed on every way there
+    (`done`), and nodes computed on some way there (`seen`, a superset)."""
+
+    def __init__(self, done: set[Apply], seen: set[Apply]):
+        self.done, self.seen = done, seen
+
+    def fork(self) -> _Path:
+        return _Path(set(self.done), set(self.seen))
+
+
+class _ProgramWriter:
+    """Writes the straight-line program of a graph: a line per node in topological order.
+
+    Lazy nodes (`Op.lazy_branches`, i.e. ifelse) become `if cond: ... else: ...` blocks.  The
+    nodes that some output needs whatever the conditions are (the eager ones) are written at
+    the top level in topological order, exactly as for a graph without lazy nodes.  The other
+    nodes are written on demand inside the branch that needs them, inputs first.  A node
+    written in one branch may be needed again later (after the block, or in another lazy
+    node's branch) where it is not sure to have run: its line there is guarded with
+    `if v is _UNSET:` (its outputs start as `_UNSET`), so no node runs twice or needlessly.
+    """
+
+    def __init__(self, fgraph: FunctionGraph, thunk_for: Any):
+        self.fgraph = fgraph
+        self.order = fgraph.toposort()
+        self.ids = {node: n for n, node in enumerate(self.order)}
+        self.branches = {node: b for node in self.order
+                         if (b := node.op.lazy_branches(node)) is not None}
+        self.env: dict[str, Any] = {"_UNSET": _UNSET}
+        for node in self.order:
+            if node not in self.branches:
+                self.env[f"t{self.ids[node]}"] = thunk_for(node)
+        self.names: dict[Variable, str] = {inp: f"i{k}" for k, inp in enumerate(fgraph.inputs)}
+        for node in self.order:
+            for j, out in enumerate(node.outputs):
+                self.names[out] = f"v{self.ids[node]}_{j}"
+        self.body: list[str] = []
+        self.body_nodes: dict[int, tuple[Apply, list[str]]] = {}
+        self.unset: dict[str, None] = {}  # output names that a guard reads
+
+    def ref(self, v: Variable) -> str:
+        if v not in self.names:
+            if not isinstance(v, Constant):
+                raise ValueError(f"variable {v} is not computed by the graph")
+            self.names[v] = f"c{len(self.env)}"
+            self.env[self.names[v]] = v.data
+        return self.names[v]
+
+    def write(self) -> tuple[list[str], dict[int, tuple[Apply, list[str]]], dict[str, Any]]:
+        top = _Path(set(), set())
+        for node in eager_nodes(self.fgraph.inputs, self.fgraph.outputs):
+            self._demand(node, top, 2)
+        self._emit(2, f"return [{', '.join(self.ref(o) for o in self.fgraph.outputs)}]")
+        params = ", ".join(f"i{k}" for k in range(len(self.fgraph.inputs)))
+        head = [f"def run({params}):"]
+        if self.unset:
+            head.append(f"    {' = '.join(self.unset)} = _UNSET")
+        head.append("    try:")
+        tail = ["    except Exception as exc:", "        _fail(exc, locals())", "        raise"]
+        line_nodes = {len(head) + k + 1: entry for k, entry in self.body_nodes.items()}
+        return head + self.body + tail, line_nodes, self.env
+
+    def _emit(self, indent: int, text: str, entry: tuple[Apply, list[str]] | None = None
+              ) -> None:
+        if entry is not None:
+            self.body_nodes[len(self.body)] = entry
+        self.body.append("    " * indent + text)
+
+    def _demand(self, target: Apply, path: _Path, indent: int) -> None:
+        """Write what computing `target` still needs on `path`, inputs first (iteratively:
+        a long chain inside a branch must not exhaust the recursion limit)."""
+        stack: list[tuple[Apply, bool]] = [(target, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node in path.done:
+                continue
+            if node in self.branches:
+                self._write_lazy(node, path, indent)  # demands its condition itself
+                continue
+            if expanded:
+                self._write_node(node, path, indent)
+                continue
+            stack.append((node, True))
+            stack.extend((i.owner, False) for i in reversed(node.inputs)
+                         if i.owner is not None and i.owner not in path.done)
+
+    def _guard(self, node: Apply, path: _Path) -> str:
+        """'' when `node` has not run on any way here, else the test that it has not run."""
+        if node not in path.seen:
+            return ""
+        first = self.names[node.outputs[0]]
+        for out in node.outputs:
+            self.unset[self.names[out]] = None
+        return f"if {first} is _UNSET: "
+
+    def _write_node(self, node: Apply, path: _Path, indent: int) -> None:
+        args = [self.ref(i) for i in node.inputs]
+        outs = [self.names[o] for o in node.outputs]
+        line = f"{', '.join(outs)}, = t{self.ids[node]}({', '.join(args)})"
+        self._emit(indent, self._guard(node, path) + line, (node, args))
+        path.done.add(node)
+        path.seen.add(node)
+
+    def _write_lazy(self, node: Apply, path: _Path, indent: int) -> None:
+        b = self.branches[node]
+        guard = self._guard(node, path)
+        inner = path
+        if guard:
+            self._emit(indent, guard.rstrip())
+            indent += 1
+            inner = path.fork()
+        cond = node.inputs[b.condition]
+        self._demand_var(cond, inner, indent)
+        outs = ", ".join(self.names[o] for o in node.outputs)
+        self._emit(indent, f"if {self.ref(cond)}:", (node, [self.ref(cond)]))
+        ways = []
+        for k, chosen in enumerate((b.then, b.else_)):
+            if k:
+                self._emit(indent, "else:")
+            way = inner.fork()
+            for idx in chosen:
+                self._demand_var(node.inputs[idx], way, indent + 1)
+            values = ", ".join(self.ref(node.inputs[idx]) for idx in chosen)
+            self._emit(indent + 1, f"{outs}, = {values},")
+            ways.append(way)
+        inner.done |= ways[0].done & ways[1].done
+        inner.seen |= ways[0].seen | ways[1].seen
+        if inner is not path:
+            path.seen |= inner.seen
+        path.done.add(node)
+        path.seen.add(node)
+
+    def _demand_var(self, var: Variable, path: _Path, indent: int) -> None:
+        if var.owner is not None:
+            self._demand(var.owner, path, indent)
+
+
+#: the value of a lazily computed node's outputs before it has run
+_UNSET = object()
 
 
 BACKEND = PythonBackend()
