@@ -4,16 +4,33 @@ Build a graph of symbolic variables (`theanine.tensor`, imported as `T`), differ
 (`grad`), compile it (`function`) and run it on a backend chosen by `config.backend`.
 """
 
-from theanine import tensor
-from theanine.compile import Function, In, Mode, Out, SharedVariable, function, shared
-from theanine.config import config
-from theanine.gradient import grad, verify_grad
+from theanine import gof, ifelse, tensor
+from theanine.compile import (
+    FAST_COMPILE,
+    FAST_RUN,
+    Function,
+    In,
+    Mode,
+    Out,
+    Param,
+    ProfileMode,
+    SharedVariable,
+    function,
+    get_default_mode,
+    shared,
+)
+from theanine.compile.builders import OpFromGraph
+from theanine.compile.pfunc import clone
+from theanine.config import change_flags, config
+from theanine.gof import Op
+from theanine.gradient import grad
 from theanine.graph.basic import Apply, Constant, Variable
-from theanine.graph.op import Op
 from theanine.graph.type import Type
 from theanine.hookspecs import hookimpl
+from theanine.misc.safe_asarray import _asarray
 from theanine.printing import debugprint, pp
 from theanine.rewriting.provenance import explain
+from theanine.tensor.products import dot
 
 __version__ = "0.1.0"
 
@@ -21,7 +38,7 @@ __version__ = "0.1.0"
 _LAZY = {"scan": "theanine.scan_module", "map": "theanine.scan_module",
          "reduce": "theanine.scan_module", "foldl": "theanine.scan_module",
          "foldr": "theanine.scan_module", "jacobian": "theanine.gradient",
-         "hessian": "theanine.gradient"}
+         "hessian": "theanine.gradient", "verify_grad": "theanine.testing.checks"}
 
 
 def __getattr__(name: str):
@@ -32,7 +49,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'theanine' has no attribute {name!r}")
 
 
-__all__ = ["Apply", "Constant", "Function", "In", "Mode", "Op", "Out", "SharedVariable", "Type",
-           "Variable", "config", "debugprint", "explain", "function", "grad", "hookimpl", "pp",
-           "shared", "tensor", "verify_grad", "scan", "map", "reduce", "foldl", "foldr",
-           "jacobian", "hessian"]
+__all__ = ["FAST_COMPILE", "FAST_RUN", "Apply", "Constant", "Function", "In", "Mode", "Op", "Out",
+           "OpFromGraph", "Param", "ProfileMode", "SharedVariable", "Type", "Variable", "_asarray",
+           "change_flags", "clone", "config", "debugprint", "dot", "explain", "function",
+           "get_default_mode", "gof", "grad", "hookimpl", "ifelse", "pp", "shared", "tensor",
+           "verify_grad", "scan", "map", "reduce", "foldl", "foldr", "jacobian", "hessian"]

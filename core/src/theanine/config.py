@@ -1,10 +1,13 @@
 """Configuration flags: defaults, `~/.theaninerc`, `THEANINE_FLAGS`, and `change_flags`.
 
 Precedence, lowest first: the flag's default, the `[global]` section of `~/.theaninerc` (or the
-file named by `THEANINERC`), `THEANINE_FLAGS="name=value,..."`, then `config.change_flags(...)`.
-Plugins add flags through the `theanine_register_config(add)` hook; a name given in the
-environment that no core flag knows is held until plugins are loaded, then rejected if still
-unknown.
+file named by `THEANINERC`), `THEANO_FLAGS`, `THEANINE_FLAGS="name=value,..."`, then
+`config.change_flags(...)` or attribute assignment. Plugins add flags through the
+`theanine_register_config(add)` hook; a name given in the environment that no core flag knows
+is held until plugins are loaded, then rejected if still unknown (only warned about when it
+came from `THEANO_FLAGS`, as Theano did). Dotted flags (`warn.round`) read and write as
+attributes of sections: `config.warn.round = False`. Theano's flags that mean nothing here are
+accepted with a one-time warning (see `misc.theano_flags`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ import configparser
 import contextlib
 import difflib
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from theanine.misc.theano_flags import add_theano_flags
 
 
 class ConfigError(ValueError):
@@ -29,6 +35,10 @@ class Flag:
     doc: str
     convert: Callable[[str], Any] = str
     choices: tuple | None = None
+    #: why setting this flag has no effect here (a Theano flag kept so ported code runs), or None
+    noop: str | None = None
+    #: with `noop`: which values have no effect (None: every value)
+    noop_if: Callable[[Any], bool] | None = None
 
     def parse(self, raw: Any, source: str = "") -> Any:
         """`raw` converted and checked; `source` (e.g. ' (from THEANINE_FLAGS)') goes into
@@ -68,6 +78,40 @@ def _name_list(raw: str) -> tuple[str, ...]:
     return tuple(p for p in raw.replace(":", " ").split() if p)
 
 
+_NOTED: set[str] = set()
+
+
+def _note_noop(flag: Flag, value: Any) -> None:
+    """Warn once per process that setting `flag` (to other than its default) does nothing
+    here."""
+    if flag.noop is None or flag.name in _NOTED or value == flag.default:
+        return
+    if flag.noop_if is not None and not flag.noop_if(value):
+        return
+    _NOTED.add(flag.name)
+    warnings.warn(f"config flag {flag.name!r} (set to {value!r}) is accepted for Theano "
+                  f"compatibility but has no effect in theanine: {flag.noop}", stacklevel=4)
+
+
+class ConfigSection:
+    """The flags under a dotted prefix: `config.warn.round` reads flag 'warn.round'."""
+
+    def __init__(self, config: Config, prefix: str):
+        object.__setattr__(self, "_config", config)
+        object.__setattr__(self, "_prefix", prefix)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, f"{self._prefix}.{name}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._config, f"{self._prefix}.{name}", value)
+
+    def __dir__(self) -> list[str]:
+        start = len(self._prefix) + 1
+        return sorted({n[start:].split(".")[0] for n in self._config.flags()
+                       if n.startswith(self._prefix + ".")})
+
+
 class Config:
     """Holds flag values; read them as attributes (`config.floatX`)."""
 
@@ -78,12 +122,17 @@ class Config:
         object.__setattr__(self, "_pending", {})
 
     def add(self, name: str, doc: str, default: Any, convert: Callable[[str], Any] = str,
-            choices: tuple | None = None) -> None:
-        """Declare a flag (the callback handed to `theanine_register_config`)."""
+            choices: tuple | None = None, noop: str | None = None,
+            noop_if: Callable[[Any], bool] | None = None) -> None:
+        """Declare a flag (the callback handed to `theanine_register_config`). `noop`: why
+        setting it has no effect here (a warning says so, once per process)."""
         if name in self._flags:
             raise ConfigError(f"flag {name!r} is already declared")
-        flag = Flag(name, default, doc, convert, choices)
-        value = flag.parse(*self._pending.pop(name)) if name in self._pending else default
+        flag = Flag(name, default, doc, convert, choices, noop, noop_if)
+        value = default
+        if name in self._pending:
+            value = flag.parse(*self._pending.pop(name))
+            _note_noop(flag, value)
         self._flags[name] = flag
         self._values[name] = value
 
@@ -101,21 +150,31 @@ class Config:
             if parser.has_section("global"):
                 for name, raw in parser.items("global"):
                     self._set_from_environment(name, raw, f" (from {rc})")
-        for item in environ.get("THEANINE_FLAGS", "").split(","):
-            if item.strip():
-                name, sep, raw = item.partition("=")
-                if not sep:
-                    raise ConfigError(f"THEANINE_FLAGS item {item!r} is not of the form name=value")
-                self._set_from_environment(name.strip(), raw.strip(), " (from THEANINE_FLAGS)")
+        for variable in ("THEANO_FLAGS", "THEANINE_FLAGS"):  # the second wins
+            for item in environ.get(variable, "").split(","):
+                if item.strip():
+                    name, sep, raw = item.partition("=")
+                    if not sep:
+                        raise ConfigError(f"{variable} item {item!r} is not of the form "
+                                          "name=value")
+                    self._set_from_environment(name.strip(), raw.strip(), f" (from {variable})")
 
     def _set_from_environment(self, name: str, raw: str, source: str) -> None:
         if name in self._flags:
-            self._values[name] = self._flags[name].parse(raw, source)
+            flag = self._flags[name]
+            self._values[name] = flag.parse(raw, source)
+            _note_noop(flag, self._values[name])
         else:
             self._pending[name] = (raw, source)
 
     def check_pending(self) -> None:
-        """Reject environment flags that neither the core nor any plugin declared."""
+        """Reject environment flags that neither the core nor any plugin declared; those
+        from THEANO_FLAGS only get a warning, as Theano gave."""
+        theano_only = {n: s for n, s in self._pending.items() if "THEANO_FLAGS" in s[1]}
+        for name in sorted(theano_only):
+            del self._pending[name]
+            warnings.warn(f"theanine does not know the flag {name!r} (from THEANO_FLAGS)"
+                          f"{self._suggest(name)}; it is ignored", stacklevel=2)
         if self._pending:
             names = ", ".join(f"{n!r}{source}{self._suggest(n)}"
                               for n, (_, source) in sorted(self._pending.items()))
@@ -126,12 +185,16 @@ class Config:
         try:
             return self._values[name]
         except KeyError:
+            if any(n.startswith(name + ".") for n in self._flags):
+                return ConfigSection(self, name)
             raise AttributeError(self._unknown(name)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in self._flags:
             raise ConfigError(self._unknown(name))
-        self._values[name] = self._flags[name].parse(value)
+        flag = self._flags[name]
+        self._values[name] = flag.parse(value)
+        _note_noop(flag, self._values[name])
 
     def _unknown(self, name: str) -> str:
         return (f"unknown config flag {name!r}{self._suggest(name)}; valid flags: "
@@ -144,8 +207,10 @@ class Config:
         return f" (did you mean {match[0]!r}?)" if match else ""
 
     @contextlib.contextmanager
-    def change_flags(self, **changes: Any) -> Iterator[None]:
-        """Set flags for the duration of a `with` block (or a decorated function)."""
+    def change_flags(self, args: Mapping[str, Any] = (), /, **kwargs: Any) -> Iterator[None]:
+        """Set flags for the duration of a `with` block (or a decorated function). Dotted
+        names go in a dict: `change_flags({'warn.round': False})`."""
+        changes = {**dict(args), **kwargs}
         for name in changes:
             if name not in self._flags:
                 raise ConfigError(self._unknown(name))
@@ -173,6 +238,11 @@ def _default_cache_dir() -> str:
     return os.path.join(base, "theanine")
 
 
+def change_flags(args: Mapping[str, Any] = (), /, **kwargs: Any) -> Any:
+    """`theano.change_flags`: `config.change_flags` as a context manager or decorator."""
+    return config.change_flags(args, **kwargs)
+
+
 config = Config()
 config.add("floatX", "dtype of the unprefixed constructors (T.matrix, T.scalar) and of Python "
            "floats given to them", "float32", choices=("float16", "float32", "float64"))
@@ -189,4 +259,17 @@ config.add("impl_fallback", "when a backend has no implementation of an Op: run 
 config.add("tiered", "native backends: run a function's first calls on the Python backend while "
            "its native code compiles in the background; False: native code from the first call",
            True, convert=bool)
+config.add("on_unused_input", "what function() does with an input no output uses: 'raise', "
+           "'warn' or 'ignore' (its default for on_unused_input=None)", "raise",
+           choices=("raise", "warn", "ignore"))
+config.add("mode", "the mode function() uses when given none", "Mode",
+           choices=("Mode", "FAST_RUN", "FAST_COMPILE", "DebugMode", "DEBUG_MODE",
+                    "NanGuardMode", "ProfileMode", "PROFILE_MODE"))
+config.add("linker", "Theano's linker: 'py' runs on the Python backend; the others leave the "
+           "choice to `backend`", "cvm",
+           choices=("cvm", "vm", "c", "py", "c|py", "c|py_nogc", "vm_nogc", "cvm_nogc"))
+config.add("warn_float64", "what function() does when the compiled graph computes in float64: "
+           "'ignore', 'warn', 'raise' (or 'pdb', which raises)", "ignore",
+           choices=("ignore", "warn", "raise", "pdb"))
+add_theano_flags(config)
 config.load_environment()

@@ -25,7 +25,8 @@ from theanine import hookspecs
 from theanine.config import ConfigError, config
 
 BUILTIN_PLUGINS: tuple[str, ...] = ("theanine.link.python", "theanine.rewriting.builtin",
-                                     "theanine.scan_module.rewriting")
+                                     "theanine.scan_module.rewriting",
+                                     "theanine.compile.builders")
 
 
 class PluginError(RuntimeError):

@@ -9,6 +9,7 @@ every output is computed, and not at all if the call fails.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from theanine.compile.io import In, Out
 from theanine.compile.mode import Mode, get_mode
 from theanine.compile.sharedvalue import SharedVariable
+from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from theanine.graph.fg import FunctionGraph
 from theanine.link.backend import select_backend
@@ -86,7 +88,7 @@ def _update_expression(var: SharedVariable, expr: Any) -> Variable:
         raise TypeError(f"update of shared variable {_label(var)} ({var.type}): {exc}") from None
 
 
-def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
+def _normalize_givens(givens: Any, strict: bool = True) -> dict[Variable, Variable]:
     from theanine.tensor.basic import as_tensor_variable
 
     if givens is None:
@@ -104,7 +106,7 @@ def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
             new = as_tensor_variable(new)
         except TypeError as exc:
             raise TypeError(f"givens replacement for {_label(old)}: {exc}") from None
-        if new.type != old.type and not old.type.is_compatible(new.type):
+        if strict and new.type != old.type and not old.type.is_compatible(new.type):
             raise TypeError(f"givens replacement for {_label(old)} has the wrong type: expected "
                             f"{old.type}, got {new.type} ({new})")
         out[old] = new
@@ -114,18 +116,28 @@ def _normalize_givens(givens: Any) -> dict[Variable, Variable]:
 def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: Any = None,
              updates: Any = None, givens: Any = None,
              no_default_updates: bool | Sequence[Variable] = False,
-             allow_input_downcast: bool | None = None, name: str | None = None,
-             on_unused_input: str = "raise", backend: str | None = None) -> Function:
-    """Compile `outputs` as a function of `inputs`.
+             accept_inplace: bool = False, name: str | None = None,
+             rebuild_strict: bool = True, allow_input_downcast: bool | None = None,
+             profile: Any = None, on_unused_input: str | None = None,
+             backend: str | None = None) -> Function:
+    """Compile `outputs` as a function of `inputs` (Theano's signature, plus `backend`).
 
     `outputs`: a variable (the call returns one array), a list (returns a list), or None.
     `updates`: (shared variable, expression) pairs applied after each call. `givens`:
-    (variable, replacement) pairs substituted into the graph.  `backend`/`mode` choose how the
-    graph is rewritten and run.
+    (variable, replacement) pairs substituted into the graph; `rebuild_strict=False` lets a
+    replacement change the types downstream.  `accept_inplace`: allow Ops that overwrite
+    their inputs in the given graph.  `on_unused_input`: 'raise', 'warn', 'ignore' or None
+    (`config.on_unused_input`).  `profile`: accepted; no profile is collected yet.
+    `backend`/`mode` choose how the graph is rewritten and run.
     """
+    if on_unused_input is None:
+        on_unused_input = config.on_unused_input
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got "
                          f"{on_unused_input!r}")
+    if profile or (profile is None and config.profile):
+        _note_once("profile", "function(profile=...): theanine collects no profile yet "
+                              "(profiling comes in a later issue); the function runs normally")
     if not isinstance(inputs, list | tuple):
         raise TypeError(f"function inputs must be a list of variables, got "
                         f"{type(inputs).__name__}")
@@ -140,6 +152,8 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
                             "substitute a value")
         if isinstance(spec.variable, Constant):
             raise TypeError(f"input {k} ({spec.variable}) is a constant, not an input")
+        if spec.implicit and not spec.has_default:
+            raise ValueError(f"input {_label(spec.variable)} is implicit but has no value")
         if spec.allow_downcast is None:
             spec.allow_downcast = allow_input_downcast
     in_vars = [s.variable for s in specs]
@@ -149,6 +163,8 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
                              f"positions {in_vars.index(v)} and {k})")
     seen_default = False
     for s in specs:
+        if s.implicit:
+            continue
         if s.has_default:
             seen_default = True
         elif seen_default:
@@ -169,7 +185,7 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
             borrow.append(False)
 
     update_pairs = _normalize_updates(updates)
-    given = _normalize_givens(givens)
+    given = _normalize_givens(givens, rebuild_strict)
     # Default updates (random streams) unless disabled.
     explicit = {v for v, _ in update_pairs}
     skip_defaults = (set(no_default_updates) if isinstance(no_default_updates, list | tuple)
@@ -180,10 +196,13 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
                     and v not in explicit and (skip_defaults is None or v not in skip_defaults)):
                 update_pairs.append((v, v.default_update))
                 explicit.add(v)
+    state_updates = [(k, _input_update(s)) for k, s in enumerate(specs) if s.update is not None]
 
-    targets = out_vars + [e for _, e in update_pairs]
+    targets = out_vars + [e for _, e in update_pairs] + [e for _, e in state_updates]
     if given:
         targets = clone_replace(targets, given, strict=False)
+    if not accept_inplace:
+        _refuse_inplace(targets, in_vars)
     # What the graph reads: explicit inputs and shared variables.
     leaves = graph_inputs(targets, blockers=in_vars)
     shared_vars: list[SharedVariable] = []
@@ -212,40 +231,107 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
             warnings.warn(msg, stacklevel=2)
 
     mode_obj = get_mode(mode, backend)
-    maker = FunctionMaker(in_vars + shared_vars, targets, mode_obj)
+    maker = FunctionMaker(in_vars + shared_vars, targets, mode_obj,
+                          borrowed=[v for v, s in zip(in_vars, specs) if s.borrow])
+    _check_float64(maker.fgraph)
     n_out = len(out_vars)
     return Function(maker, specs, shared_vars, [v for v, _ in update_pairs], n_out, single,
-                    borrow, name)
+                    borrow, name, [k for k, _ in state_updates])
+
+
+def _input_update(spec: In) -> Variable:
+    """`In(update=)` as a variable of the input's type."""
+    from theanine.tensor.basic import as_tensor_variable
+
+    expr = as_tensor_variable(spec.update)
+    if expr.type != spec.variable.type and not spec.variable.type.is_compatible(expr.type):
+        raise TypeError(f"update of input {_label(spec.variable)} has the wrong type: expected "
+                        f"{spec.variable.type}, got {expr.type} ({expr})")
+    return expr
+
+
+def _refuse_inplace(targets: list[Variable], in_vars: list[Variable]) -> None:
+    """Theano's rule: a user graph may not hold Ops that overwrite their inputs unless
+    `accept_inplace=True` (rewrites add in-place Ops only where that is safe)."""
+    from theanine.graph.basic import io_toposort
+
+    for node in io_toposort(in_vars, targets):
+        if getattr(node.op, "destroy_map", None):
+            raise TypeError(f"the graph holds {node}, which overwrites its input(s) in place; "
+                            "pass accept_inplace=True to function() to allow it")
+
+
+def _check_float64(fgraph: FunctionGraph) -> None:
+    """`config.warn_float64`: complain about float64 variables in the compiled graph."""
+    action = config.warn_float64
+    if action == "ignore":
+        return
+    computed = [o for node in fgraph.toposort() for o in node.outputs]
+    for v in fgraph.inputs + computed:
+        if getattr(v.type, "dtype", None) == "float64":
+            msg = (f"the compiled graph computes in float64: {v} ({v.type}); "
+                   "config.warn_float64 is " + repr(action))
+            if action == "warn":
+                import warnings
+
+                warnings.warn(msg, stacklevel=3)
+                return
+            raise TypeError(msg)
+
+
+_NOTED: set[str] = set()
+
+
+def _note_once(key: str, message: str) -> None:
+    if key not in _NOTED:
+        _NOTED.add(key)
+        import warnings
+
+        warnings.warn(message, stacklevel=3)
 
 
 class FunctionMaker:
     """Builds the rewritten graph and the linked program (`f.maker.fgraph`)."""
 
-    def __init__(self, inputs: list[Variable], outputs: list[Variable], mode: Mode):
+    def __init__(self, inputs: list[Variable], outputs: list[Variable], mode: Mode,
+                 borrowed: list[Variable] = (), fgraph: FunctionGraph | None = None):
+        """`borrowed`: inputs an output may alias without a copy (`In(borrow=True)`).
+        `fgraph`: an already rewritten graph to link as it is (an unpickled function)."""
         self.mode = mode
         self.backend = select_backend(mode.backend)
-        self.fgraph = FunctionGraph(inputs, outputs, clone=True)
-        rewrite_graph(self.fgraph, mode.optimizer, mode.including, mode.excluding, self.backend)
-        self.program = self.backend.link(self.fgraph)
-        self.aliased_outputs = _aliased_outputs(self.fgraph)
+        if fgraph is None:
+            fgraph = FunctionGraph(inputs, outputs, clone=True)
+            from theanine.plugins import get_registry
+
+            rewrite_graph(fgraph, mode.rewrite_optimizer, mode.include_tags,
+                          mode.excluded_names(get_registry().rewrites), self.backend)
+            borrowed = [fgraph.inputs[inputs.index(v)] for v in borrowed]
+        self.fgraph = fgraph
+        self.borrowed = list(borrowed)
+        self.program = self.backend.link(fgraph)
+        self.aliased_outputs = _aliased_outputs(fgraph, set(self.borrowed))
 
 
-def _aliased_outputs(fgraph: FunctionGraph) -> list[bool]:
+def _aliased_outputs(fgraph: FunctionGraph, borrowed: set[Variable]) -> list[bool]:
     """For each output, whether it may share memory with an input, a constant or an earlier
     output (the same variable listed twice, or an output that is also an update): such an
-    output is copied, so that no two results, and no result and shared value, share a buffer."""
+    output is copied, so that no two results, and no result and shared value, share a buffer.
+    An output that aliases a `borrowed` input (and no earlier output) is not."""
     flags = []
     roots: set[Variable] = set()
     for out in fgraph.outputs:
-        v = out
-        while v.owner is not None:
-            vmap = getattr(v.owner.op, "view_map", {}) or {}
-            src = vmap.get(v.index)
-            if not src:
-                break
-            v = v.owner.inputs[src[0]]
-        flags.append(v.owner is None or v in roots)
-        roots.add(v)
+        # every variable the output may view (an ifelse views either branch)
+        stack, sources = [out], []
+        while stack:
+            v = stack.pop()
+            src = (getattr(v.owner.op, "view_map", {}) or {}).get(v.index) if v.owner else None
+            if src:
+                stack.extend(v.owner.inputs[i] for i in src)
+            else:
+                sources.append(v)
+        flags.append(any(v in roots or (v.owner is None and v not in borrowed)
+                         for v in sources))
+        roots.update(sources)
     return flags
 
 
@@ -279,7 +365,7 @@ class Function:
 
     def __init__(self, maker: FunctionMaker, specs: list[In], shared_vars: list[SharedVariable],
                  updated: list[SharedVariable], n_out: int, single: bool, borrow: list[bool],
-                 name: str | None):
+                 name: str | None, state_inputs: list[int] = ()):
         self.maker = maker
         self.specs = specs
         self.shared_vars = shared_vars
@@ -288,32 +374,44 @@ class Function:
         self.single = single
         self.borrow = borrow
         self.name = name
+        self.state_inputs = list(state_inputs)
         self._program = maker.program
         fg_inputs = maker.fgraph.inputs
         self._convert = [_converter(s, k, fg_inputs[k].type) for k, s in enumerate(specs)]
         self._defaults = [s.value for s in specs]
+        self._explicit = [k for k, s in enumerate(specs) if not s.implicit]
         self._names = {s.name: k for k, s in enumerate(specs) if s.name is not None}
         self._containers = [v.container for v in shared_vars]
         index_of = {v: k for k, v in enumerate(shared_vars)}
         self._update_slots = [(self._containers[index_of[v]], n_out + j)
                               for j, v in enumerate(updated)]
+        first_state = len(maker.fgraph.outputs) - len(self.state_inputs)
+        self._state_slots = [(k, first_state + j) for j, k in enumerate(self.state_inputs)]
         aliased = maker.aliased_outputs
         self._copy_outputs = [k for k in range(n_out + len(updated))
                               if aliased[k] and not (k < n_out and borrow[k])]
-        self._n_in = len(specs)
+        # the fast path (all inputs given positionally) only for functions without implicit
+        # inputs or states
+        self._n_in = -1 if self._state_slots or len(self._explicit) < len(specs) else len(specs)
         self._lock = _update_lock(self._containers) if self._update_slots else None
+        self._state_lock = threading.Lock() if self._state_slots else None
 
     def _bind(self, args: tuple, kwargs: dict[str, Any]) -> list[Any]:
-        n = self._n_in
-        if len(args) > n:
-            raise TypeError(f"{self._title()} takes {n} input(s) ({self._input_list()}), got "
-                            f"{len(args)}")
-        values: list[Any] = list(args) + [_MISSING] * (n - len(args))
+        explicit = self._explicit
+        if len(args) > len(explicit):
+            raise TypeError(f"{self._title()} takes {len(explicit)} input(s) "
+                            f"({self._input_list()}), got {len(args)}")
+        values: list[Any] = [_MISSING] * len(self.specs)
+        for k, a in zip(explicit, args):
+            values[k] = a
         for key, val in kwargs.items():
             k = self._names.get(key)
             if k is None:
                 raise TypeError(f"{self._title()} got an unknown keyword argument {key!r}; "
                                 f"inputs: {self._input_list()}")
+            if self.specs[k].implicit:
+                raise TypeError(f"{self._title()}: input {key!r} is implicit; it takes no "
+                                "argument")
             if values[k] is not _MISSING:
                 raise TypeError(f"{self._title()} got input {key!r} both by position and by "
                                 "keyword")
@@ -329,6 +427,8 @@ class Function:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs or len(args) != self._n_in:
+            if self._state_lock is not None:
+                return self._call_with_states(args, kwargs)
             args = tuple(self._bind(args, kwargs))
         convert = self._convert
         values = [convert[k](a) for k, a in enumerate(args)]
@@ -338,6 +438,16 @@ class Function:
         with lock:  # read the shared values, compute, write the updates: one step
             return self._run(values)
 
+    def _call_with_states(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """A call of a function with `In(update=)` states: reading the states, running and
+        storing the new states is one step."""
+        with self._state_lock:  # type: ignore[union-attr]
+            values = [c(a) for c, a in zip(self._convert, self._bind(args, kwargs))]
+            if self._lock is None:
+                return self._run(values)
+            with self._lock:
+                return self._run(values)
+
     def _run(self, values: list[Any]) -> Any:
         for c in self._containers:
             values.append(c.value)
@@ -346,6 +456,8 @@ class Function:
             outs[k] = outs[k].copy()
         for container, k in self._update_slots:
             container.value = outs[k]
+        for k, slot in self._state_slots:
+            self._defaults[k] = outs[slot]
         if self.single:
             return outs[0]
         return outs[:self.n_out]
@@ -366,10 +478,15 @@ class Function:
     def _input_list(self) -> str:
         return ", ".join(s.name or str(s.variable) for s in self.specs) or "none"
 
-    def copy(self, swap: dict[SharedVariable, SharedVariable] | None = None,
-             delete_updates: bool = False, name: str | None = None) -> Function:
+    def copy(self, share_memory: bool = False,
+             swap: dict[SharedVariable, SharedVariable] | None = None,
+             delete_updates: bool = False, name: str | None = None,
+             profile: Any = None) -> Function:
         """The same compiled function with some shared variables swapped for others and/or
-        without its updates (no recompilation)."""
+        without its updates (no recompilation). As in Theano the copy reads and updates the
+        same shared variables; `share_memory` (whether the two share intermediate buffers)
+        changes nothing here, since a call keeps no buffers between calls.  The copy starts
+        from this function's current `In(update=)` states and keeps its own."""
         swap = dict(swap or {})
         for old, new in swap.items():
             if old not in self.shared_vars:
@@ -379,8 +496,17 @@ class Function:
                                 f"shared variable of the same type, got {new!r}")
         shared_vars = [swap.get(v, v) for v in self.shared_vars]
         updated = [] if delete_updates else [swap.get(v, v) for v in self.updated]
-        return Function(self.maker, self.specs, shared_vars, updated, self.n_out, self.single,
-                        self.borrow, name or self.name)
+        cp = Function(self.maker, self.specs, shared_vars, updated, self.n_out, self.single,
+                      self.borrow, name or self.name, [] if delete_updates else self.state_inputs)
+        cp._defaults = list(self._defaults)
+        return cp
+
+    def __reduce__(self) -> tuple:
+        """Pickled with its rewritten graph, which unpickling links again (no rewriting; the
+        native backends find their compiled code in the artifact cache)."""
+        from theanine.compile.persist import function_state, rebuild_function
+
+        return rebuild_function, (function_state(self),)
 
     def __repr__(self) -> str:
         return f"<theanine.Function {self.name or ''}({self._input_list()})>"

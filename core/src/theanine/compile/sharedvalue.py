@@ -38,6 +38,12 @@ class Container:
         self.lock = threading.RLock()
         self.order = next(_container_ids)
 
+    def __getstate__(self) -> Any:
+        return self.value  # a lock does not pickle; the rank is per process
+
+    def __setstate__(self, value: Any) -> None:
+        Container.__init__(self, value)
+
 
 class SharedVariable(Variable):
     """A variable with a persistent value, usable in any number of functions."""
@@ -75,8 +81,9 @@ class SharedVariable(Variable):
             return False
         return True
 
-    def get_value(self, borrow: bool = False) -> Any:
-        """The current value; a copy unless `borrow=True`."""
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
+        """The current value; a copy unless `borrow=True`. `return_internal_type` is
+        Theano's: the internal type is the NumPy array (or RandomState) itself here."""
         v = self.container.value
         return v if borrow else copy.deepcopy(v)
 
