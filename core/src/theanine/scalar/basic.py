@@ -538,3 +538,22 @@ _BY_NAME: dict[str, ScalarOp] = {op.name: op for op in list(globals().values())
 def by_name(name: str) -> ScalarOp:
     """The scalar op of the table called `name` (how a pickled one is restored)."""
     return _BY_NAME[name]
+
+
+def upcast(dtype: str, *dtypes: str) -> str:
+    """Theano's `scalar.upcast`: the dtype NumPy gives to arithmetic on arrays of these dtypes.
+
+    Under `config.cast_policy == 'numpy+floatX'` a float64 result is kept at floatX unless one
+    of the dtypes asked for float64 (or float32, when floatX is float16) explicitly.
+    """
+    from theanine.config import config
+
+    names = [str(np.dtype(d)) for d in (dtype, *dtypes)]
+    result = str(np.result_type(*names))
+    if getattr(config, "cast_policy", "custom") != "numpy+floatX":
+        return result
+    floatx = config.floatX
+    wider = {"float16": ("float32", "float64"), "float32": ("float64",)}.get(floatx, ())
+    if result in wider and not any(n in wider for n in names):
+        return floatx
+    return result

@@ -1,6 +1,6 @@
 """Tensors (`import theanine.tensor as T`): types, constructors and the op library."""
 
-from theanine.tensor import extra_ops, nlinalg, nnet
+from theanine.tensor import extra_ops, nlinalg, nnet, slinalg, xlogx
 from theanine.tensor.basic import (
     Alloc,
     ARange,
@@ -25,8 +25,30 @@ from theanine.tensor.basic import (
 )
 from theanine.tensor.constructors import CONSTRUCTORS, tensor
 from theanine.tensor.elemwise import DimShuffle, Elemwise
-from theanine.tensor.extra_ops import CumOp, cumprod, cumsum
-from theanine.tensor.join import Join, concatenate, join, stack
+from theanine.tensor.extra_ops import (
+    CumOp,
+    bincount,
+    choose,
+    cov,
+    cumprod,
+    cumsum,
+    diff,
+    fill_diagonal,
+    fill_diagonal_offset,
+    iround,
+    ptp,
+    ravel_multi_index,
+    unravel_index,
+)
+from theanine.tensor.join import (
+    Join,
+    concatenate,
+    horizontal_stack,
+    join,
+    roll,
+    stack,
+    vertical_stack,
+)
 from theanine.tensor.math import (
     Argmax,
     BatchedDot,
@@ -100,6 +122,7 @@ from theanine.tensor.math import (
     lt,
     matmul,
     max,
+    max_and_argmax,
     maximum,
     mean,
     min,
@@ -153,18 +176,26 @@ from theanine.tensor.nlinalg import diag, trace
 from theanine.tensor.shape_ops import (
     Eye,
     Repeat,
+    SpecifyShape,
     Split,
+    addbroadcast,
     expand_dims,
     eye,
     identity_like,
+    patternbroadcast,
     repeat,
     shape_padaxis,
     shape_padleft,
     shape_padright,
+    specify_shape,
     split,
     squeeze,
     swapaxes,
     tile,
+    tri,
+    tril,
+    triu,
+    unbroadcast,
 )
 from theanine.tensor.sort import ArgSort, Sort, argsort, sort
 from theanine.tensor.subtensor import (
@@ -179,13 +210,27 @@ from theanine.tensor.variable import TensorConstant, TensorVariable
 
 globals().update(CONSTRUCTORS)
 
+# Theano's dtype families (`x.dtype in T.float_dtypes`)
+int_dtypes = ["int8", "int16", "int32", "int64"]
+uint_dtypes = ["uint8", "uint16", "uint32", "uint64"]
+integer_dtypes = int_dtypes + uint_dtypes
+discrete_dtypes = ["bool"] + integer_dtypes
+float_dtypes = ["float16", "float32", "float64"]
+complex_dtypes = ["complex64", "complex128"]
+continuous_dtypes = float_dtypes + complex_dtypes
+all_dtypes = discrete_dtypes + continuous_dtypes
+
 
 def __getattr__(name: str):
     # `T.grad` and friends live in theanine.gradient; imported on first use.
-    if name in ("grad", "jacobian", "hessian", "verify_grad"):
+    if name in ("grad", "jacobian", "hessian", "verify_grad", "Rop", "Lop"):
         from theanine import gradient
 
         return getattr(gradient, name)
+    if name == "_shared":  # Theano's `T._shared`: theanine.shared (compile is a higher layer)
+        from theanine.compile import shared
+
+        return shared
     if name in ("shared_randomstreams", "random"):  # `T.shared_randomstreams.RandomStreams`
         from importlib import import_module
 

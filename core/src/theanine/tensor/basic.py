@@ -341,8 +341,14 @@ def reshape(x: Any, newshape: Any, ndim: int | None = None) -> TensorVariable:
     return Reshape(ndim)(x, shp)
 
 
-def flatten(x: Any, ndim: int = 1) -> TensorVariable:
-    """Keep the first `ndim - 1` dimensions and collapse the rest."""
+def flatten(x: Any, ndim: int | None = None, outdim: int | None = None) -> TensorVariable:
+    """Keep the first `ndim - 1` dimensions and collapse the rest (`outdim` is Theano's
+    older name of `ndim`; default 1)."""
+    if outdim is not None:
+        if ndim is not None and ndim != outdim:
+            raise ValueError(f"flatten: ndim={ndim} and outdim={outdim} disagree; give one")
+        ndim = outdim
+    ndim = 1 if ndim is None else ndim
     x = as_tensor_variable(x)
     if not 1 <= ndim <= max(x.ndim, 1):
         raise ValueError(f"flatten: ndim must be between 1 and {x.ndim}, got {ndim}")
@@ -467,8 +473,18 @@ class ARange(Op):
         start, stop, step = (v.item() for v in inputs)
         output_storage[0][0] = np.arange(start, stop, step, dtype=self.dtype)
 
-    def grad(self, inputs, output_grads):
-        return [None, None, None]
+    def L_op(self, inputs, outputs, output_grads):
+        """Theano's: out[i] = start + i * step, so start gets sum(g) and step sum(g * i);
+        `stop` only sets the length (no gradient flows to it).  An integer range has zero
+        gradients for start and step."""
+        from theanine.tensor.math import sum as tsum
+
+        start, _, step = inputs
+        if np.dtype(self.dtype).kind not in "fc":
+            return [zeros_like(start, config.floatX), None, zeros_like(step, config.floatX)]
+        (g,) = output_grads
+        steps_taken = arange(outputs[0].shape[0], dtype=self.dtype)
+        return [tsum(g), None, tsum(g * steps_taken)]
 
     def infer_shape(self, fgraph, node, input_shapes):
         from theanine.tensor.math import ceil, maximum

@@ -90,8 +90,24 @@ def join(axis: int, *tensors: Any) -> TensorVariable:
     return concatenate(tensors, axis=axis)
 
 
-def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
-    """Stack tensors of one shape along a new axis `axis`."""
+def stack(*tensors: Any, axis: int = 0, **kwargs: Any) -> TensorVariable:
+    """Stack tensors of one shape along a new axis `axis`.
+
+    Both of Theano's forms: `stack([x, y], axis)` and the older `stack(x, y, z)`.
+    """
+    if "tensors" in kwargs:
+        if tensors:
+            raise TypeError("stack: the tensors were given both positionally and as tensors=")
+        tensors = (kwargs.pop("tensors"),)
+    if kwargs:
+        raise TypeError(f"stack got unexpected keyword argument(s) {sorted(kwargs)}")
+    if tensors and isinstance(tensors[0], list | tuple):
+        if len(tensors) > 2:
+            raise TypeError("stack(tensors, axis) takes a list of tensors and an axis, got "
+                            f"{len(tensors)} positional arguments")
+        if len(tensors) == 2:
+            axis = tensors[1]
+        tensors = tuple(tensors[0])
     if not tensors:
         raise ValueError("stack needs at least one tensor")
     ts = bind_weak_literals(list(tensors), "stack")  # T.stack([x_f32, 0]) stays float32
@@ -100,3 +116,35 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> TensorVariable:
     expanded = [t.dimshuffle(*(list(range(axis)) + ["x"] + list(range(axis, t.ndim))))
                 for t in ts]
     return Join(axis)(*expanded)
+
+
+def horizontal_stack(*args: Any) -> TensorVariable:
+    """Theano's: matrices side by side (joined along axis 1)."""
+    return concatenate(args, axis=1)
+
+
+def vertical_stack(*args: Any) -> TensorVariable:
+    """Theano's: matrices one above the other (joined along axis 0)."""
+    return concatenate(args, axis=0)
+
+
+def roll(x: Any, shift: Any, axis: int | None = None) -> TensorVariable:
+    """`numpy.roll`: entries of `x` shifted by `shift` (an int or an integer scalar variable)
+    along `axis`, wrapping around; `axis=None` rolls the flattened `x` and restores its
+    shape."""
+    from theanine.tensor.shape_ops import normalize_axis
+
+    x = as_tensor_variable(x)
+    if axis is None:
+        if x.ndim == 1:
+            return roll(x, shift, 0)
+        return roll(x.flatten(), shift, 0).reshape(x.shape, ndim=x.ndim)
+    axis = normalize_axis(axis, x.ndim, "roll")
+    shift = as_tensor_variable(shift)
+    if shift.ndim != 0 or shift.dtype[0] not in "iu":
+        raise TypeError(f"roll: shift must be an integer scalar, got {shift} ({shift.type})")
+    # the last `s` entries move to the front: x[n - s:] then x[:n - s]
+    n = x.shape[axis]
+    cut = n - shift % n
+    before = (slice(None),) * axis
+    return Join(axis)(x[before + (slice(cut, None),)], x[before + (slice(None, cut),)])

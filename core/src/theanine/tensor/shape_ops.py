@@ -23,6 +23,7 @@ from theanine.tensor.basic import (
     constant,
     reshape,
     shape_entries,
+    shape_length,
 )
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorVariable
@@ -172,7 +173,7 @@ def tile(x: Any, reps: Any, ndim: int | None = None) -> TensorVariable:
     has `ndim` (default max(x.ndim, len(reps))) dimensions, missing ones padded on the left.
     """
     x = as_tensor_variable(x)
-    entries = shape_entries(reps, "tile")
+    entries = _tile_entries(reps, ndim)
     for r in entries:
         if isinstance(r, Variable) and (r.ndim != 0 or r.dtype[0] not in "iu"):
             raise TypeError(f"tile: repetitions must be integer scalars, got {r} ({r.type})")
@@ -200,6 +201,22 @@ def tile(x: Any, reps: Any, ndim: int | None = None) -> TensorVariable:
     if len(pattern) == n:
         return x
     return reshape(alloc(x.dimshuffle(pattern), *dims), out_shape, ndim=n)
+
+
+def _tile_entries(reps: Any, ndim: int | None) -> list[Any]:
+    """The repetitions as a list; a symbolic vector of unknown length needs `ndim` and is
+    padded on the left with ones to that length (Theano's rule)."""
+    if isinstance(reps, Variable) and reps.ndim == 1 and shape_length(reps) is None:
+        from theanine.tensor.math import lt, maximum, switch
+
+        if ndim is None:
+            raise ValueError(f"tile: the length of the repetitions vector {reps} is unknown; "
+                             "pass ndim= (the rank of the result)")
+        if reps.dtype[0] not in "iu":
+            raise TypeError(f"tile: repetitions must be integers, got {reps} ({reps.type})")
+        offset = ndim - reps.shape[0]
+        return [switch(lt(i, offset), 1, reps[maximum(i - offset, 0)]) for i in range(ndim)]
+    return shape_entries(reps, "tile")
 
 
 # repeat -----------------------------------------------------------------------------------
@@ -329,3 +346,111 @@ def identity_like(x: Any, dtype: str | None = None) -> TensorVariable:
     if x.ndim != 2:
         raise TypeError(f"identity_like takes a matrix, got {x} ({x.type})")
     return eye(x.shape[0], x.shape[1], 0, dtype=dtype or x.dtype)
+
+
+# tri / tril / triu ------------------------------------------------------------------------
+class Tri(Eye):
+    """An n x m matrix with ones at and below the k-th diagonal (`numpy.tri`)."""
+
+    def perform(self, node, inputs, output_storage):
+        n, m, k = (int(v) for v in inputs)
+        if n < 0 or m < 0:
+            raise ValueError(f"tri: the shape ({n}, {m}) must not be negative")
+        output_storage[0][0] = np.tri(n, m, k, dtype=self.dtype)
+
+
+def tri(N: Any, M: Any = None, k: Any = 0, dtype: str | None = None) -> TensorVariable:
+    """Ones at and below diagonal `k` of an `N` x `M` (default N x N) matrix of `dtype`."""
+    M = N if M is None else M
+    return Tri(dtype or config.floatX)(_int_scalar(N), _int_scalar(M), _int_scalar(k))
+
+
+def tril(m: Any, k: Any = 0) -> TensorVariable:
+    """`m` with the entries above diagonal `k` zeroed (`numpy.tril` of a matrix)."""
+    m = as_tensor_variable(m)
+    if m.ndim != 2:
+        raise TypeError(f"tril takes a matrix, got {m} ({m.type})")
+    return m * tri(m.shape[0], m.shape[1], k, dtype=m.dtype)
+
+
+def triu(m: Any, k: Any = 0) -> TensorVariable:
+    """`m` with the entries below diagonal `k` zeroed (`numpy.triu` of a matrix)."""
+    m = as_tensor_variable(m)
+    if m.ndim != 2:
+        raise TypeError(f"triu takes a matrix, got {m} ({m.type})")
+    return m * (1 - tri(m.shape[0], m.shape[1], k - 1, dtype=m.dtype))
+
+
+# broadcast patterns and specify_shape ------------------------------------------------------
+def patternbroadcast(x: Any, broadcastable: Sequence[bool]) -> TensorVariable:
+    """`x` typed with the broadcast pattern `broadcastable`; a dimension marked broadcastable
+    is checked to have length 1 when the function runs.  `x` itself when nothing changes."""
+    x = as_tensor_variable(x)
+    pattern = tuple(bool(b) for b in broadcastable)
+    if len(pattern) != x.ndim:
+        raise ValueError(f"patternbroadcast: {x} has {x.ndim} dimension(s), the pattern "
+                         f"{pattern} has {len(pattern)}")
+    return x if pattern == x.broadcastable else Rebroadcast(pattern)(x)
+
+
+def _set_broadcastable(x: Any, axes: Sequence[Any], flag: bool, what: str) -> TensorVariable:
+    x = as_tensor_variable(x)
+    chosen = {normalize_axis(a, x.ndim, what) for a in axes}
+    return patternbroadcast(x, [flag if d in chosen else b
+                                for d, b in enumerate(x.broadcastable)])
+
+
+def addbroadcast(x: Any, *axes: int) -> TensorVariable:
+    """`x` made broadcastable along `axes` (each checked to have length 1 at run time)."""
+    return _set_broadcastable(x, axes, True, "addbroadcast")
+
+
+def unbroadcast(x: Any, *axes: int) -> TensorVariable:
+    """`x` made not broadcastable along `axes`."""
+    return _set_broadcastable(x, axes, False, "unbroadcast")
+
+
+class SpecifyShape(Op):
+    """`x` itself, after checking at run time that its shape is `shape`: lets shape inference
+    read the promised shape."""
+
+    view_map = {0: [0]}
+
+    def make_node(self, x: Any, shape_: Any) -> Apply:
+        x = as_tensor_variable(x)
+        shape_ = as_tensor_variable(shape_)
+        if shape_.ndim != 1 or shape_.dtype[0] not in "iu":
+            raise TypeError(f"specify_shape: the shape must be an integer vector, got "
+                            f"{shape_} ({shape_.type})")
+        return Apply(self, [x, shape_], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        x, shp = inputs
+        if x.shape != tuple(int(s) for s in shp):
+            raise AssertionError(f"specify_shape: {node.inputs[0]} has shape {x.shape}, "
+                                 f"but its shape was specified as {tuple(int(s) for s in shp)}")
+        output_storage[0][0] = x
+
+    def grad(self, inputs, output_grads):
+        return [SpecifyShape()(output_grads[0], inputs[1]), None]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        shp = node.inputs[1]
+        return [tuple(shp[i] for i in range(node.inputs[0].ndim))]
+
+
+def specify_shape(x: Any, shape: Any) -> TensorVariable:
+    """`x`, promised to have `shape` (a sequence of ints / integer scalars, or a vector):
+    checked when the function runs."""
+    from theanine.tensor.basic import MakeVector
+
+    x = as_tensor_variable(x)
+    if isinstance(shape, Variable):
+        shp = as_tensor_variable(shape)
+    else:
+        shp = MakeVector("int64")(*shape) if len(shape) else constant(np.zeros(0, "int64"))
+    n = shape_length(shp)
+    if n is not None and n != x.ndim:
+        raise ValueError(f"specify_shape: {x} has {x.ndim} dimension(s), the specified shape "
+                         f"{shape} has {n}")
+    return SpecifyShape()(x, shp)

@@ -60,7 +60,14 @@ def _is_array_index(item: Any) -> bool:
 
 
 def parse_index(x: TensorVariable, index: Any) -> tuple[tuple, list[TensorVariable]]:
-    """Turn a Python index into (`idx_list`, symbolic inputs)."""
+    """Turn a Python index into (`idx_list`, symbolic inputs).
+
+    A list holding a slice (`x[[slice(0, 2), 1]]`) is read as a tuple, as Theano (and NumPy
+    before 1.23) did.
+    """
+    if isinstance(index, list) and any(isinstance(i, slice) or i is None or i is Ellipsis
+                                       for i in index):
+        index = tuple(index)
     items = list(index) if isinstance(index, tuple) else [index]
     if sum(1 for i in items if i is Ellipsis) > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
