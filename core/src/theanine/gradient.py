@@ -1,9 +1,15 @@
-"""Reverse-mode differentiation (`grad`) and the numerical gradient check (`verify_grad`)."""
+"""Reverse-mode differentiation (`grad`, `Lop`), forward-mode products (`Rop`), and the Ops
+that change a gradient without changing the value (`zero_grad`, `disconnected_grad`,
+`grad_clip`, `grad_scale`, `consider_constant`).
+
+`verify_grad` compiles functions, so it lives in `theanine.testing.checks` (compile is a higher
+layer); `theanine.gradient.verify_grad` still resolves, on first use, for ported Theano code.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -74,19 +80,34 @@ def _fit(g: Variable, like: Variable, source: str) -> Variable:
 
 def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
          consider_constant: Sequence[Variable] | None = None,
-         disconnected_inputs: str = "raise",
-         known_grads: dict[Variable, Any] | None = None) -> Any:
-    """Symbolic gradient of the scalar `cost` with respect to `wrt` (a variable or a list).
+         disconnected_inputs: str = "raise", add_names: bool = True,
+         known_grads: dict[Variable, Any] | None = None,
+         return_disconnected: str = "zero") -> Any:
+    """Symbolic gradient of the scalar `cost` with respect to `wrt` (a variable, a list or a
+    tuple: the result has the same form).
 
     `consider_constant`: variables through which no gradient flows.  `disconnected_inputs`:
-    'raise' (default), 'warn' or 'ignore' when a `wrt` variable does not influence the cost.
+    'raise' (default), 'warn' or 'ignore' when a `wrt` variable does not influence the cost;
+    `return_disconnected` says what such a variable gets: 'zero' (zeros like it) or 'None'
+    ('Disconnected' is taken as 'None': there is no DisconnectedType here).
     `known_grads`: {variable: gradient} to start from instead of (or besides) the cost.
+    `add_names`: name each gradient '(dcost/dwrt)' when both have names, as Theano did.
+    An integer input that the cost depends on has a zero gradient (Theano's rule).
     """
     from theanine.tensor.basic import as_tensor_variable, ones_like
 
     if disconnected_inputs not in ("raise", "warn", "ignore"):
         raise ValueError("disconnected_inputs must be 'raise', 'warn' or 'ignore', got "
                          f"{disconnected_inputs!r}")
+    if return_disconnected not in ("zero", "None", "Disconnected"):
+        raise ValueError("return_disconnected must be 'zero', 'None' or 'Disconnected', got "
+                         f"{return_disconnected!r}")
+    if isinstance(wrt, set):
+        raise TypeError("grad: wrt must be a variable, a list or a tuple, not a set (a set has "
+                        "no order to return the gradients in)")
+    if cost is None and not known_grads:
+        raise ValueError("grad: the cost is None and no known_grads were given: nothing to "
+                         "differentiate")
     single = isinstance(wrt, Variable)
     wrt_list = [wrt] if single else list(wrt)
     for w in wrt_list:
@@ -109,8 +130,14 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
 
     results = []
     for w, w_work in zip(wrt_list, work.wrt):
+        if _is_discrete(w) and _reaches(w, list(roots), blocked):
+            results.append(_discrete_zero_grad(w))
+            continue
         if w_work in grads:
-            results.append(work.restore(_sum_terms(grads[w_work])))
+            g = work.restore(_sum_terms(grads[w_work]))
+            if add_names and cost is not None and cost.name and w.name and g.owner is not None:
+                g.name = f"(d{cost.name}/d{w.name})"
+            results.append(g)
             continue
         message = (f"grad: the cost does not depend on {w} ({w.type}) through differentiable "
                    "operations; pass disconnected_inputs='ignore' to get zeros instead")
@@ -118,8 +145,37 @@ def grad(cost: Variable | None, wrt: Variable | Sequence[Variable],
             raise DisconnectedInputError(message)
         if disconnected_inputs == "warn":
             warnings.warn(message, stacklevel=2)
-        results.append(_zeros_like(w))
-    return results[0] if single else results
+        results.append(_zeros_like(w) if return_disconnected == "zero" else None)
+    if single:
+        return results[0]
+    return tuple(results) if isinstance(wrt, tuple) else results
+
+
+def _is_discrete(v: Variable) -> bool:
+    return isinstance(v.type, TensorType) and v.dtype[0] in "iub"
+
+
+def _discrete_zero_grad(w: Variable) -> Variable:
+    """The gradient of an integer the cost depends on: zeros, still computed from `w` (as
+    Theano's zeros were), so a function taking `w` as an input does not find it unused."""
+    from theanine.config import config
+    from theanine.tensor.math import cast
+
+    return cast(w, config.floatX) * 0
+
+
+def _reaches(w: Variable, roots: list[Variable], blocked: set[Variable]) -> bool:
+    """Whether some root is computed from `w` along a path that no blocked variable and no
+    `disconnected_grad` cuts."""
+    if w in blocked:
+        return False
+    depends = {w}
+    for node in io_toposort([w], roots):
+        if isinstance(node.op, DisconnectedGrad):
+            continue
+        if any(i in depends and i not in blocked for i in node.inputs):
+            depends.update(node.outputs)
+    return any(r in depends for r in roots)
 
 
 def _backward(roots: dict[Variable, Variable], wrt: list[Variable], blocked: set[Variable]
@@ -199,63 +255,6 @@ def _sum_terms(terms: list[Variable]) -> Variable:
     for t in terms[1:]:
         total = total + t
     return total
-
-
-def verify_grad(fun: Callable[..., Any], pt: Sequence[Any], n_tests: int = 2,
-                rng: np.random.RandomState | np.random.Generator | None = None,
-                eps: float | None = None, abs_tol: float | None = None,
-                rel_tol: float | None = None, backend: str | None = None) -> None:
-    """Check `grad` of `fun` (a Python function or an Op) at the point `pt` numerically.
-
-    The output is projected on a random direction to get a scalar cost; its symbolic gradient
-    is compared with central finite differences.  Raises GradientError on a mismatch.
-    """
-    from theanine.compile.function import function
-    from theanine.tensor.basic import as_tensor_variable, constant
-    from theanine.tensor.type import TensorType
-
-    rng = rng if rng is not None else np.random.default_rng(42)
-    values = [np.array(p) for p in pt]
-    for i, v in enumerate(values):
-        if v.dtype.kind not in "fc":
-            raise TypeError(f"verify_grad: point {i} has dtype {v.dtype}; use floats")
-    inputs = [TensorType(v.dtype, (False,) * v.ndim)(f"input{i}") for i, v in enumerate(values)]
-    out = as_tensor_variable(fun(*inputs))
-    low_precision = any(v.dtype in (np.float16, np.float32, np.complex64) for v in values)
-    eps = eps if eps is not None else (1e-2 if low_precision else 1e-6)
-    abs_tol = abs_tol if abs_tol is not None else (1e-2 if low_precision else 1e-5)
-    rel_tol = rel_tol if rel_tol is not None else (1e-2 if low_precision else 1e-5)
-
-    f_out = function(inputs, out, backend=backend, on_unused_input="ignore")
-    out_shape = np.shape(f_out(*values))
-    for _ in range(n_tests):
-        proj = rng.uniform(0.5, 1.5, size=out_shape) * rng.choice([-1.0, 1.0], size=out_shape)
-        proj_var = constant(np.asarray(proj, dtype=out.dtype if out.dtype[0] in "fc"
-                                       else "float64"))
-        cost = (out * proj_var).sum() if out.ndim else out * proj_var
-        g_syms = grad(cost, inputs, disconnected_inputs="ignore")
-        f_cost = function(inputs, cost, backend=backend, on_unused_input="ignore")
-        f_grad = function(inputs, g_syms, backend=backend, on_unused_input="ignore")
-        analytic = f_grad(*values)
-        for k, v in enumerate(values):
-            numeric = np.zeros(v.shape, dtype="float64")
-            flat = numeric.reshape(-1)
-            for j in range(v.size):
-                plus, minus = v.copy(), v.copy()
-                plus.reshape(-1)[j] += eps
-                minus.reshape(-1)[j] -= eps
-                args_p = values[:k] + [plus] + values[k + 1:]
-                args_m = values[:k] + [minus] + values[k + 1:]
-                flat[j] = (float(f_cost(*args_p)) - float(f_cost(*args_m))) / (2 * eps)
-            a = np.asarray(analytic[k], dtype="float64")
-            err = np.abs(a - numeric)
-            tol = abs_tol + rel_tol * np.abs(numeric)
-            if not np.all(err <= tol):
-                worst = int(np.argmax(err - tol))
-                raise GradientError(
-                    f"verify_grad: gradient w.r.t. input {k} (shape {v.shape}) differs from the "
-                    f"numerical one: max abs error {err.max():.3g} at flat index {worst} "
-                    f"(analytic {a.reshape(-1)[worst]:.6g}, numeric {flat[worst]:.6g})")
 
 
 class RowMap(Op):
@@ -341,3 +340,208 @@ def hessian(cost: Variable, wrt: Variable | Sequence[Variable],
         g = grad(cost, w, consider_constant, disconnected_inputs)
         out.append(jacobian(g, w, consider_constant, disconnected_inputs))
     return out[0] if single else out
+
+
+# Jacobian products --------------------------------------------------------------------------
+def _as_list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, list | tuple) else [v]
+
+
+def _like_input(form: Any, values: list[Any]) -> Any:
+    """`values` in the form of `form`: a list, a tuple, or one value."""
+    if isinstance(form, tuple):
+        return tuple(values)
+    return values if isinstance(form, list) else values[0]
+
+
+def Lop(f: Variable | Sequence[Variable], wrt: Variable | Sequence[Variable],
+        eval_points: Any, consider_constant: Sequence[Variable] | None = None,
+        disconnected_inputs: str = "raise") -> Any:
+    """The vector-Jacobian product: sum_i eval_points[i] * d f[i] / d wrt[j], for each j.
+
+    It is `grad` started from `known_grads={f[i]: eval_points[i]}`; the result has the form of
+    `wrt` (a variable, a list or a tuple).
+    """
+    from theanine.tensor.basic import as_tensor_variable
+
+    fs, points = _as_list(f), _as_list(eval_points)
+    if len(fs) != len(points):
+        raise ValueError(f"Lop: {len(fs)} expression(s) in f but {len(points)} eval_points; "
+                         "give one eval point per expression, of its shape")
+    known = {as_tensor_variable(o): as_tensor_variable(p) for o, p in zip(fs, points)}
+    result = grad(None, _as_list(wrt), consider_constant=consider_constant,
+                  disconnected_inputs=disconnected_inputs, known_grads=known)
+    return _like_input(wrt, result)
+
+
+def Rop(f: Variable | Sequence[Variable], wrt: Variable | Sequence[Variable],
+        eval_points: Any, disconnected_outputs: str = "raise",
+        return_disconnected: str = "zero") -> Any:
+    """The Jacobian-vector product: sum_j d f[i] / d wrt[j] * eval_points[j], for each f[i].
+
+    Built with two reverse passes: g(u) = Lop(f, wrt, u) is linear in the placeholder u, so
+    Lop(g, u, eval_points) = J v, whatever u's value (u is set to zeros where the result still
+    reads it, for its shape).  The result has the form of `f`.  An output that depends on no
+    `wrt` is handled by `disconnected_outputs` ('raise', 'warn', 'ignore') and
+    `return_disconnected` ('zero' or 'None').
+    """
+    from theanine.tensor.basic import as_tensor_variable, zeros_like
+
+    if disconnected_outputs not in ("raise", "warn", "ignore"):
+        raise ValueError("disconnected_outputs must be 'raise', 'warn' or 'ignore', got "
+                         f"{disconnected_outputs!r}")
+    if return_disconnected.lower() not in ("zero", "none"):
+        raise ValueError(f"return_disconnected must be 'zero' or 'None', got "
+                         f"{return_disconnected!r}")
+    fs = [as_tensor_variable(o) for o in _as_list(f)]
+    wrts, points = _as_list(wrt), [as_tensor_variable(p) for p in _as_list(eval_points)]
+    if len(wrts) != len(points):
+        raise ValueError(f"Rop: {len(wrts)} variable(s) in wrt but {len(points)} eval_points; "
+                         "give one eval point per wrt variable, of its shape")
+    for k, (w, p) in enumerate(zip(wrts, points)):
+        if not isinstance(w, Variable):
+            raise TypeError(f"Rop: wrt[{k}] must be a symbolic variable, got "
+                            f"{type(w).__name__} {w!r}")
+        if w.ndim != p.ndim:
+            raise ValueError(f"Rop: eval_points[{k}] ({p}, {p.type}) must have the rank of "
+                             f"wrt[{k}] ({w}, {w.type}): {p.ndim} given, {w.ndim} expected")
+    results: list[Variable | None] = []
+    for out in fs:
+        if out in wrts:
+            results.append(grad_as(points[wrts.index(out)], out.dtype))
+            continue
+        connected = [k for k, w in enumerate(wrts) if not _is_discrete(w)
+                     and _reaches(w, [out], set())]
+        if not connected or _is_discrete(out):
+            message = (f"Rop: {out} ({out.type}) does not depend on any wrt variable through "
+                       "differentiable operations")
+            if disconnected_outputs == "raise":
+                raise DisconnectedInputError(message)
+            if disconnected_outputs == "warn":
+                warnings.warn(message, stacklevel=2)
+            results.append(zeros_like(out) if return_disconnected.lower() == "zero" else None)
+            continue
+        u = out.type("rop_placeholder")
+        back = grad(None, [wrts[k] for k in connected], known_grads={out: u},
+                    disconnected_inputs="ignore")
+        known: dict[Variable, Variable] = {}
+        for g, k in zip(back, connected):  # one term may serve several wrt (x + y): add
+            point = grad_as(points[k], g.dtype)
+            known[g] = known[g] + point if g in known else point
+        jv = grad(None, u, known_grads=known, disconnected_inputs="ignore")
+        if u in graph_inputs([jv]):
+            jv = clone_replace([jv], {u: zeros_like(out)})[0]
+        results.append(jv)
+    return _like_input(f, results)
+
+
+# Ops that change the gradient, not the value ------------------------------------------------
+class GradientOp(Op):
+    """The identity on a tensor, whose subclasses change what `grad` sends back through it."""
+
+    view_map = {0: [0]}
+    gradient_only = True
+
+    def make_node(self, x: Any) -> Apply:
+        from theanine.tensor.basic import as_tensor_variable
+
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0]
+
+    def python_thunk(self, node):
+        return lambda x: (x,)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return input_shapes
+
+
+class ZeroGrad(GradientOp):
+    """Sends zeros back: the expression is treated as a constant (Theano's zero_grad)."""
+
+    __props__ = ()
+
+    def grad(self, inputs, output_grads):
+        from theanine.tensor.basic import zeros_like
+
+        return [zeros_like(output_grads[0])]
+
+
+class ConsiderConstant(ZeroGrad):
+    """What Theano's deprecated `consider_constant(x)` applies."""
+
+
+class DisconnectedGrad(GradientOp):
+    """Sends nothing back: a variable reached only through it is disconnected from the cost."""
+
+    __props__ = ()
+
+    def grad(self, inputs, output_grads):
+        return [None]
+
+
+class GradClip(GradientOp):
+    """Clips the gradient passing through to [lower_bound, upper_bound]."""
+
+    __props__ = ("lower_bound", "upper_bound")
+
+    def __init__(self, lower_bound: float, upper_bound: float):
+        if isinstance(lower_bound + upper_bound, int | float) and lower_bound > upper_bound:
+            raise ValueError(f"grad_clip: lower_bound {lower_bound!r} must not exceed "
+                             f"upper_bound {upper_bound!r}")
+        self.lower_bound, self.upper_bound = lower_bound, upper_bound
+
+    def grad(self, inputs, output_grads):
+        from theanine.tensor.math import clip
+
+        return [clip(output_grads[0], self.lower_bound, self.upper_bound)]
+
+
+class GradScale(GradientOp):
+    """Multiplies the gradient passing through by `multiplier`."""
+
+    __props__ = ("multiplier",)
+
+    def __init__(self, multiplier: float):
+        self.multiplier = multiplier
+
+    def grad(self, inputs, output_grads):
+        return [output_grads[0] * self.multiplier]
+
+
+def zero_grad(x: Any) -> Variable:
+    """`x`, with a zero gradient: what depends on x through it gets zeros, not an error."""
+    return ZeroGrad()(x)
+
+
+def disconnected_grad(x: Any) -> Variable:
+    """`x`, with no gradient flowing through it (cheaper than zero_grad: nothing is built)."""
+    return DisconnectedGrad()(x)
+
+
+def consider_constant(x: Any) -> Variable:
+    """Deprecated in Theano in favour of zero_grad / disconnected_grad; kept for ported code."""
+    warnings.warn("consider_constant() is deprecated, use zero_grad() or disconnected_grad() "
+                  "instead", DeprecationWarning, stacklevel=2)
+    return ConsiderConstant()(x)
+
+
+def grad_clip(x: Any, lower_bound: float, upper_bound: float) -> Variable:
+    """`x`, whose gradient is clipped to [lower_bound, upper_bound] on the way back."""
+    return GradClip(lower_bound, upper_bound)(x)
+
+
+def grad_scale(x: Any, multiplier: float) -> Variable:
+    """`x`, whose gradient is multiplied by `multiplier` on the way back."""
+    return GradScale(multiplier)(x)
+
+
+def __getattr__(name: str) -> Any:
+    # verify_grad compiles functions: it lives in the testing kit, a layer above this one.
+    if name == "verify_grad":
+        from theanine.testing.checks import verify_grad
+
+        return verify_grad
+    raise AttributeError(f"module 'theanine.gradient' has no attribute {name!r}")

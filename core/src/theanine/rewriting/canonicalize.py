@@ -287,6 +287,12 @@ def _reads_shape_of(entry, v) -> bool:
             and owner.inputs[0].owner is not None and owner.inputs[0].owner.inputs[0] is v)
 
 
+@node_rewriter(None)
+def gradient_only_identity(fgraph, node):
+    """zero_grad(x), grad_clip(x, ...) → x: after `grad`, such an Op is the identity."""
+    return [node.inputs[0]] if node.op.gradient_only else None
+
+
 @node_rewriter([Subtensor])
 def useless_subtensor(fgraph, node):
     """x[:], x[...], x[:, :] → x."""
@@ -298,4 +304,4 @@ def useless_subtensor(fgraph, node):
 
 CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants, useless_alloc,
                 alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast,
-                shape_of_computed, useless_subtensor)
+                shape_of_computed, useless_subtensor, gradient_only_identity)

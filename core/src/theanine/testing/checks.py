@@ -1,5 +1,8 @@
 """The checks a custom Op's tests run: gradient, shape inference, and backends against perform.
 
+`verify_grad` is also `theanine.gradient.verify_grad` (Theano's path), resolved on first use there
+because it compiles functions.
+
 Each takes the Op (or a function of symbolic inputs that applies it) and the NumPy values to
 test at; the symbolic inputs are made from the values' dtypes and ranks.  A failed check raises
 an AssertionError subclass whose message names the Op, the output and what differs.
@@ -15,11 +18,10 @@ import numpy as np
 from theanine.compile.function import function
 from theanine.compile.mode import Mode
 from theanine.config import config
-from theanine.gradient import GradientError
-from theanine.gradient import verify_grad as _verify_grad
+from theanine.gradient import GradientError, grad
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.op import Op
-from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.basic import as_tensor_variable, constant
 from theanine.tensor.type import TensorType
 
 OpOrFunction = Op | Callable[..., Any]
@@ -61,27 +63,81 @@ def _node_of(op: OpOrFunction, outputs: Sequence[Variable]) -> Apply:
     return node
 
 
-def verify_grad(fn_or_op: OpOrFunction, inputs: Sequence[Any], *, n_tests: int = 2,
-                rng: np.random.Generator | None = None, eps: float | None = None,
+def verify_grad(fun: OpOrFunction, pt: Sequence[Any], n_tests: int = 2,
+                rng: np.random.RandomState | np.random.Generator | None = None,
+                eps: float | None = None, out_type: str | None = None,
                 abs_tol: float | None = None, rel_tol: float | None = None,
-                backend: str | None = None) -> None:
-    """Compare the symbolic gradient of `fn_or_op` at the float point `inputs` with central
-    finite differences (of a random projection of every output).
+                mode: Any = None, cast_to_output_type: bool = False,
+                no_debug_ref: bool = True, *, backend: str | None = None) -> None:
+    """Compare the symbolic gradient of `fun` (an Op, or a function of symbolic inputs) at
+    the float point `pt` with central finite differences.
 
-    Integer inputs (sizes, labels) are not differentiable: close over them in a function, as in
+    Each test projects the output (every output of a multi-output Op, concatenated) on a
+    random direction to get a scalar cost.  `mode`/`backend` choose how the functions are
+    compiled.  Theano's positional order is kept; `out_type`, `cast_to_output_type` and
+    `no_debug_ref` have no effect here (the projection is always in the output's dtype).
+    Integer inputs (sizes, labels) are not differentiable: close over them, as in
     `verify_grad(lambda x: MyOp()(x, labels), [x_value])`.  Raises `GradientError`.
     """
-    def fn(*variables: Variable) -> Variable:
-        outs = _outputs(fn_or_op, variables)
-        if len(outs) == 1:
-            return outs[0]
-        return _concatenate_flat(outs)
+    del out_type, cast_to_output_type, no_debug_ref
+    if not isinstance(pt, list | tuple):
+        raise TypeError(f"verify_grad: pt must be a list of NumPy arrays (one per input of "
+                        f"{_name(fun)}), got {type(pt).__name__}")
+    rng = rng if rng is not None else np.random.default_rng(42)
+    values = [np.array(p) for p in pt]
+    for i, v in enumerate(values):
+        if v.dtype.kind not in "fc":
+            raise TypeError(f"verify_grad: pt[{i}] has dtype {v.dtype}; the point must be "
+                            "floats (close over integer arguments in a function)")
+    inputs = make_variables(values)
+    outs = _outputs(fun, inputs)
+    out = outs[0] if len(outs) == 1 else _concatenate_flat(outs)
+    low_precision = any(v.dtype in (np.float16, np.float32, np.complex64) for v in values)
+    eps = eps if eps is not None else (1e-2 if low_precision else 1e-6)
+    abs_tol = abs_tol if abs_tol is not None else (1e-2 if low_precision else 1e-5)
+    rel_tol = rel_tol if rel_tol is not None else (1e-2 if low_precision else 1e-5)
 
-    try:
-        _verify_grad(fn, inputs, n_tests=n_tests, rng=rng, eps=eps, abs_tol=abs_tol,
-                     rel_tol=rel_tol, backend=backend)
-    except GradientError as exc:
-        raise GradientError(f"{_name(fn_or_op)}: {exc}") from None
+    def compile_(outputs: Any) -> Any:
+        return function(inputs, outputs, mode=mode, backend=backend, on_unused_input="ignore")
+
+    out_shape = np.shape(compile_(out)(*values))
+    for _ in range(n_tests):
+        proj = rng.uniform(0.5, 1.5, size=out_shape) * rng.choice([-1.0, 1.0], size=out_shape)
+        proj_var = constant(np.asarray(proj, dtype=out.dtype if out.dtype[0] in "fc"
+                                       else "float64"))
+        cost = (out * proj_var).sum() if out.ndim else out * proj_var
+        f_cost = compile_(cost)
+        analytic = compile_(grad(cost, inputs, disconnected_inputs="ignore"))(*values)
+        for k, v in enumerate(values):
+            numeric = _numeric_grad(f_cost, values, k, eps)
+            a = np.asarray(analytic[k], dtype="float64")
+            err = np.abs(a - numeric)
+            tol = abs_tol + rel_tol * np.abs(numeric)
+            if not np.all(err <= tol):
+                worst = int(np.argmax(err - tol))
+                raise GradientError(
+                    f"{_name(fun)}: verify_grad: gradient w.r.t. input {k} (shape {v.shape}) "
+                    f"differs from the numerical one: max abs error {err.max():.3g} at flat "
+                    f"index {worst} (analytic {a.reshape(-1)[worst]:.6g}, numeric "
+                    f"{numeric.reshape(-1)[worst]:.6g})")
+
+
+verify_grad.E_grad = GradientError  # type: ignore[attr-defined]  # Theano's spelling
+
+
+def _numeric_grad(f_cost: Any, values: list[np.ndarray], k: int, eps: float) -> np.ndarray:
+    """d f_cost / d values[k] by central differences."""
+    v = values[k]
+    numeric = np.zeros(v.shape, dtype="float64")
+    flat = numeric.reshape(-1)
+    for j in range(v.size):
+        plus, minus = v.copy(), v.copy()
+        plus.reshape(-1)[j] += eps
+        minus.reshape(-1)[j] -= eps
+        args_p = values[:k] + [plus] + values[k + 1:]
+        args_m = values[:k] + [minus] + values[k + 1:]
+        flat[j] = (float(f_cost(*args_p)) - float(f_cost(*args_m))) / (2 * eps)
+    return numeric
 
 
 def _concatenate_flat(outs: Sequence[Variable]) -> Variable:

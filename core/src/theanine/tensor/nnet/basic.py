@@ -104,7 +104,17 @@ class SoftmaxGrad(Op):
         return [input_shapes[1]]
 
 
-def softmax(x: Any, axis: int = -1) -> TensorVariable:
+def softmax(x: Any, axis: int | None = None) -> TensorVariable:
+    """exp(x) / sum(exp(x)) along `axis` (default: the last).
+
+    As in Theano 1.0, which had no `axis`, a vector without an explicit `axis` gives a 1×n
+    matrix (Theano's softmax worked on rows); with `axis` given, the result has x's shape.
+    """
+    if axis is None:
+        x = as_tensor_variable(x)
+        if x.ndim == 1:
+            x = x.dimshuffle("x", 0)
+        axis = -1
     return Softmax(axis)(x)
 
 
