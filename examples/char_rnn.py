@@ -70,7 +70,8 @@ def main(iterations=3000, hidden=64, seq_length=25, sample_length=200, seed=0, v
         [hidden, output], _ = theano.scan(step, sequences=[x_w_xh],
                                           outputs_info=[init_state, None],
                                           non_sequences=[w_hh])
-        return hidden, output
+        # Theano's softmax of a vector is a 1 x vocab row: one row per step
+        return hidden, output.reshape((output.shape[0], output.shape[2]))
 
     X = T.matrix("X")
     Y = T.ivector("Y")
@@ -88,7 +89,7 @@ def main(iterations=3000, hidden=64, seq_length=25, sample_length=200, seed=0, v
     def sample_step(x, previous, w_hh):
         hidden, output = step(T.dot(x, w_xh) + b_h, previous, w_hh)
         drawn = srng.multinomial(n=1, pvals=output, dtype=theano.config.floatX)
-        return [drawn, hidden]
+        return [drawn[0], hidden]
 
     [drawn, _], sample_updates = theano.scan(sample_step, outputs_info=[first, init_state],
                                              non_sequences=[w_hh], n_steps=n_chars)

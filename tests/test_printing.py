@@ -134,12 +134,12 @@ def _shared_subexpression():
 def test_debugprint_format_and_repeated_nodes():
     text = debugprint(_shared_subexpression(), file="str")
     assert text == "\n".join([
-        "Elemwise{add} [id A] ''",
-        " |Elemwise{mul} [id B] ''",
-        " | |Elemwise{add} [id C] 'z'",
+        "Elemwise{add,no_inplace} [id A] ''",
+        " |Elemwise{mul,no_inplace} [id B] ''",
+        " | |Elemwise{add,no_inplace} [id C] 'z'",
         " | | |x [id D]",
         " | | |y [id E]",
-        " | |Elemwise{add} [id C] 'z'",
+        " | |Elemwise{add,no_inplace} [id C] 'z'",
         " |x [id D]",
     ])
 
@@ -147,7 +147,7 @@ def test_debugprint_format_and_repeated_nodes():
 def test_debugprint_prints_to_file_and_returns_the_text(capsys):
     buf = io.StringIO()
     text = debugprint(x * 2.0, file=buf)
-    assert text == "Elemwise{mul} [id A] ''\n |x [id B]\n |TensorConstant{2.0} [id C]"
+    assert text == "Elemwise{mul,no_inplace} [id A] ''\n |x [id B]\n |TensorConstant{2.0} [id C]"
     assert buf.getvalue() == text + "\n"
     assert capsys.readouterr().out == ""
     assert debugprint(x * 2.0) == text
@@ -160,7 +160,7 @@ def test_debugprint_print_type():
     m, v = T.dmatrix("m"), T.dvector("v")
     text = debugprint(m.sum(axis=0) + v, file="str", print_type=True)
     lines = text.splitlines()
-    assert lines[0] == "Elemwise{add} [id A] <TensorType(float64, vector)> ''"
+    assert lines[0] == "Elemwise{add,no_inplace} [id A] <TensorType(float64, vector)> ''"
     assert lines[1].startswith(" |Sum") and lines[1].endswith(
         "[id B] <TensorType(float64, vector)> ''")
     assert lines[2:] == [" | |m [id C] <TensorType(float64, matrix)>",
@@ -171,13 +171,13 @@ def test_debugprint_several_outputs_share_ids():
     z = x + y
     text = debugprint([z * 2.0, T.exp(z)], file="str")
     assert text == "\n".join([
-        "Elemwise{mul} [id A] ''",
-        " |Elemwise{add} [id B] ''",
+        "Elemwise{mul,no_inplace} [id A] ''",
+        " |Elemwise{add,no_inplace} [id B] ''",
         " | |x [id C]",
         " | |y [id D]",
         " |TensorConstant{2.0} [id E]",
-        "Elemwise{exp} [id F] ''",
-        " |Elemwise{add} [id B] ''",
+        "Elemwise{exp,no_inplace} [id F] ''",
+        " |Elemwise{add,no_inplace} [id B] ''",
     ])
 
 
@@ -186,7 +186,7 @@ def test_debugprint_multi_output_node():
     pos, neg = SplitSign()(v)
     text = debugprint(pos - neg, file="str")
     assert text == "\n".join([
-        "Elemwise{sub} [id A] ''",
+        "Elemwise{sub,no_inplace} [id A] ''",
         " |SplitSign.0 [id B] ''",
         " | |v [id C]",
         " |SplitSign.1 [id B] ''",
@@ -201,12 +201,12 @@ def test_debugprint_compiled_function_shows_execution_order():
     assert [v.name for v in fg_inputs] == ["x", "y"]
     text = debugprint(f, file="str")
     assert text == "\n".join([
-        "Elemwise{add} [id A] ''   2",
-        " |Elemwise{mul} [id B] ''   1",
-        " | |Elemwise{add} [id C] 'z'   0",
+        "Elemwise{add,no_inplace} [id A] ''   2",
+        " |Elemwise{mul,no_inplace} [id B] ''   1",
+        " | |Elemwise{add,no_inplace} [id C] 'z'   0",
         " | | |x [id D]",
         " | | |y [id E]",
-        " | |Elemwise{add} [id C] 'z'   0",
+        " | |Elemwise{add,no_inplace} [id C] 'z'   0",
         " |x [id D]",
     ])
     assert debugprint(f.maker.fgraph, file="str") == text.replace("   2", "").replace(
@@ -216,7 +216,7 @@ def test_debugprint_compiled_function_shows_execution_order():
 def test_debugprint_of_a_function_graph():
     v = T.dvector("v")
     fg = FunctionGraph([v], [T.exp(v)], clone=False)
-    assert debugprint(fg, file="str") == "Elemwise{exp} [id A] ''\n |v [id B]"
+    assert debugprint(fg, file="str") == "Elemwise{exp,no_inplace} [id A] ''\n |v [id B]"
 
 
 def test_debugprint_deep_graph_and_labels_beyond_z():

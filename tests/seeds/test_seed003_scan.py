@@ -75,6 +75,8 @@ def _model(vocab, hidden, rng):
     X = T.matrix("X")
     init_state = T.vector("init_state")
     hidden, output = model(X, init_state, w_xh, w_hh, b_h, w_o, b_o)
+    # Theano's softmax of a vector is a 1 x vocab row: one row per step
+    output = output.reshape((output.shape[0], output.shape[2]))
     return X, init_state, hidden, output, [w_xh, w_hh, b_h, w_o, b_o]
 
 

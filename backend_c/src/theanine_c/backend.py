@@ -151,6 +151,8 @@ class CBackend:
         from theanine_c.third_party import ccode_plan
 
         op = node.op
+        if op.lazy_branches(node) is not None:  # an `if` block of the program, no code of its own
+            return "host", op.python_thunk(node), ""
         impl = get_registry().find_impl(type(op), self.name)
         try:
             if impl is not None:

@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
-from theanine.codegen.kernels import ReduceKernel, ScalarProgram, accumulator_dtype
+from theanine.codegen.kernels import ReduceKernel, ScalarProgram
 from theanine.graph.basic import Apply
 from theanine_c.build import buffer_pointer, ffi
 from theanine_c.elemwise import _broadcast_error, _coerce, _pointer
 from theanine_c.plan import NativePlan, named_source
-from theanine_c.reduce import reduction_output
+from theanine_c.reduce import reduce_acc_dtype, reduction_output
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 
 
@@ -72,7 +72,7 @@ def fused_reduce_plan(producer: Apply, node: Apply, renderer: CRenderer) -> Nati
     red = tuple(sorted(op.axis))
     keep = tuple(d for d in range(nd) if d not in red)
     out_dtype = node.outputs[0].type.dtype
-    kernel = ReduceKernel(op.kind, mid, accumulator_dtype(op.kind, mid, out_dtype), out_dtype,
+    kernel = ReduceKernel(op.kind, mid, reduce_acc_dtype(op, mid, out_dtype), out_dtype,
                           len(keep), max(1, len(red)))
     unit = Unit(renderer)
     _render(renderer, unit, kernel, program)

@@ -26,7 +26,7 @@ def reduce_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     red = tuple(sorted(op.axis))
     keep = tuple(d for d in range(x.type.ndim) if d not in red)
     in_dtype, out_dtype = x.type.dtype, node.outputs[0].type.dtype
-    kernel = ReduceKernel(op.kind, in_dtype, accumulator_dtype(op.kind, in_dtype, out_dtype),
+    kernel = ReduceKernel(op.kind, in_dtype, reduce_acc_dtype(op, in_dtype, out_dtype),
                           out_dtype, len(keep), max(1, len(red)))
     unit = Unit(renderer)
     renderer.reduce(unit, kernel, "KNAME")
@@ -66,6 +66,14 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
         return (out,)
 
     return thunk
+
+
+def reduce_acc_dtype(op: Any, in_dtype: str, out_dtype: str) -> str:
+    """The node's own accumulator for sum/prod (`Reduce.acc_dtype`, Theano's meaning: what
+    the user asked for, or float64 for float32 input); the kernel's default for the others."""
+    if op.kind in ("sum", "prod") and getattr(op, "acc_dtype", None):
+        return op.acc_dtype
+    return accumulator_dtype(op.kind, in_dtype, out_dtype)
 
 
 def reduction_output(kind: str, shape: tuple, keep: tuple[int, ...], red: tuple[int, ...],

@@ -145,8 +145,9 @@ def _as_scalar(v, dtype):
 
 @node_rewriter([Reduce])
 def sum_of_product_to_dot(fgraph, node):
-    """sum(x * y) over two vectors → dot(x, y): one BLAS call, no temporary."""
-    if node.op.kind != "sum":
+    """sum(x * y) over two vectors → dot(x, y): one BLAS call, no temporary.  Only where the
+    sum accumulates in the vectors' dtype: BLAS would drop a wider accumulator (float32)."""
+    if node.op.kind != "sum" or node.op.acc_dtype != node.inputs[0].dtype:
         return None
     prod = elemwise_of(node.inputs[0], ps.mul)
     if prod is None or len(fgraph.clients.get(node.inputs[0], ())) != 1:

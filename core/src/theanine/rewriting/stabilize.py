@@ -2,7 +2,8 @@
 
 1/(1+exp(-x)) → sigmoid(x);  log(sigmoid(x)) → -softplus(-x);  log(1-sigmoid(x)) → -softplus(x);
 log(1+x) → log1p(x);  log1p(exp(x)) → softplus(x);  exp(x)-1 → expm1(x);
-log(softmax(x)) → log_softmax(x);  log(sum(exp(x))) → max + log(sum(exp(x - max))).
+log(softmax(x)) → log_softmax(x), also through indexing (`log(softmax(x)[rows, labels])`, the
+integer-label cross-entropy);  log(sum(exp(x))) → max + log(sum(exp(x - max))).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from theanine.tensor import math as tm
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.math import Reduce
 from theanine.tensor.nnet import Softmax, log_softmax
+from theanine.tensor.subtensor import Subtensor
 
 
 def _one_plus(v):
@@ -71,6 +73,11 @@ def stable_log(fgraph, node):
         return _fit(node, tm.log1p(y))
     if arg.owner is not None and isinstance(arg.owner.op, Softmax):
         return _fit(node, log_softmax(arg.owner.inputs[0], axis=arg.owner.op.axis))
+    if arg.owner is not None and isinstance(arg.owner.op, Subtensor):
+        sm = arg.owner.inputs[0].owner
+        if sm is not None and isinstance(sm.op, Softmax):
+            logs = log_softmax(sm.inputs[0], axis=sm.op.axis)
+            return _fit(node, arg.owner.op(logs, *arg.owner.inputs[1:]))
     return None
 
 

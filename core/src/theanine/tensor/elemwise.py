@@ -11,9 +11,12 @@ import numpy as np
 from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op, cached_thunk
 from theanine.scalar.basic import ScalarOp
+from theanine.scalar.composite import Composite
 from theanine.tensor.type import TensorType
 
 _PY_NUMBERS = (bool, int, float, complex)
+#: scalar ops whose Elemwise takes any number of inputs (Theano's n-ary add and mul)
+_VARIADIC = frozenset({"add", "mul"})
 
 
 def is_weak_literal(x: Any) -> bool:
@@ -111,7 +114,30 @@ class Elemwise(Op):
         self.name = name
 
     def __str__(self) -> str:
-        return f"Elemwise{{{self.scalar_op}{',inplace' if self.inplace_pattern else ''}}}"
+        """Theano's names: `Elemwise{add,no_inplace}`, `Elemwise{add,inplace}`, and a fused
+        node's `Elemwise{Composite{...}}`."""
+        if self.inplace_pattern:
+            return f"Elemwise{{{self.scalar_op},inplace}}"
+        if isinstance(self.scalar_op, Composite):
+            return f"Elemwise{{{self.scalar_op}}}"
+        return f"Elemwise{{{self.scalar_op},no_inplace}}"
+
+    __repr__ = __str__
+
+    def __call__(self, *inputs: Any, **kwargs: Any) -> Any:
+        """`T.add(a, b, c)` and `T.mul(...)` take any number (>= 2) of inputs, as Theano's
+        n-ary add and mul did: Python literals take their dtype from all the other terms, then
+        the terms are folded left into binary nodes."""
+        if self.scalar_op.name in _VARIADIC and not self.inplace_pattern and len(inputs) != 2:
+            if len(inputs) < 2:
+                raise TypeError(f"{self.scalar_op.name} takes at least 2 inputs, got "
+                                f"{len(inputs)}")
+            bound = bind_weak_literals(inputs, self.scalar_op.name)
+            out = bound[0]
+            for term in bound[1:]:
+                out = super().__call__(out, term)
+            return out
+        return super().__call__(*inputs, **kwargs)
 
     def make_node(self, *inputs: Any) -> Apply:
         if len(inputs) != self.scalar_op.nin:

@@ -13,7 +13,7 @@ from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.scalar import basic as ps
 from theanine.tensor.basic import alloc, as_tensor_variable, constant
-from theanine.tensor.elemwise import DimShuffle, Elemwise, bind_weak_literals
+from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorVariable
 
@@ -23,34 +23,10 @@ def _elemwise(scalar_op: ps.ScalarOp) -> Elemwise:
 
 
 # Elementwise ------------------------------------------------------------------------------
-_add = _elemwise(ps.add)
+#: `add(a, b, c)` and `mul(...)` are n-ary (`Elemwise.__call__` folds them into binary nodes)
+add = _elemwise(ps.add)
 sub = _elemwise(ps.sub)
-_mul = _elemwise(ps.mul)
-
-
-def _fold(op: Elemwise, name: str, terms: Sequence[Any]) -> TensorVariable:
-    """Theano's n-ary add/mul as a chain of binary nodes: Python literals take their dtype
-    from all the other terms (as in one n-ary node), then the terms are folded left."""
-    if len(terms) < 2:
-        raise TypeError(f"{name} takes at least 2 inputs, got {len(terms)}")
-    if len(terms) == 2:
-        return op(*terms)
-    bound = bind_weak_literals(terms, name)
-    out = bound[0]
-    for t in bound[1:]:
-        out = op(out, t)
-    return out
-
-
-def add(*terms: Any) -> TensorVariable:
-    """Elementwise sum of two or more tensors (`add(a, b, c)` is `(a + b) + c`)."""
-    return _fold(_add, "add", terms)
-
-
-def mul(*terms: Any) -> TensorVariable:
-    """Elementwise product of two or more tensors (`mul(a, b, c)` is `(a * b) * c`)."""
-    return _fold(_mul, "mul", terms)
-
+mul = _elemwise(ps.mul)
 true_div = _elemwise(ps.true_div)
 int_div = _elemwise(ps.int_div)
 mod = _elemwise(ps.mod)
@@ -223,17 +199,28 @@ def _keep_dims(x: TensorVariable, reduced: TensorVariable, axes: Sequence[int]) 
     return DimShuffle(reduced.broadcastable, order)(reduced)
 
 
-class Reduce(Op):
-    """Reduce over `axis` with a NumPy ufunc (`sum prod max min all any`)."""
+def default_acc_dtype(kind: str, dtype: str) -> str:
+    """The dtype a reduction accumulates in when none is asked for: Theano's `acc_dtype`
+    (float16 sums in float32, float32 in float64, complex64 in complex128) for sum/prod,
+    the result's dtype for the others."""
+    if kind not in ("sum", "prod"):
+        return dtype
+    return {"float16": "float32", "float32": "float64", "complex64": "complex128"}.get(dtype, dtype)
 
-    __props__ = ("kind", "axis", "dtype")
+
+class Reduce(Op):
+    """Reduce over `axis` with a NumPy ufunc (`sum prod max min all any`); sum and prod
+    accumulate in `acc_dtype` (default: `default_acc_dtype`) and round to `dtype` once."""
+
+    __props__ = ("kind", "axis", "dtype", "acc_dtype")
     _UFUNCS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum,
                "all": np.logical_and, "any": np.logical_or}
 
-    def __init__(self, kind: str, axis: tuple[int, ...], dtype: str):
+    def __init__(self, kind: str, axis: tuple[int, ...], dtype: str, acc_dtype: str | None = None):
         self.kind = kind
         self.axis = tuple(axis)
         self.dtype = dtype
+        self.acc_dtype = str(np.dtype(acc_dtype)) if acc_dtype else default_acc_dtype(kind, dtype)
         self.ufunc = self._UFUNCS[kind]
 
     def __str__(self) -> str:
@@ -248,7 +235,7 @@ class Reduce(Op):
 
     def _reduce(self, x: np.ndarray) -> np.ndarray:
         if self.kind in ("sum", "prod"):
-            r = self.ufunc.reduce(x, axis=self.axis, dtype=self.dtype)
+            r = self.ufunc.reduce(x, axis=self.axis, dtype=self.acc_dtype)
         elif self.kind in ("max", "min"):
             try:
                 r = self.ufunc.reduce(x, axis=self.axis)
@@ -300,33 +287,59 @@ class Reduce(Op):
         return [tuple(s for d, s in enumerate(input_shapes[0]) if d not in self.axis)]
 
 
-def _reduce(kind: str, x: Any, axis: Any, keepdims: bool, dtype: str | None = None
-            ) -> TensorVariable:
+_DISCRETE_RESULT = {"bool": "int64", "int8": "int64", "int16": "int64", "int32": "int64",
+                    "uint8": "uint64", "uint16": "uint64", "uint32": "uint64"}
+
+
+def _accumulator(kind: str, x: TensorVariable, dtype: str, acc_dtype: str | None) -> str:
+    """The dtype sum/prod accumulate in.  Default: 64-bit for integers, Theano's widening for
+    floats (never less than the result holds).  One asked for is checked as Theano checked
+    it: a float accumulator for integer input is fine; otherwise it must hold every input
+    value."""
+    if kind not in ("sum", "prod"):
+        return dtype
+    if acc_dtype is None:
+        if x.dtype in _DISCRETE_RESULT:
+            return _DISCRETE_RESULT[x.dtype]
+        return str(np.promote_types(default_acc_dtype(kind, x.dtype),
+                                    default_acc_dtype(kind, dtype)))
+    acc = str(np.dtype(acc_dtype))
+    if (acc[0] in "fc" and x.dtype[0] not in "fc") or str(np.promote_types(x.dtype, acc)) == acc:
+        return acc
+    raise TypeError(f"{kind}({x}): acc_dtype {acc} cannot hold the values of {x} ({x.type}) "
+                    f"without losing precision; pass an acc_dtype at least as wide as {x.dtype}")
+
+
+def _reduce(kind: str, x: Any, axis: Any, keepdims: bool, dtype: str | None = None,
+            acc_dtype: str | None = None) -> TensorVariable:
+    """`dtype` is the result's dtype, `acc_dtype` the one sum/prod accumulate in (Theano's
+    meaning of both)."""
     x = as_tensor_variable(x)
     axes = _normalize_axis(axis, x.ndim)
     if dtype is None:
         if kind in ("sum", "prod"):
-            dt = np.dtype(x.dtype)
-            if dt.kind == "b" or (dt.kind in "iu" and dt.itemsize < 8):
-                dtype = "uint64" if dt.kind == "u" else "int64"
-            else:
-                dtype = x.dtype
+            dtype = _DISCRETE_RESULT.get(x.dtype, x.dtype)
         elif kind in ("all", "any"):
             dtype = "bool"
         else:
             dtype = x.dtype
-    out = Reduce(kind, axes, str(np.dtype(dtype)))(x)
+    dtype = str(np.dtype(dtype))
+    acc = _accumulator(kind, x, dtype, acc_dtype)
+    out = Reduce(kind, axes, dtype, acc)(x)
     return _keep_dims(x, out, axes) if keepdims else out
 
 
-def sum(x: Any, axis: Any = None, dtype: str | None = None, keepdims: bool = False
-        ) -> TensorVariable:
-    return _reduce("sum", x, axis, keepdims, dtype)
+def sum(x: Any, axis: Any = None, dtype: str | None = None, keepdims: bool = False,
+        acc_dtype: str | None = None) -> TensorVariable:
+    """Sum over `axis`; the result has `dtype` (default: the input's, 64-bit for integers),
+    the accumulator `acc_dtype` (default: float64 for float32 input, float32 for float16)."""
+    return _reduce("sum", x, axis, keepdims, dtype, acc_dtype)
 
 
-def prod(x: Any, axis: Any = None, dtype: str | None = None, keepdims: bool = False
-         ) -> TensorVariable:
-    return _reduce("prod", x, axis, keepdims, dtype)
+def prod(x: Any, axis: Any = None, dtype: str | None = None, keepdims: bool = False,
+         acc_dtype: str | None = None) -> TensorVariable:
+    """Product over `axis`, with `sum`'s `dtype` and `acc_dtype`."""
+    return _reduce("prod", x, axis, keepdims, dtype, acc_dtype)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
@@ -345,12 +358,21 @@ def any(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
     return _reduce("any", x, axis, keepdims)
 
 
-def mean(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
-    """Arithmetic mean; integer inputs give float64, as in NumPy."""
+def mean(x: Any, axis: Any = None, dtype: str | None = None, keepdims: bool = False,
+         acc_dtype: str | None = None) -> TensorVariable:
+    """Arithmetic mean.  Integer inputs give float64 (as in NumPy); float inputs keep their
+    dtype but sum in a wider accumulator (`sum`'s `acc_dtype`); `dtype` is the result's."""
     x = as_tensor_variable(x)
     axes = _normalize_axis(axis, x.ndim)
-    out_dtype = x.dtype if x.dtype[0] in "fc" else "float64"
-    total = sum(cast(x, out_dtype), axis=axes, keepdims=keepdims)
+    if dtype is not None:
+        out_dtype = str(np.dtype(dtype))
+    else:
+        out_dtype = x.dtype if x.dtype[0] in "fc" else "float64"
+    if out_dtype[0] not in "fc":
+        raise TypeError(f"mean({x}): dtype {out_dtype} is not a float or complex dtype")
+    if acc_dtype is None and x.dtype[0] not in "fc":
+        acc_dtype = "float64"  # as NumPy: integers are averaged in float64, never overflow
+    total = sum(x, axis=axes, dtype=out_dtype, keepdims=keepdims, acc_dtype=acc_dtype)
     count = constant(1, dtype="int64")
     for a in axes:
         count = count * x.shape[a]
@@ -470,19 +492,41 @@ def _arg(kind: str, x: Any, axis: Any, keepdims: bool) -> TensorVariable:
             out = DimShuffle((), ["x"] * x.ndim)(out)
         return out
     axes = _normalize_axis(axis, x.ndim)
-    if len(axes) != 1:
-        raise TypeError(f"{kind} takes one axis (an int) or None, got axis={axis!r}")
-    (ax,) = axes
-    out = Argmax(kind, ax)(x)
-    return _keep_dims(x, out, (ax,)) if keepdims else out
+    if len(axes) == 1:
+        out = Argmax(kind, axes[0])(x)
+    elif len(axes) == x.ndim:
+        out = Argmax(kind, None)(x)  # the index into the flattened (C-order) array
+    else:
+        out = Argmax(kind, x.ndim - len(axes))(_merge_trailing(x, axes))
+    return _keep_dims(x, out, axes) if keepdims else out
+
+
+def _merge_trailing(x: TensorVariable, axes: tuple[int, ...]) -> TensorVariable:
+    """x with the `axes` moved last and merged into one (C order), as Theano's argmax over
+    several axes indexed them."""
+    from theanine.tensor.basic import reshape, stack
+
+    keep = [d for d in range(x.ndim) if d not in axes]
+    moved = DimShuffle(x.broadcastable, keep + list(axes))(x)
+    return reshape(moved, stack([x.shape[d] for d in keep] + [constant(-1, dtype="int64")]),
+                   ndim=len(keep) + 1)
 
 
 def argmax(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """Index of the maximum along `axis`: None (the flattened array), an int, or several
+    axes (Theano's list form: the index into those axes flattened in C order)."""
     return _arg("argmax", x, axis, keepdims)
 
 
 def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> TensorVariable:
+    """Index of the minimum; `axis` as in `argmax`."""
     return _arg("argmin", x, axis, keepdims)
+
+
+def max_and_argmax(x: Any, axis: Any = None, keepdims: bool = False
+                   ) -> list[TensorVariable]:
+    """[max(x, axis), argmax(x, axis)], Theano's pair (`axis` as in `argmax`)."""
+    return [max(x, axis=axis, keepdims=keepdims), argmax(x, axis=axis, keepdims=keepdims)]
 
 
 # Products ---------------------------------------------------------------------------------

@@ -25,6 +25,10 @@ def _b():
     return basic
 
 
+#: scalar ops whose results refuse `bool()` (Theano: the comparison operators')
+_COMPARISONS = frozenset({"lt", "gt", "le", "ge", "eq", "neq"})
+
+
 class TensorOperators:
     """Mixed into every tensor variable class (plain, constant, shared)."""
 
@@ -102,8 +106,14 @@ class TensorOperators:
     __hash__ = Variable.__hash__
 
     def __bool__(self) -> bool:
-        raise TypeError(f"symbolic variable {self} has no truth value; use T.switch or compile "
-                        "a function to get a value")
+        """True, as in Theano 1.0 (`if not W:` tests whether W was given), except for the
+        result of a comparison: `a < b < c` would silently mean `(a < b) and (b < c)`."""
+        owner = self.owner  # type: ignore[attr-defined]
+        if owner is not None and getattr(getattr(owner.op, "scalar_op", None), "name",
+                                         None) in _COMPARISONS:
+            raise TypeError(f"symbolic variable {self} has no truth value; use T.switch or "
+                            "compile a function to get a value")
+        return True
 
     def __iter__(self):
         raise TypeError(f"symbolic variable {self} is not iterable; index it instead")
@@ -117,14 +127,14 @@ class TensorOperators:
 
         return getitem(self, index)
 
-    def sum(self, axis=None, dtype=None, keepdims=False):
-        return _m().sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+    def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _m().sum(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
-    def prod(self, axis=None, keepdims=False):
-        return _m().prod(self, axis=axis, keepdims=keepdims)
+    def prod(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _m().prod(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
-    def mean(self, axis=None, keepdims=False):
-        return _m().mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
+        return _m().mean(self, axis=axis, dtype=dtype, keepdims=keepdims, acc_dtype=acc_dtype)
 
     def max(self, axis=None, keepdims=False):
         return _m().max(self, axis=axis, keepdims=keepdims)
@@ -154,8 +164,8 @@ class TensorOperators:
     def reshape(self, shape, ndim=None):
         return _b().reshape(self, shape, ndim=ndim)
 
-    def flatten(self, ndim=1):
-        return _b().flatten(self, ndim)
+    def flatten(self, ndim=None, outdim=None):
+        return _b().flatten(self, ndim, outdim)
 
     def swapaxes(self, axis1, axis2):
         return _shape_ops().swapaxes(self, axis1, axis2)
