@@ -271,5 +271,10 @@ config.add("linker", "Theano's linker: 'py' runs on the Python backend; the othe
 config.add("warn_float64", "what function() does when the compiled graph computes in float64: "
            "'ignore', 'warn', 'raise' (or 'pdb', which raises)", "ignore",
            choices=("ignore", "warn", "raise", "pdb"))
+config.add("compute_test_value", "Theano's test values: 'off', or compute each new node's "
+           "value from its inputs' `tag.test_value` as the graph is built (an error then points "
+           "at the line that built the node) and, for an input without one, 'ignore', 'warn' "
+           "or 'raise' ('pdb' raises)", "off",
+           choices=("off", "ignore", "warn", "raise", "pdb"))
 add_theano_flags(config)
 config.load_environment()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from theanine.graph.basic import Apply, Variable
+from theanine.graph.testvalues import attach_test_values, compute_test_value_mode
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Op:
 
     def __call__(self, *inputs: Any, **kwargs: Any) -> Variable | list[Variable]:
         node = self.make_node(*inputs, **kwargs)
+        mode = compute_test_value_mode()
+        if mode != "off":
+            attach_test_values(node, mode)
         if self.default_output is not None:
             return node.outputs[self.default_output]
         if len(node.outputs) == 1:

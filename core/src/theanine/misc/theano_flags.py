@@ -18,8 +18,9 @@ _NOGC = ("compiled programs keep no intermediate storage between calls, so there
          "to collect")
 _OPT = "theanine's rewriter has its own stages; use optimizer_including/optimizer_excluding"
 _OLD_BUG = "theanine never had the Theano bug this warning is about"
-_TEST_VALUE = ("test values are not computed; errors name the failing node, its inputs' shapes "
-               "and dtypes at run time")
+_TEST_VALUE = ("test values are computed while building (compute_test_value), not during "
+               "rewrites, and not printed; errors name the failing node, its inputs' shapes and "
+               "dtypes at run time")
 
 
 def _device(value: str) -> str:
@@ -44,8 +45,6 @@ _FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str,
     ("init_gpu_device", "", _S, None, _GPU, bool),
     ("force_device", False, _BOOL, None, _GPU, None),
     ("print_active_device", True, _BOOL, None, _GPU, None),
-    ("compute_test_value", "off", _S, ("off", "ignore", "warn", "raise", "pdb"), _TEST_VALUE,
-     None),
     ("compute_test_value_opt", "off", _S, ("off", "ignore", "warn", "raise", "pdb"),
      _TEST_VALUE, None),
     ("print_test_value", False, _BOOL, None, _TEST_VALUE, None),
