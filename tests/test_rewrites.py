@@ -333,3 +333,22 @@ def test_alloc_is_absorbed_into_a_fused_node():
     assert "Alloc" not in compiled_ops(f)
     wv, xv = np.array([1.0, -2.0, 0.5]), np.array([0.3, 0.1, -1.0])
     assert_same_values(f, g, wv, xv)
+
+
+def test_shape_of_an_elementwise_result_is_its_inputs_shape_without_computing_it():
+    """Theano's shape_info page: f = function([x], (x ** 2).shape) runs no elementwise."""
+    x = T.dmatrix("x")
+    f = th.function([x], (x ** 2).shape)
+    assert not [n for n in f.maker.fgraph.toposort() if isinstance(n.op, Elemwise)]
+    np.testing.assert_array_equal(f(np.ones((3, 4))), [3, 4])
+
+
+def test_shape_of_a_join_is_computed_from_the_operands_and_still_checked():
+    """shape(join(0, x, y)) is x.shape[0] + y.shape[0] and x.shape[1], without the join; the
+    other dimensions must agree, as the join itself would require (Theano skipped that)."""
+    x, y = T.dmatrix("x"), T.dmatrix("y")
+    f = th.function([x, y], T.join(0, x, y).shape)
+    assert not [n for n in f.maker.fgraph.toposort() if type(n.op).__name__ == "Join"]
+    np.testing.assert_array_equal(f(np.ones((5, 4)), np.ones((3, 4))), [8, 4])
+    with pytest.raises(ValueError, match=r"dimension 1: operands have lengths \[4, 3\]"):
+        f(np.ones((5, 4)), np.ones((3, 3)))

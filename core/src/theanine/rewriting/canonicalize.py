@@ -22,6 +22,7 @@ from theanine.rewriting.patterns import (
 from theanine.scalar import basic as ps
 from theanine.tensor.basic import (
     Alloc,
+    MakeVector,
     Rebroadcast,
     SameExtent,
     Shape,
@@ -248,7 +249,7 @@ def useless_rebroadcast(fgraph, node):
 
 @node_rewriter([Subtensor])
 def shape_of_computed(fgraph, node):
-    """shape(f(x))[i] → the same extent from the producer's infer_shape (often shape(x)[i]),
+    """shape(f(x))[i] → what f's infer_shape says it is, in terms of its inputs' shapes,
     so that a shape is read without computing the tensor it belongs to."""
     if len(node.op.idx_list) != 1 or not isinstance(node.op.idx_list[0], int):
         return None
@@ -256,6 +257,54 @@ def shape_of_computed(fgraph, node):
     if shp.owner is None or not isinstance(shp.owner.op, Shape):
         return None
     v = shp.owner.inputs[0]
+    entry = _computed_extent(fgraph, v, node.op.idx_list[0] % max(v.ndim, 1))
+    return None if entry is None else [entry]
+
+
+@node_rewriter([Subtensor])
+def subtensor_of_make_vector(fgraph, node):
+    """MakeVector(a, b, c)[1] → b."""
+    v = node.inputs[0]
+    if (len(node.op.idx_list) != 1 or not isinstance(node.op.idx_list[0], int)
+            or v.owner is None or not isinstance(v.owner.op, MakeVector)):
+        return None
+    items, i = v.owner.inputs, node.op.idx_list[0]
+    if not -len(items) <= i < len(items):
+        return None  # out of range: the Subtensor raises
+    return [same_type_or_none(node.outputs[0], items[i])]
+
+
+@node_rewriter([Shape])
+def shape_of_computed_whole(fgraph, node):
+    """shape(f(x)) → shape(x) where f keeps x's shape (x ** 2), else the vector of its
+    extents (Join: the sum of the joined lengths), when none of them needs f(x) itself."""
+    v = node.inputs[0]
+    if v.owner is None or v.ndim == 0:
+        return None
+    entries = [_computed_extent(fgraph, v, i) for i in range(v.ndim)]
+    if any(e is None for e in entries):
+        return None
+    sources = {_shape_source(e, i) for i, e in enumerate(entries)}
+    if len(sources) == 1 and None not in sources:
+        x = sources.pop()
+        if x.ndim == v.ndim:
+            return [x.shape] if x is not v else None
+    return [same_type_or_none(node.outputs[0], MakeVector("int64")(*entries))]
+
+
+def _shape_source(entry, i):
+    """x when `entry` is shape(x)[i], else None."""
+    owner = entry.owner
+    if (owner is None or not isinstance(owner.op, Subtensor) or owner.op.idx_list != (i,)
+            or owner.inputs[0].owner is None
+            or not isinstance(owner.inputs[0].owner.op, Shape)):
+        return None
+    return owner.inputs[0].owner.inputs[0]
+
+
+def _computed_extent(fgraph, v, i):
+    """v.shape[i] from the infer_shape of v's producer (an int64 scalar), or None when only
+    computing v would tell."""
     producer = v.owner
     if producer is None:
         return None
@@ -265,14 +314,13 @@ def shape_of_computed(fgraph, node):
         out_shapes = producer.op.infer_shape(fgraph, producer, in_shapes)
     except NotImplementedError:
         return None
-    i = node.op.idx_list[0] % max(v.ndim, 1)
     entry = out_shapes[v.index][i]
     if isinstance(entry, int | np.integer):
-        return [constant(np.int64(entry))]
+        return constant(np.int64(entry))
     entry = as_tensor_variable(entry)
     if entry.ndim != 0 or _reads_shape_of(entry, v):
         return None
-    return [entry if entry.dtype == "int64" else cast(entry, "int64")]
+    return entry if entry.dtype == "int64" else cast(entry, "int64")
 
 
 def _extent(v, j):
@@ -304,4 +352,6 @@ def useless_subtensor(fgraph, node):
 
 CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants, useless_alloc,
                 alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast,
-                shape_of_computed, useless_subtensor, gradient_only_identity)
+                shape_of_computed, shape_of_computed_whole, subtensor_of_make_vector,
+                useless_subtensor,
+                gradient_only_identity)

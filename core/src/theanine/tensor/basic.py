@@ -111,8 +111,8 @@ class SameExtent(Op):
         first = inputs[0]
         if any(v != first for v in inputs[1:]):
             raise ValueError(f"{self.what}: operands have lengths {[int(v) for v in inputs]} "
-                             "there, and a dimension that is not broadcastable is never "
-                             "stretched; give the short operand a broadcastable dimension")
+                             "there, which must be equal (a dimension that is not "
+                             "broadcastable is never stretched)")
         # a new array: returning `first` itself would alias an input that declares no view,
         # and an in-place consumer would overwrite it (fuzz seed 2027, graph 68976)
         output_storage[0][0] = np.array(first, dtype="int64")

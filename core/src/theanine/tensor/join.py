@@ -64,11 +64,17 @@ class Join(Op):
         return grads
 
     def infer_shape(self, fgraph, node, input_shapes):
+        from theanine.tensor.basic import same_extent
+
         total = input_shapes[0][self.axis]
         for s in input_shapes[1:]:
             total = total + s[self.axis]
         out = list(input_shapes[0])
         out[self.axis] = total
+        if len(input_shapes) > 1:  # the join refuses other lengths elsewhere: so must its shape
+            for d in range(len(out)):
+                if d != self.axis:
+                    out[d] = same_extent([s[d] for s in input_shapes], f"{self} dimension {d}")
         return [tuple(out)]
 
 
