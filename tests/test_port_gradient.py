@@ -245,3 +245,14 @@ def test_gradient_module_does_not_import_compile_at_module_level():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert callable(gradient.verify_grad)
+
+
+def test_rop_reads_wrt_and_checks_the_eval_point_shape():
+    """Theano's tutorial: Rop(dot(x, W), W, V) compiles with W among the inputs even though
+    J v = dot(x, V) does not read W's value; a V of another shape is a clear error."""
+    W, V, x = T.dmatrix("W"), T.dmatrix("V"), T.dvector("x")
+    f = theano.function([W, V, x], gradient.Rop(T.dot(x, W), W, V))
+    np.testing.assert_allclose(f(np.ones((2, 2)), np.full((2, 2), 2.0), [0.0, 1.0]),
+                               np.dot([0.0, 1.0], np.full((2, 2), 2.0)))
+    with pytest.raises(AssertionError, match=r"V has shape \(3, 2\).*\(2, 2\)"):
+        f(np.ones((2, 2)), np.ones((3, 2)), [0.0, 1.0])

@@ -374,6 +374,12 @@ def Lop(f: Variable | Sequence[Variable], wrt: Variable | Sequence[Variable],
     return _like_input(wrt, result)
 
 
+def _shaped_like(point: Variable, wrt: Variable) -> Variable:
+    from theanine.tensor.shape_ops import specify_shape
+
+    return specify_shape(point, wrt.shape) if wrt.ndim else point
+
+
 def Rop(f: Variable | Sequence[Variable], wrt: Variable | Sequence[Variable],
         eval_points: Any, disconnected_outputs: str = "raise",
         return_disconnected: str = "zero") -> Any:
@@ -405,6 +411,9 @@ def Rop(f: Variable | Sequence[Variable], wrt: Variable | Sequence[Variable],
         if w.ndim != p.ndim:
             raise ValueError(f"Rop: eval_points[{k}] ({p}, {p.type}) must have the rank of "
                              f"wrt[{k}] ({w}, {w.type}): {p.ndim} given, {w.ndim} expected")
+    # checked when the function runs: an eval point has its variable's shape (so the result
+    # also reads wrt, as in Theano, even where J v does not depend on its value)
+    points = [_shaped_like(p, w) for p, w in zip(points, wrts)]
     results: list[Variable | None] = []
     for out in fs:
         if out in wrts:
