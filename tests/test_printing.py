@@ -144,13 +144,15 @@ def test_debugprint_format_and_repeated_nodes():
     ])
 
 
-def test_debugprint_prints_to_file_and_returns_the_text(capsys):
+def test_debugprint_prints_to_file_or_stdout_and_returns_the_file(capsys):
+    """Theano's contract: the text for file='str', else `file` (None for stdout: a REPL
+    must not echo the graph twice)."""
     buf = io.StringIO()
-    text = debugprint(x * 2.0, file=buf)
-    assert text == "Elemwise{mul,no_inplace} [id A] ''\n |x [id B]\n |TensorConstant{2.0} [id C]"
+    text = "Elemwise{mul,no_inplace} [id A] ''\n |x [id B]\n |TensorConstant{2.0} [id C]"
+    assert debugprint(x * 2.0, file=buf) is buf
     assert buf.getvalue() == text + "\n"
     assert capsys.readouterr().out == ""
-    assert debugprint(x * 2.0) == text
+    assert debugprint(x * 2.0) is None
     assert capsys.readouterr().out == text + "\n"
     debugprint(x * 2.0, file="str")
     assert capsys.readouterr().out == ""

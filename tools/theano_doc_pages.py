@@ -4,8 +4,10 @@
 
 PATH is a checkout of Theano (its doc/tutorial/*.txt are read there, not copied here). The `>>>`
 examples and the sphinx `testcode`/`testoutput` blocks of each page run in page order, in one
-namespace per page, with every `import theano...` loading theanine. Printed results are compared
-as text, else as values (NumPy 2 prints `array(5.)` where the pages show `array(5.0)`).
+namespace per page that starts with `numpy` and `theano` imported, with every `import theano...`
+loading theanine, floatX set to Theano's default float64 (and `time.clock`, gone since Python
+3.8, as `time.perf_counter`). Printed results are compared as text, else as values (NumPy 2
+prints `array(5.)` where the pages show `array(5.0)`).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import importlib.util
 import re
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -86,8 +89,10 @@ class ValueChecker(doctest.OutputChecker):
 
 def _block(lines: list[str], i: int) -> tuple[str, int]:
     """The indented body of the directive at lines[i] (options dropped), and where it ends."""
+    indent = len(lines[i]) - len(lines[i].lstrip())
     j = i + 1
-    while j < len(lines) and (not lines[j].strip() or lines[j].startswith((" ", "\t"))):
+    while j < len(lines) and (not lines[j].strip()
+                              or len(lines[j]) - len(lines[j].lstrip()) > indent):
         j += 1
     body = [b for b in lines[i + 1:j] if not b.strip().startswith(":")]
     return textwrap.dedent("\n".join(body)).strip("\n"), j
@@ -129,10 +134,14 @@ def main(argv: list[str]) -> int:
         return 2
     root, pages = Path(args[0]) / "doc" / "tutorial", args[1:] or PAGES
     sys.meta_path.insert(0, TheanoAlias())
+    theano = importlib.import_module("theano")
+    theano.config.floatX = "float64"  # Theano's default, which the pages were run with
+    time.clock = time.perf_counter  # removed in Python 3.8; the pages time with it
     failed = attempted = 0
     for p in pages:
         text = (root / f"{p}.txt").read_text()
-        test = doctest.DocTest(examples(text), {"numpy": np}, p, p, 0, text)
+        # Theano ran its pages with numpy and theano imported
+        test = doctest.DocTest(examples(text), {"numpy": np, "theano": theano}, p, p, 0, text)
         runner = doctest.DocTestRunner(checker=ValueChecker(),
                                        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         r = runner.run(test, out=sys.stdout.write if verbose else (lambda s: None))

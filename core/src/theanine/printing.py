@@ -104,14 +104,17 @@ def _label(n: int) -> str:
             return label
 
 
-def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = False) -> str:
-    """Print and return the graph of a variable, a list of them, an Apply node, a
-    FunctionGraph or a compiled function.
+def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = False
+               ) -> str | TextIO | None:
+    """Print the graph of a variable, a list of them, an Apply node, a FunctionGraph or a
+    compiled function.
 
     Each line is `Op [id A] 'output name'` (a variable without owner: `x [id B]`), inputs
     indented below with ` |`; a node shown before is printed again by id only.  For a compiled
     function each node line ends with the node's position in the execution order.
-    `file='str'` returns the text without printing it (as in Theano).
+    As in Theano, `file='str'` returns the text without printing it; otherwise the text goes
+    to `file` (default stdout) and `file` is returned (None for stdout, so that a REPL does
+    not echo the graph a second time).
     """
     from theanine.compile.function import Function
     from theanine.graph.fg import FunctionGraph
@@ -154,9 +157,10 @@ def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = Fa
             shown.add(node)
             stack.extend((i, depth + 1) for i in reversed(node.inputs))
     text = "\n".join(lines)
-    if file != "str":
-        print(text, file=file or sys.stdout)  # type: ignore[arg-type]
-    return text
+    if file == "str":
+        return text
+    print(text, file=file or sys.stdout)  # type: ignore[arg-type]
+    return file
 
 
 pprint = pp  # Theano's name for the same printer
