@@ -14,7 +14,7 @@ import numpy as np
 
 import theanine as theano
 import theanine.tensor as T
-from theanine.tensor.nnet.abstract_conv import conv2d
+from theanine.tensor.nnet import conv2d
 from theanine.tensor.signal import pool
 
 
