@@ -7,7 +7,9 @@ one (an MLP, an RNN, rewrite-phase timing) is a new module here and one entry in
 from workloads import (
     call_overhead,
     compile_time,
+    conv_forward,
     import_time,
+    lenet_step,
     logistic_step,
     mlp_step,
     pow_fused,
@@ -17,4 +19,4 @@ from workloads import (
 )
 
 WORKLOADS = [import_time, call_overhead, logistic_step, rewrite_phase, rnn, sigmoid_large,
-             pow_fused, mlp_step, compile_time]
+             pow_fused, mlp_step, lenet_step, conv_forward, compile_time]

@@ -66,6 +66,36 @@ def _alloc(node: Any) -> Any:
     return alloc_plan(node, BACKEND.renderer)
 
 
+def _conv(node: Any) -> Any:
+    from theanine_c.conv import conv_plan
+
+    return conv_plan(node, BACKEND.renderer)
+
+
+def _conv_grad_weights(node: Any) -> Any:
+    from theanine_c.conv import conv_grad_weights_plan
+
+    return conv_grad_weights_plan(node, BACKEND.renderer)
+
+
+def _conv_grad_inputs(node: Any) -> Any:
+    from theanine_c.conv import conv_grad_inputs_plan
+
+    return conv_grad_inputs_plan(node, BACKEND.renderer)
+
+
+def _pool(node: Any) -> Any:
+    from theanine_c.pool import pool_plan
+
+    return pool_plan(node, BACKEND.renderer)
+
+
+def _pool_grad(node: Any) -> Any:
+    from theanine_c.pool import pool_grad_plan
+
+    return pool_grad_plan(node, BACKEND.renderer)
+
+
 def _scan(node: Any) -> Any:
     return node.op.make_thunk(node, BACKEND)
 
@@ -108,6 +138,12 @@ def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.elemwise import DimShuffle, Elemwise
     from theanine.tensor.math import Argmax, Dot, Reduce
     from theanine.tensor.nnet import Softmax, SoftmaxGrad
+    from theanine.tensor.nnet.abstract_conv import (
+        AbstractConv,
+        AbstractConv_gradInputs,
+        AbstractConv_gradWeights,
+    )
+    from theanine.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, Pool
     from theanine.tensor.subtensor import IncSubtensor, IndexedShape, Subtensor
 
     register(Elemwise, "c", _elemwise)
@@ -119,6 +155,12 @@ def theanine_register_op_impls(register: Any) -> None:
     register(Softmax, "c", _softmax)
     register(SoftmaxGrad, "c", _softmax_grad)
     register(Scan, "c", _scan)
+    register(AbstractConv, "c", _conv)
+    register(AbstractConv_gradWeights, "c", _conv_grad_weights)
+    register(AbstractConv_gradInputs, "c", _conv_grad_inputs)
+    register(Pool, "c", _pool)
+    register(MaxPoolGrad, "c", _pool_grad)
+    register(AveragePoolGrad, "c", _pool_grad)
     register(Subtensor, "c", _subtensor)
     register(IncSubtensor, "c", _inc_subtensor)
     # views, layout copies and shape arithmetic: NumPy does the pointer arithmetic or memcpy C
