@@ -256,3 +256,18 @@ def test_rop_reads_wrt_and_checks_the_eval_point_shape():
                                np.dot([0.0, 1.0], np.full((2, 2), 2.0)))
     with pytest.raises(AssertionError, match=r"V has shape \(3, 2\).*\(2, 2\)"):
         f(np.ones((2, 2)), np.ones((3, 2)), [0.0, 1.0])
+
+
+def test_rop_of_an_output_with_a_broadcastable_dimension():
+    """zeros_like keeps the broadcastable pattern, so Rop can stand zeros in for the output
+    gradient of a keepdims result (fuzz: seed 102, graph 132 on c)."""
+    x = T.dmatrix("x")
+    assert T.zeros_like(T.sum(x, axis=1, keepdims=True)).broadcastable == (False, True)
+    out = T.var(x, axis=1, keepdims=True)
+    v = T.dmatrix("v")
+    f = theano.function([x, v], gradient.Rop(out, x, v))
+    xv, vv = np.array([[1.0, 2.0, 4.0]]), np.array([[0.5, -1.0, 2.0]])
+    eps = 1e-6
+    fd = (np.var(xv + eps * vv, axis=1, keepdims=True)
+          - np.var(xv - eps * vv, axis=1, keepdims=True)) / (2 * eps)
+    np.testing.assert_allclose(f(xv, vv), fd, rtol=1e-6)

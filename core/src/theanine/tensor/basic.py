@@ -431,7 +431,9 @@ def fill(model: Any, value: Any) -> TensorVariable:
     if not isinstance(value, Variable):
         value = constant(value, dtype=np.result_type(np.dtype(model.dtype), value)
                          if isinstance(value, bool | int | float) else None)
-    return alloc(cast(value, value.dtype), *[model.shape[i] for i in range(model.ndim)])
+    # a broadcastable dimension is 1: the result keeps model's type (Theano's fill did)
+    return alloc(cast(value, value.dtype), *[1 if model.broadcastable[i] else model.shape[i]
+                                             for i in range(model.ndim)])
 
 
 def zeros_like(x: Any, dtype: str | None = None) -> TensorVariable:

@@ -9,7 +9,8 @@ Rules (docs/testing.md says why):
   skips a check the reference makes is exactly this bug class);
 - a compiled function must leave its input arrays unchanged;
 - gradients are outputs like any other; for float64 graphs through smooth ops, the reference
-  gradient is spot-checked against central finite differences.
+  gradient is spot-checked against central finite differences, and so is `Rop` of the
+  differentiated output (a Jacobian-vector product, `rop.jvp_problems`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from theanine.compile.mode import Mode
 from theanine.testing.fuzz.case import Built, Case, build
 from theanine.testing.fuzz.domains import OpSpec, flt
 from theanine.testing.fuzz.reference import evaluate
+from theanine.testing.fuzz.rop import jvp_problems
 
 OPTIMIZERS: tuple[str | None, ...] = ("fast_run", "fast_compile", None)
 REFERENCE = "reference"
@@ -130,17 +132,19 @@ def run_reference(built: Built) -> tuple[list[Any] | None, BaseException | None]
 
 def check_case(case: Case, specs: Mapping[str, OpSpec],
                configs: Sequence[tuple[str, str | None]], fd: bool = True,
-               built: Built | None = None) -> list[Mismatch]:
+               built: Built | None = None, excluded: frozenset[str] = frozenset()
+               ) -> list[Mismatch]:
     """Every disagreement of `case` between the reference and `configs` (at most one per
-    configuration: the first output that differs).  `built`: the case's graph, if at hand."""
+    configuration: the first output that differs).  `built`: the case's graph, if at hand;
+    `excluded`: known defects the checks avoid (see `known.KNOWN_DEFECTS`)."""
     with warnings.catch_warnings():  # NumPy's warnings about empty means, NaNs and casts
         warnings.simplefilter("ignore")
-        return _check_case(case, specs, configs, fd, built)
+        return _check_case(case, specs, configs, fd, built, excluded)
 
 
 def _check_case(case: Case, specs: Mapping[str, OpSpec],
                 configs: Sequence[tuple[str, str | None]], fd: bool,
-                built: Built | None) -> list[Mismatch]:
+                built: Built | None, excluded: frozenset[str]) -> list[Mismatch]:
     def mismatch(backend: str, opt: str | None, kind: str, k: int | None, detail: str):
         dtype = tolerance_dtype(built, built.outputs[k].dtype) if k is not None else ""
         return Mismatch(case.seed, case.index, backend, opt, kind, k, detail, case, "", dtype)
@@ -161,9 +165,11 @@ def _check_case(case: Case, specs: Mapping[str, OpSpec],
         for i, d in _numpy_oracle(case, built, specs):
             found.append(mismatch(REFERENCE, None, "numpy", None, d))
             found[-1].step = i
-        if fd and case.grad is not None:
+        if fd and case.grad is not None and _fd_applies(case, built, specs):
             found += [mismatch(REFERENCE, None, "finite-difference", k, d)
                       for k, d in _finite_differences(case, built, specs, want)]
+            found += [mismatch(REFERENCE, None, "jvp", None, d)
+                      for d in jvp_problems(case, specs, excluded)]
     for backend, opt in configs:
         problem = _check_config(built, backend, opt, want, ref_exc)
         if problem is not None:
@@ -257,14 +263,19 @@ def fd_direction(case: Case, j: int, shape: tuple[int, ...]) -> np.ndarray:
     return np.random.default_rng([case.seed, case.index, j]).standard_normal(shape)
 
 
+def _fd_applies(case: Case, built: Built, specs: Mapping[str, OpSpec]) -> bool:
+    """Finite differences are meaningful: smooth ops only, and everything computed in
+    float64 (a float32 operand or intermediate, `sum(x, dtype='float32')`, loses the
+    precision central differences need)."""
+    return all(specs[op].smooth for op in case.ops()) and \
+        tolerance_dtype(built, "float64") == "float64"
+
+
 def _finite_differences(case: Case, built: Built, specs: Mapping[str, OpSpec],
                         want: list[Any]) -> list[tuple[int, str]]:
     """Directional central differences of the cost against the reference gradient, for
     float64 inputs of graphs made of smooth ops only."""
     assert case.grad is not None
-    if not all(specs[op].smooth for op in case.ops()) or any(
-            case.nodes[i].dtype in ("float16", "float32", "complex128") for i in case.leaves()):
-        return []  # kinks, or precision lost in a lower-precision operand
     cost_case = Case(case.seed, case.index, case.nodes, [case.grad[0]])
     cost_built = build(cost_case, specs)
     base = {v: leaf.value for v, leaf in zip(cost_built.inputs, cost_built.leaves)}

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from theanine.testing.fuzz.case import Case, Leaf, Step, build, to_code
+from theanine.testing.fuzz.case import Case, Leaf, Step, build, name_of, to_code
 from theanine.testing.fuzz.check import (
     FD_EPS,
     FD_TOL,
@@ -24,13 +24,14 @@ from theanine.testing.fuzz.check import (
 )
 from theanine.testing.fuzz.domains import OpSpec
 from theanine.testing.fuzz.reference import evaluate
+from theanine.testing.fuzz.rop import jvp_lines
 
 MAX_TRIES = 300
 
 
 def _fails(case: Case, specs: Mapping[str, OpSpec], target: Mismatch) -> Mismatch | None:
     configs = [] if target.backend == REFERENCE else [(target.backend, target.optimizer)]
-    for m in check_case(case, specs, configs, fd=target.kind == "finite-difference"):
+    for m in check_case(case, specs, configs, fd=target.kind in ("finite-difference", "jvp")):
         if m.kind == target.kind and m.backend == target.backend:
             return m
     return None
@@ -117,7 +118,7 @@ def _smaller_leaves(case: Case, i: int, leaf: Leaf) -> Iterator[Case]:
             yield with_leaf(replace(leaf, value=rounded.astype(leaf.value.dtype)))
 
 
-def _comparison(m: Mismatch) -> list[str]:
+def _comparison(m: Mismatch, specs: Mapping[str, OpSpec]) -> list[str]:
     k = m.output
     call = ["got = f(*values)"]
     if m.kind == "missing-error":
@@ -134,6 +135,10 @@ def _comparison(m: Mismatch) -> list[str]:
         if m.kind == "type":
             return lines + [f"assert want[{k}].dtype == outputs[{k}].dtype, "
                             f"(want[{k}].dtype, outputs[{k}].type)"]
+        if m.kind == "jvp":
+            return jvp_lines(m.case)
+        if m.kind == "numpy":
+            return _numpy_lines(m, specs)
         return lines + _fd_lines(m)
     if m.kind in ("compile-error", "unexpected-error"):
         return lines + call + ["# the line above raises; the reference computes `want`"]
@@ -155,6 +160,24 @@ def _comparison(m: Mismatch) -> list[str]:
                     f"want[{k}], 0)), initial=0)))",
                     f"np.testing.assert_allclose(got[{k}], want[{k}], rtol={rtol}, "
                     f"atol={atol} * scale, equal_nan=True)"]
+
+
+def _numpy_lines(m: Mismatch, specs: Mapping[str, OpSpec]) -> list[str]:
+    """Step `m.step`'s perform against the NumPy expression its spec declares."""
+    assert m.step is not None
+    step = m.case.nodes[m.step]
+    assert isinstance(step, Step)
+    args = ", ".join(name_of(m.case, a) for a in step.args)
+    names = [f"a{k}" for k in range(len(step.args))]
+    expr = specs[step.op].render(names, step.params, numpy=True)
+    return ["from theanine.testing.fuzz.check import _diff",
+            "from theanine.testing.fuzz.domains import flt",
+            "base = dict(zip(inputs, values))",
+            f"{', '.join(names)}, = reference([{args}], base)",
+            f"expected = {expr}",
+            f"got = reference([{name_of(m.case, m.step)}], base)[0]",
+            "problem = _diff(expected, got, str(np.asarray(expected).dtype))",
+            "assert problem is None, (problem, flt)"]
 
 
 def _fd_lines(m: Mismatch) -> list[str]:
@@ -190,4 +213,4 @@ def reproducer(m: Mismatch, specs: Mapping[str, OpSpec]) -> str:
     if m.backend != REFERENCE:
         body.append(f"f = theano.function(inputs, outputs, mode=theano.Mode("
                     f"backend={m.backend!r}, optimizer={opt}), on_unused_input='ignore')")
-    return "\n".join(head + body + _comparison(m)) + "\n"
+    return "\n".join(head + body + _comparison(m, specs)) + "\n"

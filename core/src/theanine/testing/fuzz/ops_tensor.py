@@ -1,5 +1,6 @@
 """The fuzz table's structured part: reductions, products, indexing, joins, shape ops,
-nnet, cumulative ops, sort and linear algebra.  Each sampler sizes its further arguments from
+softmax and cross-entropies, cumulative ops, sort and diagonals (more nnet, linear algebra and
+extra ops: ops_nnet, ops_linalg, ops_extra).  Each sampler sizes its further arguments from
 the real shape of the first one, so the graphs it builds are valid (or deliberately not)."""
 
 from __future__ import annotations
@@ -283,19 +284,6 @@ def _categorical_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
     return [coding, ctx.fresh(ctx.dtype(coding), (rows, cols), domain="prob")], {}
 
 
-def _square_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
-    n = int(ctx.rng.integers(1, 4))
-    x = ctx.fresh(ctx.choice(("float32", "float64")), (n, n), domain="small")
-    ctx.values[x] += 3 * np.eye(n, dtype=ctx.dtype(x))
-    return [x], {}
-
-
-def _solve_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
-    (a,), _ = _square_sample(ctx)
-    n = ctx.shape(a)[0]
-    return [a, ctx.fresh(ctx.dtype(a), (n,) if ctx.chance(0.5) else (n, 2))], {}
-
-
 def _softmax_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
     x = ctx.pick(FLOATS, (1, 3))
     return [x], {"axis": int(ctx.rng.integers(-ctx.ndim(x), ctx.ndim(x)))}
@@ -394,10 +382,6 @@ def tensor_specs() -> list[OpSpec]:
                differentiable=False, **nd, numpy="np.argsort({0}, axis={axis})"),
         OpSpec("diag", "T.diag({0})", sample=_vector_or_matrix, weight=0.5, numpy='np.diag({0})'),
         OpSpec("trace", "T.trace({0})", sample=_matrix_sample, weight=0.5, numpy='np.trace({0})'),
-        OpSpec("det", "T.nlinalg.det({0})", dtypes=F, sample=_square_sample, weight=0.5),
-        OpSpec("matrix_inverse", "T.nlinalg.matrix_inverse({0})", dtypes=F,
-               sample=_square_sample, weight=0.5),
-        OpSpec("solve", "T.nlinalg.solve({0}, {1})", 2, F, sample=_solve_sample, weight=0.5),
         OpSpec("cost_sum", "T.sum({0})", dtypes=F, sample=_cost_sample, weight=0),
         OpSpec("cost_sqr", "T.sum(T.sqr({0}))", dtypes=F, sample=_cost_sample, weight=0),
     ]

@@ -85,7 +85,8 @@ def run_fuzz(seed: int, n_graphs: int | None = None, backends: Sequence[str] | N
         report.graphs += 1
         report.gradients += case.grad is not None
         report.coverage.update(set(case.ops()))
-        found = check_case(case, specs, report.configurations, fd=fd, built=built)
+        found = check_case(case, specs, report.configurations, fd=fd, built=built,
+                           excluded=frozenset(excluded))
         report.checks += len(report.configurations)
         report.raising += case.raises
         report.found += len(found)
