@@ -24,6 +24,7 @@ from typing import Any
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
 from theanine.graph.fg import FunctionGraph
+from theanine.link.backend import NodeHook
 from theanine.link.python import PythonBackend
 from theanine_c.build import Library, Source, build_all, unit_key
 from theanine_c.plan import NativePlan
@@ -169,12 +170,15 @@ class CBackend:
         except Unsupported as exc:
             return "fallback", op.python_thunk(node), str(exc)
 
-    def _plans(self, fgraph: FunctionGraph) -> tuple[dict[Apply, Any], CompileReport]:
+    def _plans(self, fgraph: FunctionGraph, hooked: bool = False
+               ) -> tuple[dict[Apply, Any], CompileReport]:
+        """`hooked`: a debugging mode looks at every node's outputs, so no reduction takes
+        over its producer (whose thunk would hand on operands, not values)."""
         from theanine.config import config
 
         report = CompileReport()
         plans: dict[Apply, Any] = {}
-        fused = self._fused_reductions(fgraph)
+        fused = {} if hooked else self._fused_reductions(fgraph)
         for node in fgraph.toposort():
             if node in fused:
                 how, what, why = fused[node]
@@ -224,20 +228,21 @@ class CBackend:
 
     # -- linking ------------------------------------------------------------------------
 
-    def link(self, fgraph: FunctionGraph) -> Any:
+    def link(self, fgraph: FunctionGraph, node_hook: NodeHook | None = None) -> Any:
+        """The graph's program; `node_hook` as for the Python backend (debugging modes)."""
         from theanine.config import config
 
         if config.tiered and config.impl_fallback in ("allow", "fallback") and not probed():
-            return self._link_in_background(fgraph)
-        plans, report = self._plans(fgraph)
+            return self._link_in_background(fgraph, node_hook)
+        plans, report = self._plans(fgraph, node_hook is not None)
         sources = _unique_sources(plans.values())
         if config.tiered and sources and not self._all_cached(sources):
-            program = TieredProgram(PythonBackend().link(fgraph), report)
+            program = TieredProgram(PythonBackend().link(fgraph, node_hook), report)
             report.tier = "python (compiling)"
 
             def finish() -> None:
                 try:
-                    program._swap(self._native(fgraph, plans, sources, report))
+                    program._swap(self._native(fgraph, plans, sources, report, node_hook))
                 except BaseException as exc:  # keep running on the Python program
                     program.error = exc
                     report.tier = f"python (native build failed: {exc})"
@@ -245,22 +250,23 @@ class CBackend:
 
             threading.Thread(target=finish, name="theanine-c-build", daemon=True).start()
             return program
-        native = self._native(fgraph, plans, sources, report)
+        native = self._native(fgraph, plans, sources, report, node_hook)
         native.report = report
         return native
 
-    def _link_in_background(self, fgraph: FunctionGraph) -> TieredProgram:
+    def _link_in_background(self, fgraph: FunctionGraph, node_hook: NodeHook | None
+                            ) -> TieredProgram:
         """The first function of a cold cache: nothing native can be at hand, so even the
         compiler's probe and the planning run behind the Python program."""
         report = CompileReport(tier="python (compiling)")
-        program = TieredProgram(PythonBackend().link(fgraph), report)
+        program = TieredProgram(PythonBackend().link(fgraph, node_hook), report)
 
         def finish() -> None:
             try:
-                plans, planned = self._plans(fgraph)
+                plans, planned = self._plans(fgraph, node_hook is not None)
                 report.nodes = planned.nodes
                 sources = _unique_sources(plans.values())
-                program._swap(self._native(fgraph, plans, sources, report))
+                program._swap(self._native(fgraph, plans, sources, report, node_hook))
             except BaseException as exc:  # keep running on the Python program
                 program.error = exc
                 report.tier = f"python (native build failed: {exc})"
@@ -282,7 +288,8 @@ class CBackend:
         return True
 
     def _native(self, fgraph: FunctionGraph, plans: dict[Apply, Any],
-                sources: Sequence[Source], report: CompileReport) -> Any:
+                sources: Sequence[Source], report: CompileReport,
+                node_hook: NodeHook | None = None) -> Any:
         libs = dict(zip(sources, build_all(self.toolchain, sources)))
         keep = [lib for lib in libs.values() if isinstance(lib, Library)]
         thunks: dict[Apply, Any] = {}
@@ -297,7 +304,7 @@ class CBackend:
                 thunks[node] = node.op.python_thunk(node)
                 continue
             thunks[node] = what.make_thunk(loaded)
-        program = _WithThunks(thunks).link(fgraph)
+        program = _WithThunks(thunks).link(fgraph, node_hook)
         program.libraries = keep  # the kernels stay loaded while the program lives
         return program
 

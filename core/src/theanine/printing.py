@@ -1,5 +1,6 @@
 """Human-readable graphs: `pp`/`pprint` (infix expression), `debugprint` (indented tree) and
-`pydotprint` (a picture through graphviz's `dot`, from the DOT text `graph_to_dot` writes).
+`pydotprint` (a picture through graphviz's `dot`, from the DOT text `graph_to_dot` writes);
+and Theano's `Print` Op, which prints a value as it flows through a compiled function.
 
 Both follow Theano's formats so that tutorial output reads the same: `pp` parenthesizes every
 binary operation (`((x + y) * 2.0)`) and prints scalar constants as their value;
@@ -11,9 +12,11 @@ do not hit Python's recursion limit.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from theanine.graph.basic import Apply, Constant, Variable
+from theanine.graph.op import Op
 
 _ATOM = 100  # precedence of names, constants, calls and parenthesized binary operations
 
@@ -353,3 +356,53 @@ def _run_dot(command: list[str], source: str) -> bytes:
         raise RuntimeError(f"pydotprint: `{' '.join(command)}` failed (exit status "
                            f"{done.returncode}): {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
+
+
+def _print_fn(op: Print, value: Any) -> None:
+    """Theano's output format: one `message attr = value` line per attribute."""
+    for attr in op.attrs:
+        shown = getattr(value, attr)
+        print(op.message, attr, "=", shown() if callable(shown) else shown)
+
+
+class Print(Op):
+    """`Print(message, attrs=('__str__',))(x)`: `x` itself, printing `message` and the given
+    attributes of its value (e.g. `attrs=('shape',)`) every time it is computed.
+
+    The rewriters keep it: it is not foldable (so a constant input is still printed at run
+    time), fusion only takes elementwise nodes, and merging only joins equal Prints of the same
+    value.  Its gradient is the identity.  `global_fn(op, value)` replaces the printing."""
+
+    __props__ = ("message", "attrs", "global_fn")
+    view_map = {0: [0]}
+    foldable = False
+
+    def __init__(self, message: str = "", attrs: Sequence[str] = ("__str__",),
+                 global_fn: Callable[[Print, Any], None] = _print_fn):
+        if isinstance(attrs, str) or not all(isinstance(a, str) for a in attrs):
+            raise TypeError(f"Print({message!r}): attrs must be a sequence of attribute names "
+                            f"such as ('shape',), got {attrs!r}")
+        self.message = message
+        self.attrs = tuple(attrs)
+        self.global_fn = global_fn
+
+    def __str__(self) -> str:
+        return f"Print{{{self.message!r}}}"
+
+    def make_node(self, x: Any) -> Apply:
+        from theanine.tensor.basic import as_tensor_variable  # tensor is the higher layer
+
+        x = x if isinstance(x, Variable) else as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list[Any]]
+                ) -> None:
+        self.global_fn(self, inputs[0])
+        output_storage[0][0] = inputs[0]
+
+    def grad(self, inputs: Sequence[Variable], output_grads: Sequence[Variable]
+             ) -> list[Variable | None]:
+        return list(output_grads)
+
+    def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        return input_shapes

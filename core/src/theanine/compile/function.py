@@ -21,7 +21,7 @@ from theanine.compile.sharedvalue import SharedVariable
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
 from theanine.graph.fg import FunctionGraph
-from theanine.link.backend import select_backend
+from theanine.link.backend import link_program, select_backend
 from theanine.rewriting import rewrite_graph
 
 
@@ -308,7 +308,7 @@ class FunctionMaker:
             borrowed = [fgraph.inputs[inputs.index(v)] for v in borrowed]
         self.fgraph = fgraph
         self.borrowed = list(borrowed)
-        self.program = self.backend.link(fgraph)
+        self.program = link_program(self.backend, fgraph, mode.node_hook)
         self.aliased_outputs = _aliased_outputs(fgraph, set(self.borrowed))
 
 

@@ -3,6 +3,10 @@
 Theano's API on top: `Mode(linker, optimizer)`, `mode.including(*tags)` / `excluding` /
 `requiring` (each a new Mode), the predefined names `FAST_RUN` / `FAST_COMPILE`, and the mode
 names `function(mode=...)` accepts as strings (`predefined_modes`).
+
+A debugging mode defines `node_hook(i, node, thunk) -> thunk`; the compiler then links with it
+(`link.backend.link_program`), so every node's thunk runs through the hook.  Plain modes have no
+hook, and their programs are exactly what the backend links.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ class Mode:
     for `config.backend`; `including` / `excluding` / `requiring`: rewrite names or tags to
     add, to refuse, and that every selected rewrite must carry.
     """
+
+    #: `node_hook(i, node, thunk) -> thunk` in debugging modes (see `link.backend.NodeHook`)
+    node_hook: Any = None
 
     def __init__(self, linker: str | None = None, optimizer: str | None = "default",
                  backend: str | None = None, including: tuple[str, ...] = (),

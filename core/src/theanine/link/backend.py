@@ -1,15 +1,21 @@
-"""The Backend protocol, and choosing a backend by name or by speed."""
+"""The Backend protocol, choosing a backend by name or by speed, and the per-node hook seam
+that debugging modes (NanGuardMode, MonitorMode, DebugMode) use."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from theanine.graph.basic import Apply
 from theanine.graph.fg import FunctionGraph
 
 #: A linked program: takes the values of `fgraph.inputs` in order and returns the values of
 #: `fgraph.outputs` in order.
 Program = Callable[..., Sequence[Any]]
+#: One node's computation: takes its input values, returns its output values.
+Thunk = Callable[..., Sequence[Any]]
+#: `hook(i, node, thunk) -> thunk`: wraps the thunk of node `i` of `fgraph.toposort()`.
+NodeHook = Callable[[int, Apply, Thunk], Thunk]
 
 
 @runtime_checkable
@@ -31,8 +37,24 @@ class Backend(Protocol):
         ...
 
     def link(self, fgraph: FunctionGraph) -> Program:
-        """Turn a rewritten graph into something that runs."""
+        """Turn a rewritten graph into something that runs.  A backend that can run a
+        debugging mode also takes `node_hook: NodeHook | None` (see `link_program`)."""
         ...
+
+
+def link_program(backend: Backend, fgraph: FunctionGraph, node_hook: NodeHook | None = None
+                 ) -> Program:
+    """`backend.link(fgraph)`, with every node's thunk run through `node_hook` when a debugging
+    mode gives one (a backend that can run debugging modes takes `node_hook=` in `link`)."""
+    if node_hook is None:
+        return backend.link(fgraph)
+    import inspect
+
+    if "node_hook" not in inspect.signature(backend.link).parameters:
+        raise TypeError(f"backend {backend.name!r} cannot run a debugging mode (NanGuardMode, "
+                        "MonitorMode, DebugMode): its link() takes no node_hook; use "
+                        "backend='python' or 'c'")
+    return backend.link(fgraph, node_hook=node_hook)  # type: ignore[call-arg]
 
 
 def select_backend(name: str | None = None) -> Backend:

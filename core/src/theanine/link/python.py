@@ -18,6 +18,7 @@ import numpy as np
 from theanine.graph.basic import Apply, Constant, Variable, eager_nodes
 from theanine.graph.fg import FunctionGraph
 from theanine.hookspecs import hookimpl
+from theanine.link.backend import NodeHook, Program
 
 
 class NodeError(Exception):
@@ -31,14 +32,19 @@ def _describe_value(v: Any) -> str:
     return type(v).__name__
 
 
-def _context(node: Apply, values: list[Any]) -> list[str]:
-    """Lines naming the failing computation (the user's expression for a fused node, whose
-    Composite the user never wrote) and what each input was given."""
+def describe_node(node: Apply) -> str:
+    """How errors name a node: the user's expression for a fused node (whose Composite the
+    user never wrote), else the node itself."""
     source = node.tag.get("source")
     if source is not None:
-        lines = [f"  in {source} (fused into one elementwise node)"]
-    else:
-        lines = [f"  while computing {node}"]
+        return f"{source} (fused into one elementwise node)"
+    return str(node)
+
+
+def node_context(node: Apply, values: list[Any]) -> list[str]:
+    """Lines naming the failing computation and what each input was given."""
+    verb = "in" if node.tag.get("source") is not None else "while computing"
+    lines = [f"  {verb} {describe_node(node)}"]
     for var, val in zip(node.inputs, values):
         lines.append(f"    input {var}: expected {var.type}, got {_describe_value(val)}")
     return lines
@@ -94,7 +100,7 @@ def _node_failure(exc: BaseException, node: Apply, values: list[Any]) -> BaseExc
     even when its constructor takes other arguments) and a message that adds the context.
     None when `exc` itself was annotated instead (a MemoryError is never copied; a type that
     cannot be rebuilt gets the context as a note): the caller then re-raises `exc`."""
-    lines = _context(node, values)
+    lines = node_context(node, values)
     sub = None if isinstance(exc, MemoryError) else _with_context_type(type(exc))
     if sub is not None:
         try:
@@ -137,8 +143,11 @@ class PythonBackend:
             return impl(node)
         return node.op.python_thunk(node)
 
-    def link(self, fgraph: FunctionGraph):
-        writer = _ProgramWriter(fgraph, self.thunk_for)
+    def link(self, fgraph: FunctionGraph, node_hook: NodeHook | None = None) -> Program:
+        """The graph's program; `node_hook(i, node, thunk) -> thunk` (a debugging Mode's),
+        when given, wraps the thunk of every node, `i` being its index in
+        `fgraph.toposort()`."""
+        writer = _ProgramWriter(fgraph, self.thunk_for, node_hook)
         lines, line_nodes, env = writer.write()
 
         def fail(exc: BaseException, local_vars: dict[str, Any]) -> None:
@@ -184,7 +193,7 @@ class _ProgramWriter:
     `if v is _UNSET:` (its outputs start as `_UNSET`), so no node runs twice or needlessly.
     """
 
-    def __init__(self, fgraph: FunctionGraph, thunk_for: Any):
+    def __init__(self, fgraph: FunctionGraph, thunk_for: Any, node_hook: NodeHook | None = None):
         self.fgraph = fgraph
         self.order = fgraph.toposort()
         self.ids = {node: n for n, node in enumerate(self.order)}
@@ -193,7 +202,10 @@ class _ProgramWriter:
         self.env: dict[str, Any] = {"_UNSET": _UNSET}
         for node in self.order:
             if node not in self.branches:
-                self.env[f"t{self.ids[node]}"] = thunk_for(node)
+                thunk = thunk_for(node)
+                if node_hook is not None:  # no cost at all to a program without one
+                    thunk = node_hook(self.ids[node], node, thunk)
+                self.env[f"t{self.ids[node]}"] = thunk
         self.names: dict[Variable, str] = {inp: f"i{k}" for k, inp in enumerate(fgraph.inputs)}
         for node in self.order:
             for j, out in enumerate(node.outputs):

@@ -1,4 +1,4 @@
-"""Theano 1.0's config flags that ported code sets but that mean nothing in theanine.
+"""Theano 1.0's config flags that ported code sets, most of which mean nothing in theanine.
 
 Each is declared with Theano's default and choices, so reading it gives what Theano gave and a
 wrong value is still refused; setting it (from THEANO_FLAGS, THEANINE_FLAGS or by assignment)
@@ -39,7 +39,7 @@ def _not_cpu(value: Any) -> bool:
 
 _BOOL, _S = bool, str
 # (name, default, convert, choices, why it has no effect, which values have no effect)
-_FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str,
+_FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str | None,
                    Callable[[Any], bool] | None]] = [
     ("device", "cpu", _device, None, _GPU, _not_cpu),
     ("init_gpu_device", "", _S, None, _GPU, bool),
@@ -131,15 +131,15 @@ _FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str,
     ("numpy.seterr_all", "ignore", _S, ("ignore", "warn", "raise", "call", "print", "log",
                                         "None"),
      "theanine leaves NumPy's error handling as you set it", None),
-    ("DebugMode.check_c", True, _BOOL, None, _DEBUG, None),
-    ("DebugMode.check_py", True, _BOOL, None, _DEBUG, None),
-    ("DebugMode.check_finite", True, _BOOL, None, _DEBUG, None),
+    ("DebugMode.check_c", True, _BOOL, None, None, None),
+    ("DebugMode.check_py", True, _BOOL, None, None, None),
+    ("DebugMode.check_finite", True, _BOOL, None, None, None),
     ("DebugMode.check_strides", 0, int, None, _DEBUG, None),
     ("DebugMode.patience", 10, int, None, _DEBUG, None),
     ("DebugMode.warn_input_not_reused", True, _BOOL, None, _DEBUG, None),
-    ("NanGuardMode.nan_is_error", True, _BOOL, None, _DEBUG, None),
-    ("NanGuardMode.inf_is_error", True, _BOOL, None, _DEBUG, None),
-    ("NanGuardMode.big_is_error", True, _BOOL, None, _DEBUG, None),
+    ("NanGuardMode.nan_is_error", True, _BOOL, None, None, None),
+    ("NanGuardMode.inf_is_error", True, _BOOL, None, None, None),
+    ("NanGuardMode.big_is_error", True, _BOOL, None, None, None),
     ("NanGuardMode.action", "raise", _S, ("raise", "warn", "pdb"), _DEBUG, None),
     ("warn.ignore_bug_before", "0.9", _S, None, _OLD_BUG, None),
 ] + [(f"warn.{bug}", True, _BOOL, None, _OLD_BUG, None) for bug in (
@@ -149,7 +149,8 @@ _FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str,
 
 
 def add_theano_flags(config: Any) -> None:
-    """Declare every flag of the table on `config`."""
+    """Declare every flag of the table on `config` (a flag without a reason works: the debugging
+    modes read it)."""
     for name, default, convert, choices, why, noop_if in _FLAGS:
-        config.add(name, f"Theano's {name}; no effect here: {why}", default, convert,
-                   choices, noop=why, noop_if=noop_if)
+        doc = f"Theano's {name}" + (f"; no effect here: {why}" if why else "")
+        config.add(name, doc, default, convert, choices, noop=why, noop_if=noop_if)

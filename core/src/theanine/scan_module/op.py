@@ -251,6 +251,7 @@ class Scan(Op):
         """The loop for `node`, with the inner graph linked once by `backend`, or as the
         loop's own `mode` says (`scan(mode=...)`): its rewrites, if the outer function's did
         not run them, and its backend."""
+        from theanine.link.backend import link_program, select_backend
         from theanine.scan_module.loop import compile_loop
 
         inner, mode = self.inner, self.info.mode
@@ -258,10 +259,9 @@ class Scan(Op):
             if not self.info.rewritten:
                 inner = rewrite_as(mode, inner.clone())
             if mode.backend is not None:
-                from theanine.link.backend import select_backend
-
                 backend = select_backend(mode.backend)
-        return compile_loop(self, node, backend.link(inner))
+        hook = mode.node_hook if mode is not None else None
+        return compile_loop(self, node, link_program(backend, inner, hook))
 
     def python_thunk(self, node: Apply) -> Any:
         from theanine.link.python import BACKEND
