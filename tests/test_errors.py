@@ -322,3 +322,13 @@ def test_allow_input_downcast_false_refuses_lossy_python_floats():
     with pytest.raises(TypeError, match=r"'x' expected dtype float32"):
         strict(0.1)  # not representable in float32
     assert theano.function([x], x * 2)(0.1) == np.float32(0.1) * 2  # default: Theano's rule
+
+
+def test_float64_data_for_a_float32_input_says_how_theano_code_runs():
+    """Ported code feeds float64 arrays to T.vector(): the error says which flag gives
+    Theano's default floatX."""
+    x = T.fvector("x")
+    f = theano.function([x], x * 2)
+    with pytest.raises(TypeError, match=r"expected dtype float32 but got float64.*"
+                                        r"THEANINE_FLAGS=floatX=float64"):
+        f(np.ones(2))

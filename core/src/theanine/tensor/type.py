@@ -100,10 +100,14 @@ class TensorType(Type):
                                 f"{describe_value(value)}")
             if allow_downcast or np.can_cast(arr.dtype, target, "safe"):
                 return arr.astype(target)
+            hint = ""
+            if self.dtype == "float32" and arr.dtype == np.float64:
+                hint = (" (code written for Theano's default floatX=float64 runs with "
+                        "THEANINE_FLAGS=floatX=float64; this project's default is float32)")
             raise TypeError(
                 f"{what} expected dtype {self.dtype} but got {arr.dtype}; casting would lose "
                 f"precision. Cast the value (value.astype('{self.dtype}')) or pass "
-                "allow_input_downcast=True to theanine.function")
+                f"allow_input_downcast=True to theanine.function{hint}")
         try:
             raw = np.asarray(value)
         except Exception as exc:
