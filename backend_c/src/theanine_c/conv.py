@@ -362,10 +362,7 @@ def conv_plan(node: Apply, renderer: CRenderer) -> NativePlan:
             img = np.ascontiguousarray(img, dtype=d)
             kern = np.asarray(kern, dtype=d)
             _check_rank(op, (img, kern), node)
-            op._check_hint(img, op.imshp, node.inputs[0], "the input")
-            op._check_hint(kern, op.kshp, node.inputs[1], "the filters")
-            op._check_pair(img.shape, kern.shape, f"the input {node.inputs[0]}",
-                           f"the filters {node.inputs[1]}")
+            op.check_operands(node, img, kern)
             shape = tuple(get_conv_output_shape(img.shape, kern.shape, op.border_mode,
                                                 op.subsample, op.filter_dilation))
             if 0 in shape or 0 in kern.shape[1:]:
@@ -396,16 +393,7 @@ def conv_grad_weights_plan(node: Apply, renderer: CRenderer) -> NativePlan:
             top = np.ascontiguousarray(top, dtype=d)
             shape = np.asarray(shape)
             _check_rank(op, (img, top), node)
-            op._check_length(shape, node.inputs[2])
-            g = op.num_groups
-            if img.shape[1] % g:
-                raise ValueError(f"{op.what}: the input {node.inputs[0]} has {img.shape[1]} "
-                                 f"channels, not divisible by num_groups={g}")
-            kshape = (top.shape[1], img.shape[1] // g, *(int(s) for s in shape))
-            op._check_hint(img, op.imshp, node.inputs[0], "the input")
-            op._check_pair(img.shape, kshape, f"the input {node.inputs[0]}",
-                           "the filters being differentiated")
-            op._check_top(top, img.shape, kshape, node.inputs[1])
+            kshape = op.filter_shape(node, img, top, shape)
             if 0 in kshape or top.size == 0:
                 return (np.zeros(kshape, d),)
             p = _params(op, img.shape, kshape, top.shape, d.itemsize)
@@ -435,12 +423,7 @@ def conv_grad_inputs_plan(node: Apply, renderer: CRenderer) -> NativePlan:
             top = np.ascontiguousarray(top, dtype=d)
             shape = np.asarray(shape)
             _check_rank(op, (kern, top), node)
-            op._check_length(shape, node.inputs[2])
-            ishape = (top.shape[0], kern.shape[1] * op.num_groups, *(int(s) for s in shape))
-            op._check_hint(kern, op.kshp, node.inputs[0], "the filters")
-            op._check_pair(ishape, kern.shape, "the input being differentiated",
-                           f"the filters {node.inputs[0]}")
-            op._check_top(top, ishape, kern.shape, node.inputs[1])
+            ishape = op.input_shape(node, kern, top, shape)
             gx = np.zeros(ishape, d)
             if 0 in kern.shape or top.size == 0:
                 return (gx,)

@@ -338,12 +338,16 @@ class AbstractConv(BaseAbstractConv):
         bcast = (img.broadcastable[0], kern.broadcastable[0]) + (False,) * self.convdim
         return Apply(self, [img, kern], [TensorType(img.dtype, bcast)()])
 
-    def perform(self, node, inputs, output_storage):
-        img, kern = inputs
+    def check_operands(self, node: Apply, img: Any, kern: Any) -> None:
+        """The run-time checks of the operands' shapes (shared with native impls)."""
         self._check_hint(img, self.imshp, node.inputs[0], "the input")
         self._check_hint(kern, self.kshp, node.inputs[1], "the filters")
         self._check_pair(img.shape, kern.shape, f"the input {node.inputs[0]}",
                          f"the filters {node.inputs[1]}")
+
+    def perform(self, node, inputs, output_storage):
+        img, kern = inputs
+        self.check_operands(node, img, kern)
         output_storage[0][0] = _np_forward(
             img, self._flip(kern), self._pads(kern.shape[2:]), self.subsample,
             self.filter_dilation, self.num_groups)
@@ -374,8 +378,9 @@ class AbstractConv_gradWeights(BaseAbstractConv):
         bcast = (topgrad.broadcastable[1], False) + (False,) * self.convdim
         return Apply(self, [img, topgrad, shape], [TensorType(img.dtype, bcast)()])
 
-    def perform(self, node, inputs, output_storage):
-        img, top, shape = inputs
+    def filter_shape(self, node: Apply, img: Any, top: Any, shape: Any) -> tuple[int, ...]:
+        """The shape of the filters' gradient, after the run-time checks of the operands
+        (shared with native impls)."""
         g = self.num_groups
         self._check_length(shape, node.inputs[2])
         if img.shape[1] % g:
@@ -386,8 +391,13 @@ class AbstractConv_gradWeights(BaseAbstractConv):
         self._check_pair(img.shape, kshape, f"the input {node.inputs[0]}",
                          "the filters being differentiated")
         self._check_top(top, img.shape, kshape, node.inputs[1])
+        return kshape
+
+    def perform(self, node, inputs, output_storage):
+        img, top, shape = inputs
+        kshape = self.filter_shape(node, img, top, shape)
         gw = _np_grad_weights(img, top, kshape[2:], self._pads(kshape[2:]), self.subsample,
-                              self.filter_dilation, g)
+                              self.filter_dilation, self.num_groups)
         output_storage[0][0] = np.ascontiguousarray(self._flip(gw))
 
     def grad(self, inputs, output_grads):
@@ -417,14 +427,20 @@ class AbstractConv_gradInputs(BaseAbstractConv):
         bcast = (topgrad.broadcastable[0], False) + (False,) * self.convdim
         return Apply(self, [kern, topgrad, shape], [TensorType(kern.dtype, bcast)()])
 
-    def perform(self, node, inputs, output_storage):
-        kern, top, shape = inputs
+    def input_shape(self, node: Apply, kern: Any, top: Any, shape: Any) -> tuple[int, ...]:
+        """The shape of the input's gradient, after the run-time checks of the operands
+        (shared with native impls)."""
         self._check_length(shape, node.inputs[2])
         ishape = (top.shape[0], kern.shape[1] * self.num_groups, *(int(s) for s in shape))
         self._check_hint(kern, self.kshp, node.inputs[0], "the filters")
         self._check_pair(ishape, kern.shape, "the input being differentiated",
                          f"the filters {node.inputs[0]}")
         self._check_top(top, ishape, kern.shape, node.inputs[1])
+        return ishape
+
+    def perform(self, node, inputs, output_storage):
+        kern, top, shape = inputs
+        ishape = self.input_shape(node, kern, top, shape)
         output_storage[0][0] = _np_grad_inputs(
             self._flip(kern), top, ishape[2:], self._pads(kern.shape[2:]), self.subsample,
             self.filter_dilation, self.num_groups)
