@@ -182,26 +182,36 @@ class MatrixInverse(Op):
         return [input_shapes[0]]
 
 
+def solve_node(op: Op, a: Any, b: Any) -> Apply:
+    """The node of a solver of a @ x = b (a square matrix, b a vector or a matrix)."""
+    a = _matrix(a, "solve")
+    b = as_tensor_variable(b)
+    if b.ndim not in (1, 2):
+        raise TypeError(f"solve: b must be a vector or a matrix, got {b} ({b.type})")
+    dtype = str(np.result_type(np.dtype(_linalg_dtype(a, "solve")),
+                               np.dtype(_linalg_dtype(b, "solve"))))
+    return Apply(op, [a, b], [TensorType(dtype, b.broadcastable)()])
+
+
+def check_solve_operands(node: Apply, a: Any, b: Any) -> None:
+    """a square, and b with as many rows as a, at run time."""
+    _square(a, node, "solve")
+    if b.shape[0] != a.shape[0]:
+        raise ValueError(f"solve: {node.inputs[0]} has shape {a.shape} but "
+                         f"{node.inputs[1]} has shape {b.shape}: the first dimensions "
+                         "must match")
+
+
 class Solve(Op):
     """x with a @ x = b, for a square matrix a and a vector or matrix b
     (`numpy.linalg.solve`)."""
 
     def make_node(self, a: Any, b: Any) -> Apply:
-        a = _matrix(a, "solve")
-        b = as_tensor_variable(b)
-        if b.ndim not in (1, 2):
-            raise TypeError(f"solve: b must be a vector or a matrix, got {b} ({b.type})")
-        dtype = str(np.result_type(np.dtype(_linalg_dtype(a, "solve")),
-                                   np.dtype(_linalg_dtype(b, "solve"))))
-        return Apply(self, [a, b], [TensorType(dtype, b.broadcastable)()])
+        return solve_node(self, a, b)
 
     def perform(self, node, inputs, output_storage):
         a, b = inputs
-        _square(a, node, "solve")
-        if b.shape[0] != a.shape[0]:
-            raise ValueError(f"solve: {node.inputs[0]} has shape {a.shape} but "
-                             f"{node.inputs[1]} has shape {b.shape}: the first dimensions "
-                             "must match")
+        check_solve_operands(node, a, b)
         try:
             r = np.linalg.solve(a, b)
         except np.linalg.LinAlgError as exc:

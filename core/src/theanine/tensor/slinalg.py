@@ -15,7 +15,14 @@ from theanine.graph.basic import Apply
 from theanine.graph.op import Op
 from theanine.tensor.basic import as_tensor_variable, reshape
 from theanine.tensor.math import _cj, _grad_for, dot, outer
-from theanine.tensor.nlinalg import _linalg_dtype, _matrix, _square, extract_diag
+from theanine.tensor.nlinalg import (
+    _linalg_dtype,
+    _matrix,
+    _square,
+    check_solve_operands,
+    extract_diag,
+    solve_node,
+)
 from theanine.tensor.nlinalg import diag as _diag
 from theanine.tensor.shape_ops import tril, triu
 from theanine.tensor.type import TensorType
@@ -115,20 +122,11 @@ class Solve(Op):
         self.unit_diagonal = bool(unit_diagonal)
 
     def make_node(self, a: Any, b: Any) -> Apply:
-        a = _matrix(a, "solve")
-        b = as_tensor_variable(b)
-        if b.ndim not in (1, 2):
-            raise TypeError(f"solve: b must be a vector or a matrix, got {b} ({b.type})")
-        dtype = str(np.result_type(_linalg_dtype(a, "solve"), _linalg_dtype(b, "solve")))
-        return Apply(self, [a, b], [TensorType(dtype, b.broadcastable)()])
+        return solve_node(self, a, b)
 
     def perform(self, node, inputs, output_storage):
         a, b = inputs
-        _square(a, node, "solve")
-        if b.shape[0] != a.shape[0]:
-            raise ValueError(f"solve: {node.inputs[0]} has shape {a.shape} but "
-                             f"{node.inputs[1]} has shape {b.shape}: the first dimensions "
-                             "must match")
+        check_solve_operands(node, a, b)
         sl = _scipy_linalg()
         try:
             if STRUCTURES[self.A_structure] is None:
