@@ -19,7 +19,7 @@ import importlib.util
 import os
 import statistics
 import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +188,28 @@ def jax_engines(ctx: Context, build: Callable[[Any], Built]) -> list[tuple[str, 
         return []
     jax = ctx.optional("jax")
     return [("jax", build(jax) if jax is not None else "not installed")]
+
+
+def jax_sgd(jax: Any, loss: Callable[..., Any], d: dict[str, Any], params: Sequence[str],
+            learning_rate: float) -> Callable[[], Any]:
+    """A `make()` for the JAX engine of an SGD workload: a jitted step of `loss(params, x, y)`
+    on `d['x']`, `d['y']`, keeping the parameters (named `params` in `d`) on the device."""
+    jnp = jax.numpy
+
+    @jax.jit
+    def train(state, x, y):
+        cost, grads = jax.value_and_grad(loss)(state, x, y)
+        return cost, [v - np.float32(learning_rate) * g for v, g in zip(state, grads)]
+
+    def make():
+        state = [jnp.asarray(d[k]) for k in params]
+
+        def step():
+            cost, state[:] = train(state, d["x"], d["y"])
+            return cost.block_until_ready()
+
+        return step, lambda: [np.asarray(v) for v in state]
+    return make
 
 
 def format_seconds(s: float | None) -> str:

@@ -33,6 +33,7 @@ from harness import (  # noqa: E402
     Context,
     Measurement,
     jax_engines,
+    jax_sgd,
     measure,
     mismatch,
     symbolic_engines,
@@ -237,20 +238,7 @@ def _jax(d: dict[str, np.ndarray]) -> Callable[[Any], Maker]:
             h3 = jnp.tanh(h2.reshape(BATCH, -1) @ W2 + b2)
             return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(h3 @ W3 + b3, axis=1), axis=1))
 
-        @jax.jit
-        def train(params, x, y):
-            cost, grads = jax.value_and_grad(loss)(params, x, y)
-            return cost, [v - np.float32(LEARNING_RATE) * g for v, g in zip(params, grads)]
-
-        def make():
-            state = [jnp.asarray(d[k]) for k in PARAMS]
-
-            def step():
-                cost, state[:] = train(state, d["x"], d["y"])
-                return cost.block_until_ready()
-
-            return step, lambda: [np.asarray(v) for v in state]
-        return make
+        return jax_sgd(jax, loss, d, PARAMS, LEARNING_RATE)
     return build
 
 

@@ -14,7 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness import Context, Measurement, jax_engines, measure, mismatch, symbolic_engines
+from harness import (
+    Context,
+    Measurement,
+    jax_engines,
+    jax_sgd,
+    measure,
+    mismatch,
+    symbolic_engines,
+)
 
 NAME = "mlp_step"
 DESCRIPTION = "SGD step of an MLP 784-500-10 (tanh, softmax cross-entropy), batch 128, float32"
@@ -94,20 +102,7 @@ def _jax(d: dict[str, np.ndarray]) -> Callable[[Any], Maker]:
             h = jnp.tanh(x @ W1 + b1)
             return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(h @ W2 + b2, axis=1), axis=1))
 
-        @jax.jit
-        def train(params, x, y):
-            cost, grads = jax.value_and_grad(loss)(params, x, y)
-            return cost, [v - np.float32(LEARNING_RATE) * g for v, g in zip(params, grads)]
-
-        def make():
-            state = [jnp.asarray(d[k]) for k in PARAMS]
-
-            def step():
-                cost, state[:] = train(state, d["x"], d["y"])
-                return cost.block_until_ready()
-
-            return step, lambda: [np.asarray(v) for v in state]
-        return make
+        return jax_sgd(jax, loss, d, PARAMS, LEARNING_RATE)
     return build
 
 
