@@ -7,6 +7,8 @@ computation: nothing to compile), or raise `Unsupported` to fall back to `perfor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from importlib import import_module
 from typing import Any
 
 from theanine.hookspecs import hookimpl
@@ -18,22 +20,15 @@ def theanine_register_backends(register: Any) -> None:
     register(BACKEND)
 
 
-def _elemwise(node: Any) -> Any:
-    from theanine_c.elemwise import elemwise_plan
+def _rendered(module: str, plan: str) -> Callable[[Any], Any]:
+    """The impl `theanine_c.<module>.<plan>(node, renderer)`, its module imported on first
+    use (so that registering impls loads no code generator)."""
 
-    return elemwise_plan(node, BACKEND.renderer)
+    def impl(node: Any) -> Any:
+        return getattr(import_module(f"theanine_c.{module}"), plan)(node, BACKEND.renderer)
 
-
-def _reduce(node: Any) -> Any:
-    from theanine_c.reduce import reduce_plan
-
-    return reduce_plan(node, BACKEND.renderer)
-
-
-def _argmax(node: Any) -> Any:
-    from theanine_c.argmax import argmax_plan
-
-    return argmax_plan(node, BACKEND.renderer)
+    impl.__name__ = impl.__qualname__ = plan
+    return impl
 
 
 def _dot(node: Any) -> Any:
@@ -48,54 +43,6 @@ def _gemm(node: Any) -> Any:
     return gemm_impl(node)
 
 
-def _softmax(node: Any) -> Any:
-    from theanine_c.nnet import softmax_plan
-
-    return softmax_plan(node, BACKEND.renderer)
-
-
-def _softmax_grad(node: Any) -> Any:
-    from theanine_c.nnet import softmax_grad_plan
-
-    return softmax_grad_plan(node, BACKEND.renderer)
-
-
-def _alloc(node: Any) -> Any:
-    from theanine_c.alloc import alloc_plan
-
-    return alloc_plan(node, BACKEND.renderer)
-
-
-def _conv(node: Any) -> Any:
-    from theanine_c.conv import conv_plan
-
-    return conv_plan(node, BACKEND.renderer)
-
-
-def _conv_grad_weights(node: Any) -> Any:
-    from theanine_c.conv import conv_grad_weights_plan
-
-    return conv_grad_weights_plan(node, BACKEND.renderer)
-
-
-def _conv_grad_inputs(node: Any) -> Any:
-    from theanine_c.conv import conv_grad_inputs_plan
-
-    return conv_grad_inputs_plan(node, BACKEND.renderer)
-
-
-def _pool(node: Any) -> Any:
-    from theanine_c.pool import pool_plan
-
-    return pool_plan(node, BACKEND.renderer)
-
-
-def _pool_grad(node: Any) -> Any:
-    from theanine_c.pool import pool_grad_plan
-
-    return pool_grad_plan(node, BACKEND.renderer)
-
-
 def _scan(node: Any) -> Any:
     return node.op.make_thunk(node, BACKEND)
 
@@ -104,22 +51,18 @@ def _host(node: Any) -> Any:
     return HOST
 
 
+_gather = _rendered("indexing", "gather_plan")
+# module-level: the backend recognizes its own impls to fuse reductions with their producers
+_elemwise = _rendered("elemwise", "elemwise_plan")
+_reduce = _rendered("reduce", "reduce_plan")
+
+
 def _subtensor(node: Any) -> Any:
     """Basic indexing is a view; integer vectors on the leading axes gather natively; other
     advanced indices run with NumPy (fallback)."""
     if all(getattr(i.type, "ndim", 1) == 0 for i in node.inputs[1:]):
         return HOST
-    from theanine_c.indexing import gather_plan
-
-    return gather_plan(node, BACKEND.renderer)
-
-
-def _inc_subtensor(node: Any) -> Any:
-    """Integer-vector indices: a native scatter (accumulating, or last write wins for set);
-    other indices: NumPy (fallback)."""
-    from theanine_c.indexing import scatter_plan
-
-    return scatter_plan(node, BACKEND.renderer)
+    return _gather(node)
 
 
 @hookimpl
@@ -148,21 +91,24 @@ def theanine_register_op_impls(register: Any) -> None:
 
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
-    register(Argmax, "c", _argmax)
+    register(Argmax, "c", _rendered("argmax", "argmax_plan"))
     register(Dot, "c", _dot)
     register(Gemm, "c", _gemm)
-    register(Alloc, "c", _alloc)
-    register(Softmax, "c", _softmax)
-    register(SoftmaxGrad, "c", _softmax_grad)
+    register(Alloc, "c", _rendered("alloc", "alloc_plan"))
+    register(Softmax, "c", _rendered("nnet", "softmax_plan"))
+    register(SoftmaxGrad, "c", _rendered("nnet", "softmax_grad_plan"))
     register(Scan, "c", _scan)
-    register(AbstractConv, "c", _conv)
-    register(AbstractConv_gradWeights, "c", _conv_grad_weights)
-    register(AbstractConv_gradInputs, "c", _conv_grad_inputs)
-    register(Pool, "c", _pool)
-    register(MaxPoolGrad, "c", _pool_grad)
-    register(AveragePoolGrad, "c", _pool_grad)
+    register(AbstractConv, "c", _rendered("conv", "conv_plan"))
+    register(AbstractConv_gradWeights, "c", _rendered("conv", "conv_grad_weights_plan"))
+    register(AbstractConv_gradInputs, "c", _rendered("conv", "conv_grad_inputs_plan"))
+    register(Pool, "c", _rendered("pool", "pool_plan"))
+    pool_grad = _rendered("pool", "pool_grad_plan")
+    register(MaxPoolGrad, "c", pool_grad)
+    register(AveragePoolGrad, "c", pool_grad)
     register(Subtensor, "c", _subtensor)
-    register(IncSubtensor, "c", _inc_subtensor)
+    # integer-vector indices: a native scatter (accumulating, or last write wins for set);
+    # other indices: NumPy (fallback)
+    register(IncSubtensor, "c", _rendered("indexing", "scatter_plan"))
     # views, layout copies and shape arithmetic: NumPy does the pointer arithmetic or memcpy C
     # would do
     for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, MakeVector,
