@@ -8,7 +8,7 @@ from typing import Any
 
 from theanine.compile.function import Function, function
 from theanine.compile.io import In
-from theanine.graph.basic import Apply, Constant, Variable, graph_inputs, io_toposort
+from theanine.graph.basic import Constant, Variable, graph_inputs, io_toposort
 
 
 def pfunc(params: Sequence[Any], outputs: Any = None, mode: Any = None, updates: Any = None,
@@ -82,8 +82,7 @@ def clone(output: Variable | Sequence[Variable], replace: Any = None, strict: bo
     for node in io_toposort(list(memo), outputs):
         new_inputs = [memo.get(i, i) for i in node.inputs]
         if all(n.type == o.type for n, o in zip(new_inputs, node.inputs)):
-            made = [o.clone() for o in node.outputs]
-            Apply(node.op, new_inputs, made).tag = dict(node.tag)
+            made = node.copy_onto(new_inputs)
         else:
             made = node.clone_with_new_inputs(new_inputs, strict=False).outputs
             for old, new in zip(node.outputs, made):

@@ -31,9 +31,7 @@ def clone_get_equiv(inputs: Sequence[Variable], outputs: Sequence[Variable],
         return clone_graph(list(inputs), list(outputs))[2]
     memo: dict[Variable, Variable] = {v: v for v in inputs}
     for node in io_toposort(list(inputs), list(outputs)):
-        made = [o.clone() for o in node.outputs]
-        Apply(node.op, [memo.get(x, x) for x in node.inputs], made).tag = dict(node.tag)
-        memo.update(zip(node.outputs, made))
+        memo.update(zip(node.outputs, node.copy_onto([memo.get(x, x) for x in node.inputs])))
     return memo
 
 

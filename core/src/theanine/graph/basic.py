@@ -153,6 +153,13 @@ class Apply(_Tagged):
             raise AttributeError(f"{self.op} has {len(self.outputs)} outputs; use .outputs")
         return self.outputs[0]
 
+    def copy_onto(self, inputs: Sequence[Variable]) -> list[Variable]:
+        """Fresh outputs of the same op applied to `inputs` (of the same types): a structural
+        copy, `make_node` is not called; the tag is copied."""
+        outputs = [o.clone() for o in self.outputs]
+        Apply(self.op, inputs, outputs).tag = dict(self.tag)
+        return outputs
+
     def clone_with_new_inputs(self, inputs: Sequence[Variable], strict: bool = True) -> Apply:
         """Rebuild this node on new inputs through `op.make_node` (so types are re-inferred)."""
         if strict:
@@ -271,10 +278,7 @@ def clone_graph(inputs: Sequence[Variable], outputs: Sequence[Variable],
         for i in node.inputs:
             if i not in equiv:
                 equiv[i] = i.clone()
-        new_outputs = [o.clone() for o in node.outputs]
-        Apply(node.op, [equiv[i] for i in node.inputs], new_outputs).tag = dict(node.tag)
-        for old, new in zip(node.outputs, new_outputs):
-            equiv[old] = new
+        equiv.update(zip(node.outputs, node.copy_onto([equiv[i] for i in node.inputs])))
     for o in outputs:
         if o not in equiv:
             equiv[o] = o.clone()
