@@ -284,22 +284,12 @@ def shape_of_computed_whole(fgraph, node):
     entries = [_computed_extent(fgraph, v, i) for i in range(v.ndim)]
     if any(e is None for e in entries):
         return None
-    sources = {_shape_source(e, i) for i, e in enumerate(entries)}
+    sources = {_shape_entry_of(e, i) for i, e in enumerate(entries)}
     if len(sources) == 1 and None not in sources:
         x = sources.pop()
         if x.ndim == v.ndim:
             return [x.shape] if x is not v else None
     return [same_type_or_none(node.outputs[0], MakeVector("int64")(*entries))]
-
-
-def _shape_source(entry, i):
-    """x when `entry` is shape(x)[i], else None."""
-    owner = entry.owner
-    if (owner is None or not isinstance(owner.op, Subtensor) or owner.op.idx_list != (i,)
-            or owner.inputs[0].owner is None
-            or not isinstance(owner.inputs[0].owner.op, Shape)):
-        return None
-    return owner.inputs[0].owner.inputs[0]
 
 
 def _computed_extent(fgraph, v, i):
