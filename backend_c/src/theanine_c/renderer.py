@@ -34,6 +34,12 @@ _VECTOR_MATH = frozenset({
 })
 _ARITY2 = frozenset({"atan2", "pow"})
 
+
+def _vector_base(fn: str) -> str | None:
+    """The libmvec function `fn` is (expf -> exp, exp -> exp), or None."""
+    base = fn[:-1] if fn.endswith("f") and fn[:-1] in _VECTOR_MATH else fn
+    return base if base in _VECTOR_MATH else None
+
 #: elements per call of a vector-math block function
 BLOCK = 64
 
@@ -63,8 +69,8 @@ class CRenderer(CStyleRenderer):
             return ""
         lines = []
         for fn in sorted(used):
-            base = fn[:-1] if fn.endswith("f") and fn[:-1] in _VECTOR_MATH else fn
-            if base not in _VECTOR_MATH:
+            base = _vector_base(fn)
+            if base is None:
                 continue
             t = "float" if fn != base else "double"
             args = ", ".join([t] * (2 if base in _ARITY2 else 1))
@@ -79,8 +85,7 @@ class CRenderer(CStyleRenderer):
             return False
         probe = Unit(self)
         self.program_body(probe, kernel.program, [f"p{k}" for k in range(kernel.nin)])
-        return any((fn[:-1] if fn.endswith("f") and fn[:-1] in _VECTOR_MATH else fn)
-                   in _VECTOR_MATH for fn in probe.math)
+        return any(_vector_base(fn) is not None for fn in probe.math)
 
     def elemwise(self, unit: Unit, kernel: ElemwiseKernel, name: str) -> None:
         if self._vector_math_used(unit, kernel):
