@@ -80,7 +80,7 @@ class CRenderer(CStyleRenderer):
     def _parallel(self, pragma: str) -> str:
         return f"#pragma omp {pragma}" if self.openmp else "#pragma omp simd"
 
-    def _vector_math_used(self, unit: Unit, kernel: ElemwiseKernel) -> bool:
+    def _vector_math_used(self, kernel: ElemwiseKernel) -> bool:
         if not self.vector_math:
             return False
         probe = Unit(self)
@@ -88,7 +88,7 @@ class CRenderer(CStyleRenderer):
         return any(_vector_base(fn) is not None for fn in probe.math)
 
     def elemwise(self, unit: Unit, kernel: ElemwiseKernel, name: str) -> None:
-        if self._vector_math_used(unit, kernel):
+        if self._vector_math_used(kernel):
             self._elemwise_blocked(unit, kernel, name)
             return
         prog = kernel.program
@@ -184,11 +184,10 @@ class CRenderer(CStyleRenderer):
                     if self.openmp else "")
         params = ["int64_t n"] + [f"const {t} *p{k}" for k, t in enumerate(ins)] + \
             [f"{out_t} *out"]
-        full = [f"p{k} + b" if not kernel.scalar_inputs[k] else f"p{k}" for k in range(nin)]
         # a scalar input is a whole block of its one value
         splat = [f"    {t} c{k}[{BLOCK}]; for (int j = 0; j < {BLOCK}; j++) c{k}[j] = p{k}[0];"
                  for k, t in enumerate(ins) if kernel.scalar_inputs[k]]
-        full = [f"c{k}" if kernel.scalar_inputs[k] else full[k] for k in range(nin)]
+        full = [f"c{k}" if kernel.scalar_inputs[k] else f"p{k} + b" for k in range(nin)]
         tail = [f"(const char *)(p{k}), 0" if kernel.scalar_inputs[k]
                 else f"(const char *)(p{k} + nb), {sizes[k]}" for k in range(nin)]
         unit.kernels.append("\n".join([
