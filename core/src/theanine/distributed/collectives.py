@@ -1,0 +1,175 @@
+"""The collectives on NumPy arrays: what the graph Ops' `perform` calls.
+
+Each one posts its handshake (`handshake.Agreement`) and its data as nonblocking MPI calls,
+polled against the timeout, and checks the handshake before any result is used.  In a group
+of one each is the identity (a copy, so results never alias inputs).  Calls are serialized per
+process, so collectives issued from several threads still reach MPI in one order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from theanine.distributed.handshake import Agreement, GraphOrder
+from theanine.distributed.runtime import DistributedError, _state, comm, wait
+
+REDUCE_OPS = ("sum", "mean", "max")
+
+
+def _mpi_op(op: str):
+    from mpi4py import MPI
+
+    return MPI.MAX if op == "max" else MPI.SUM
+
+
+#: arrays smaller than this travel packed in one buffer (one message instead of many tiny
+#: ones); larger ones are reduced where they lie (a copy would cost more than a message)
+PACK_BYTES = 64 * 1024
+
+
+def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
+              order: GraphOrder | None = None) -> list[np.ndarray]:
+    """Reduce each array elementwise across ranks (`op`: sum, mean or max).
+
+    Several arrays (the fused allreduce of a training step) share one handshake and are all in
+    flight at once: the small ones packed into one buffer, whose results are views of it, the
+    large ones each reduced straight from the input into its result, with no extra copy.
+    """
+    c = comm()
+    arrays = [np.ascontiguousarray(a) for a in arrays]
+    if c is None:
+        return [a.copy() for a in arrays]
+    what = f"allreduce({op}) of {len(arrays)} array(s)"
+    mpi_op = _mpi_op(op)
+    small = [i for i, a in enumerate(arrays) if a.nbytes < PACK_BYTES]
+    if len(small) < 2:
+        small = []
+    direct = [i for i in range(len(arrays)) if i not in small]
+    results: list[np.ndarray] = [None] * len(arrays)  # type: ignore[list-item]
+    for i in direct:
+        results[i] = np.empty_like(arrays[i])
+    with _state.lock:
+        agreement = Agreement(what, names, _layout(arrays), order)
+        requests = []
+        if small:  # first: it completes while the large ones are still moving
+            packed = _pack([arrays[i] for i in small])
+            requests.append(c.Iallreduce(_in_place(), packed, mpi_op))
+        requests += [c.Iallreduce(arrays[i], results[i], mpi_op) for i in direct]
+        _complete(agreement, requests, what, arrays, results, packed if small else None)
+    reduced = [results[i] for i in direct]
+    if small:
+        reduced.append(packed)
+        start = 0
+        for i in small:
+            results[i] = packed[start:start + arrays[i].size].reshape(arrays[i].shape)
+            start += arrays[i].size
+    if op == "mean":
+        for out in reduced:
+            np.divide(out, _state.size, out=out, casting="unsafe")
+    return results
+
+
+def _complete(agreement: Agreement, requests: list, what: str, *buffers: object) -> None:
+    """Check the handshake, then wait for the data.  On failure the requests may still be
+    progressed by a later MPI call, writing into their buffers: those are kept alive for the
+    rest of the process instead of being freed under MPI."""
+    try:
+        agreement.finish()
+        wait(requests, what)
+    except DistributedError:
+        _state.stranded.append((requests, buffers))
+        raise
+
+
+def _layout(arrays: Sequence[np.ndarray]) -> tuple[tuple[np.dtype, tuple[int, ...]], ...]:
+    return tuple((a.dtype, a.shape) for a in arrays)
+
+
+def _pack(arrays: list[np.ndarray]) -> np.ndarray:
+    buf = np.empty(sum(a.size for a in arrays), arrays[0].dtype)
+    start = 0
+    for a in arrays:
+        buf[start:start + a.size] = a.reshape(-1)
+        start += a.size
+    return buf
+
+
+def _in_place():
+    from mpi4py import MPI
+
+    return MPI.IN_PLACE
+
+
+def broadcast(array: np.ndarray, root: int, name: str, order: GraphOrder | None = None
+              ) -> np.ndarray:
+    """Every rank gets `root`'s array."""
+    c = comm()
+    buf = np.array(array, copy=True, order="C")
+    if c is None:
+        return buf
+    _check_root(root, name)
+    what = f"broadcast(root={root})"
+    with _state.lock:
+        agreement = Agreement(what, (name,), _layout([buf]), order)
+        _complete(agreement, [c.Ibcast(buf, root)], what, buf)
+    return buf
+
+
+def reduce_to_root(array: np.ndarray, root: int, name: str, order: GraphOrder | None = None
+                   ) -> np.ndarray:
+    """The sum over ranks on `root`, zeros elsewhere (the gradient of `broadcast`)."""
+    c = comm()
+    send = np.ascontiguousarray(array)
+    if c is None:
+        return send.copy()
+    _check_root(root, name)
+    what = f"reduce(sum, root={root})"
+    out = np.zeros(send.shape, send.dtype)
+    with _state.lock:
+        agreement = Agreement(what, (name,), _layout([send]), order)
+        request = c.Ireduce(send, out if _state.rank == root else None, _mpi_op("sum"), root)
+        _complete(agreement, [request], what, send, out)
+    return out
+
+
+def allgather(array: np.ndarray, name: str, order: GraphOrder | None = None) -> np.ndarray:
+    """Every rank's array stacked along a new leading axis of length `size()`."""
+    c = comm()
+    send = np.ascontiguousarray(array)
+    if c is None:
+        return send[None].copy()
+    what = "allgather"
+    out = np.empty((_state.size, *send.shape), send.dtype)
+    with _state.lock:
+        agreement = Agreement(what, (name,), _layout([send]), order)
+        _complete(agreement, [c.Iallgather(send, out)], what, send, out)
+    return out
+
+
+def reduce_scatter(array: np.ndarray, name: str, order: GraphOrder | None = None
+                   ) -> np.ndarray:
+    """Row `rank()` of the sum over ranks of an array of shape `(size(), ...)` (the gradient
+    of `allgather`)."""
+    send = np.ascontiguousarray(array)
+    n = _state.size if comm() is not None else 1
+    if send.ndim == 0 or send.shape[0] != n:
+        raise ValueError(f"reduce_scatter of {name}: expected a leading axis of length "
+                         f"{n} (the number of ranks), got shape {send.shape}")
+    c = comm()
+    if c is None:
+        return send[0].copy()
+    what = "reduce_scatter(sum)"
+    out = np.empty(send.shape[1:], send.dtype)
+    with _state.lock:
+        agreement = Agreement(what, (name,), _layout([send]), order)
+        _complete(agreement, [c.Ireduce_scatter_block(send, out, _mpi_op("sum"))], what, send,
+                  out)
+    return out
+
+
+def _check_root(root: int, name: str) -> None:
+    if not 0 <= root < _state.size:
+        raise ValueError(f"collective on {name}: root {root} is not a rank of this group of "
+                         f"{_state.size} process(es)")

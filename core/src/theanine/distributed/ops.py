@@ -1,0 +1,235 @@
+"""The collectives as graph Ops, with gradients and shape inference.
+
+Gradients follow the data-parallel convention: the cost being differentiated is the sum of
+every rank's cost, so the gradient of a sum-allreduce is a sum-allreduce of the gradient, of a
+broadcast a reduction to its root, and of an allgather a reduce-scatter (and back).
+
+The Ops run on the host (their `perform` calls MPI); backends without an implementation run
+them by host fallback.  They are never constant-folded (`foldable = False`): a collective must
+run on every rank at call time, in the same order, which the handshake checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from theanine.distributed import collectives
+from theanine.graph.basic import Apply, Variable
+from theanine.graph.op import Op
+from theanine.tensor.basic import as_tensor_variable
+from theanine.tensor.type import TensorType
+
+
+def _label(var: Variable) -> str:
+    """How a message names an operand: the user's name, else the printed expression."""
+    if var.name:
+        return var.name
+    text = str(var)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+#: whether this process ever made a collective Op (built or unpickled): until then the
+#: distributed rewrites skip every graph without looking at it
+_made = False
+
+
+def any_made() -> bool:
+    return _made
+
+
+class Collective(Op):
+    """Base class: not foldable, and knows its place among its graph's collectives."""
+
+    foldable = False
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Collective:
+        global _made
+        _made = True
+        return super().__new__(cls)
+
+    @staticmethod
+    def order(node: Apply) -> Any:
+        """The `GraphOrder` stamped by the `distributed_order` rewrite (None without it)."""
+        return node.tag.get("collective_order")
+
+
+class Allreduce(Collective):
+    """Elementwise `op` (sum, mean, max) of each input across ranks.  Several inputs of one
+    dtype are reduced in one buffer: the fused allreduce of a training step."""
+
+    __props__ = ("op",)
+
+    def __init__(self, op: str = "sum"):
+        if op not in collectives.REDUCE_OPS:
+            raise ValueError(f"Allreduce op must be one of {collectives.REDUCE_OPS}, "
+                             f"got {op!r}")
+        self.op = op
+
+    def make_node(self, *inputs: Any) -> Apply:
+        if not inputs:
+            raise ValueError("Allreduce needs at least one input")
+        xs = [as_tensor_variable(x) for x in inputs]
+        dtypes = {x.dtype for x in xs}
+        if len(dtypes) > 1:
+            raise TypeError(f"{self}: all inputs must share one dtype, got "
+                            f"{', '.join(f'{_label(x)}: {x.dtype}' for x in xs)}")
+        if xs[0].dtype == "bool":
+            raise TypeError(f"allreduce of the boolean {_label(xs[0])}: MPI does not add or "
+                            "compare booleans; cast it to int8 first")
+        if self.op == "mean" and xs[0].dtype[0] not in "fc":
+            raise TypeError(f"allreduce(x, 'mean') needs a float or complex tensor; "
+                            f"{_label(xs[0])} is {xs[0].dtype} (cast it, or use 'sum')")
+        if self.op == "max" and xs[0].dtype[0] == "c":
+            raise TypeError(f"allreduce(x, 'max') is undefined for complex {_label(xs[0])}")
+        return Apply(self, xs, [x.type() for x in xs])
+
+    def perform(self, node, inputs, output_storage):
+        results = collectives.allreduce(inputs, self.op, [_label(v) for v in node.inputs],
+                                        self.order(node))
+        for cell, r in zip(output_storage, results):
+            cell[0] = r
+
+    def L_op(self, inputs, outputs, output_grads):
+        from theanine.tensor.math import cast, eq
+
+        if self.op in ("sum", "mean"):
+            grads = Allreduce(self.op)(*output_grads)
+            return list(grads) if isinstance(grads, list) else [grads]
+        summed = Allreduce("sum")(*output_grads)
+        summed = summed if isinstance(summed, list) else [summed]
+        # the ranks holding the maximum receive the summed gradient (each one, on ties)
+        return [g * cast(eq(x, y), g.dtype) for g, x, y in zip(summed, inputs, outputs)]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return list(input_shapes)
+
+
+class Broadcast(Collective):
+    """Every rank receives `root`'s value."""
+
+    __props__ = ("root",)
+
+    def __init__(self, root: int = 0):
+        self.root = root
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = collectives.broadcast(inputs[0], self.root,
+                                                     _label(node.inputs[0]), self.order(node))
+
+    def grad(self, inputs, output_grads):
+        return [Reduce(self.root)(output_grads[0])]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return list(input_shapes)
+
+
+class Reduce(Collective):
+    """The sum across ranks on `root`, zeros on the others (the gradient of `Broadcast`)."""
+
+    __props__ = ("root",)
+
+    def __init__(self, root: int = 0):
+        self.root = root
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = collectives.reduce_to_root(inputs[0], self.root,
+                                                          _label(node.inputs[0]),
+                                                          self.order(node))
+
+    def grad(self, inputs, output_grads):
+        return [Broadcast(self.root)(output_grads[0])]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return list(input_shapes)
+
+
+class Allgather(Collective):
+    """Every rank's value stacked along a new leading axis of length `size()`."""
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        return Apply(self, [x], [TensorType(x.dtype, (False, *x.broadcastable))()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = collectives.allgather(inputs[0], _label(node.inputs[0]),
+                                                     self.order(node))
+
+    def grad(self, inputs, output_grads):
+        return [ReduceScatter()(output_grads[0])]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from theanine.distributed.runtime import size
+
+        return [(size(), *input_shapes[0])]
+
+
+class ReduceScatter(Collective):
+    """Row `rank()` of the sum across ranks of a `(size(), ...)` tensor (the gradient of
+    `Allgather`)."""
+
+    def make_node(self, x: Any) -> Apply:
+        x = as_tensor_variable(x)
+        if x.ndim == 0:
+            raise TypeError(f"reduce_scatter needs a leading rank axis; {_label(x)} is a "
+                            "scalar")
+        return Apply(self, [x], [TensorType(x.dtype, x.broadcastable[1:])()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = collectives.reduce_scatter(inputs[0], _label(node.inputs[0]),
+                                                          self.order(node))
+
+    def grad(self, inputs, output_grads):
+        return [Allgather()(output_grads[0])]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(input_shapes[0][1:])]
+
+
+def _checked(x: Any, fn: str) -> Variable:
+    try:
+        return as_tensor_variable(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{fn}: x must be a tensor variable or array, got "
+                        f"{type(x).__name__}: {exc}") from None
+
+
+def allreduce(x: Any, op: str = "sum") -> Variable:
+    """`x` reduced elementwise across ranks: "sum", "mean" or "max" (identity on one rank).
+
+    "mean" is built as the sum divided by `size()` in the graph, so that the division fuses
+    with whatever consumes the result (the SGD update) instead of costing a pass of its own;
+    the graph is then specific to this job's process count, as every compiled graph is.
+    """
+    from theanine.distributed.runtime import size
+
+    if op not in collectives.REDUCE_OPS:
+        raise ValueError(f"allreduce: op must be one of {collectives.REDUCE_OPS}, got {op!r}")
+    x = _checked(x, "allreduce")
+    if op != "mean":
+        return Allreduce(op)(x)
+    Allreduce(op).make_node(x)  # the checks of a mean (a float tensor)
+    n = size()
+    summed = Allreduce("sum")(x)
+    return summed if n == 1 else summed / np.asarray(n, dtype=x.dtype)
+
+
+def broadcast(x: Any, root: int = 0) -> Variable:
+    """`root`'s value of `x` on every rank."""
+    if not isinstance(root, int) or isinstance(root, bool) or root < 0:
+        raise ValueError(f"broadcast: root must be a rank (an int >= 0), got {root!r}")
+    return Broadcast(root)(_checked(x, "broadcast"))
+
+
+def allgather(x: Any) -> Variable:
+    """Every rank's `x` stacked along a new leading axis of length `size()`."""
+    return Allgather()(_checked(x, "allgather"))

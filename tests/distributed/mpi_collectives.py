@@ -1,0 +1,62 @@
+"""Run under `mpiexec -n N`: every collective and its gradient on rank-seeded inputs.
+
+Each rank saves what it computed to OUTDIR/rank<r>.npz; test_mpi.py checks the files against
+NumPy (it regenerates every rank's inputs from the same seeds).
+"""
+
+import sys
+
+import numpy as np
+
+import theanine
+import theanine.distributed as dist
+import theanine.tensor as T
+from theanine.gradient import grad
+
+
+def inputs(r: int, n: int) -> dict:
+    """Rank r's inputs (the test regenerates these)."""
+    rng = np.random.default_rng(100 + r)
+    return {"a": rng.integers(-5, 6, (3, 4)).astype("float64"),
+            "v": rng.standard_normal(5).astype("float32"),
+            "w": rng.standard_normal((3, 4)),
+            "W": rng.standard_normal((n, 5)).astype("float32"),
+            "k": rng.integers(0, 100, 6).astype("int32"),
+            "big": rng.standard_normal((200, 100))}  # over PACK_BYTES: reduced where it lies
+
+
+def main(outdir: str) -> None:
+    r, n = dist.rank(), dist.size()
+    d = inputs(r, n)
+    a, w = T.dmatrix("a"), T.dmatrix("w")
+    v, W = T.fvector("v"), T.fmatrix("W")
+    k = T.ivector("k")
+    root = n - 1
+    forward = theanine.function(
+        [a, v, k], [dist.allreduce(a, "sum"), dist.allreduce(a, "mean"),
+                    dist.allreduce(a, "max"), dist.broadcast(a, root=root),
+                    dist.allgather(v), dist.allreduce(k, "sum")])
+    costs = {"sum": (w * dist.allreduce(a, "sum")).sum(),
+             "mean": (w * dist.allreduce(a, "mean")).sum(),
+             "max": (w * dist.allreduce(a, "max")).sum(),
+             "bcast": (w * dist.broadcast(a, root=root)).sum()}
+    grads = theanine.function([a, w], [grad(c, a) for c in costs.values()])
+    g_gather = theanine.function([v, W], grad((W * dist.allgather(v)).sum(), v))
+    gathered_shape = theanine.function([v], dist.allgather(v).shape)
+    big = T.dmatrix("big")
+    fused = theanine.function([a, big], [dist.allreduce(a, "mean"), dist.allreduce(big, "mean"),
+                                         dist.allreduce(2 * a, "mean")])
+    results = dict(zip(["sum", "mean", "max", "bcast", "gather", "isum"],
+                       forward(d["a"], d["v"], d["k"])))
+    results.update({f"g_{name}": g for name, g in zip(costs, grads(d["a"], d["w"]))})
+    results["g_gather"] = g_gather(d["v"], d["W"])
+    results["fused_mean"], results["fused_big"], results["fused_2a"] = fused(d["a"], d["big"])
+    results["fused_inputs"] = np.array([len(nd.inputs) for nd in fused.maker.fgraph.toposort()
+                                        if isinstance(nd.op, dist.Allreduce)])
+    results["gather_shape"] = np.asarray(gathered_shape(d["v"]))
+    dist.barrier()
+    np.savez(f"{outdir}/rank{r}.npz", **results)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

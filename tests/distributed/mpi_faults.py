@@ -1,0 +1,35 @@
+"""Run under `mpiexec -n 2`: the failures a data-parallel job must name instead of hanging.
+
+`timeout`: rank 1 never calls the collective; rank 0 must raise CollectiveTimeout.
+`shape`: the ranks allreduce arrays of different shapes.
+`graph`: the ranks compiled different graphs (rank 1 has an extra collective).
+The error is left uncaught, as in a user's script: it is printed and aborts the job.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+import theanine
+import theanine.distributed as dist
+import theanine.tensor as T
+
+
+def main(case: str) -> None:
+    r = dist.rank()
+    x = T.dvector("x")
+    outputs = [dist.allreduce(x, "sum")]
+    if case == "graph" and r == 1:
+        outputs.append(dist.allreduce(2 * x, "max"))
+    f = theanine.function([x], outputs)
+    value = np.ones(4 if case == "shape" and r == 1 else 3)
+    if case == "timeout" and r == 1:
+        time.sleep(30)  # a hung rank: the job is aborted long before this ends
+        return
+    f(value)
+    print(f"rank {r}: no error", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
