@@ -14,7 +14,7 @@ import theanine
 import theanine.tensor as T
 from theanine import plugins
 from theanine.compile.mode import Mode
-from theanine.config import Config, ConfigError, config
+from theanine.config import config
 from theanine.graph.basic import Apply
 from theanine.graph.op import Op
 from theanine.link.backend import select_backend
@@ -262,13 +262,16 @@ def test_impl_for_a_non_class_is_rejected(registry):
 class ExpToNeg:
     """A rewrite plugin that replaces exp(x) by -x (visible in the result) and counts runs."""
 
-    def __init__(self):
+    def __init__(self, tags=("test_tag",), opt_in=False, stage="canonicalize"):
         self.runs = 0
+        self.tags = tags
+        self.opt_in = opt_in
+        self.stage = stage
 
     @theanine.hookimpl
     def theanine_register_rewrites(self, register):
-        register(self.rewrite, stage="canonicalize", tags=("fast_run", "test_tag"),
-                 name="test_exp_to_neg")
+        register(self.rewrite, stage=self.stage, tags=self.tags, name="test_exp_to_neg",
+                 opt_in=self.opt_in)
 
     def rewrite(self, fgraph):
         self.runs += 1
@@ -277,90 +280,87 @@ class ExpToNeg:
                 fgraph.replace(node.outputs[0], -node.inputs[0], reason="test:test_exp_to_neg")
 
 
-def test_plugin_rewrite_fires(registry):
-    plugin = ExpToNeg()
-    registry.register(plugin)
-    assert [r.name for r in registry.rewrites if r.plugin not in BUILTIN_PLUGINS] == [
-        "test_exp_to_neg"]
-    f = _compile_exp()
+def _fired(plugin: ExpToNeg, **kwargs) -> bool:
+    """Compile exp(x) and say whether the plugin's rewrite replaced it (checked on the value,
+    against NumPy: exp(2) without the rewrite, -2 with it)."""
+    runs = plugin.runs
+    value = float(_compile_exp(**kwargs)(2.0))
+    if plugin.runs == runs:
+        assert value == pytest.approx(np.exp(2.0))
+        return False
+    assert value == -2.0
+    return True
+
+
+@pytest.mark.parametrize("tags", [(), ("test_tag",)])
+def test_rewrite_without_optimizer_tags_runs_under_fast_run_only(registry, tags):
+    plugin = ExpToNeg(tags=tags)
+    registry.register(plugin, name="p")
+    (reg,) = [r for r in registry.rewrites if r.plugin not in BUILTIN_PLUGINS]
+    assert (reg.name, reg.plugin, reg.opt_in) == ("test_exp_to_neg", "p", False)
+    assert set(reg.tags) == {"fast_run", *tags}
+    assert _fired(plugin)
     assert plugin.runs == 1
-    assert float(f(2.0)) == -2.0
+    assert _fired(plugin, mode=Mode(optimizer="fast_run"))
+    assert not _fired(plugin, mode=Mode(optimizer="fast_compile"))
+    assert not _fired(plugin, mode=Mode(optimizer=None))
+
+
+def test_rewrite_naming_its_optimizers_runs_under_those_only(registry):
+    plugin = ExpToNeg(tags=("fast_compile", "test_tag"))
+    registry.register(plugin, name="p")
+    (reg,) = [r for r in registry.rewrites if r.plugin == "p"]
+    assert set(reg.tags) == {"fast_compile", "test_tag"}
+    assert _fired(plugin, mode=Mode(optimizer="fast_compile"))
+    assert not _fired(plugin)
 
 
 @pytest.mark.parametrize("label", ["test_exp_to_neg", "test_tag"])
-def test_plugin_rewrite_excluded_by_flag(registry, label):
+def test_plugin_rewrite_excluded_by_flag_or_mode(registry, label):
     plugin = ExpToNeg()
     registry.register(plugin)
     with config.change_flags(optimizer_excluding=label):
-        f = _compile_exp()
-    assert plugin.runs == 0
-    assert float(f(2.0)) == pytest.approx(np.exp(2.0))
+        assert not _fired(plugin)
+    assert not _fired(plugin, mode=Mode(excluding=(label,)))
 
 
-def test_plugin_rewrite_excluded_by_mode(registry):
-    plugin = ExpToNeg()
+def test_opt_in_rewrite_runs_only_when_included(registry):
+    plugin = ExpToNeg(tags=("test_tag",), opt_in=True)
+    registry.register(plugin, name="p")
+    (reg,) = [r for r in registry.rewrites if r.plugin == "p"]
+    assert reg.opt_in and reg.tags == ("test_tag",)
+    assert not _fired(plugin)
+    assert not _fired(plugin, mode=Mode(optimizer="fast_compile"))
+    for label in ("test_exp_to_neg", "test_tag"):
+        assert _fired(plugin, mode=Mode(including=(label,)))
+        with config.change_flags(optimizer_including=label):
+            assert _fired(plugin)
+    # excluding wins over including
+    assert not _fired(plugin, mode=Mode(including=("test_tag",), excluding=("test_exp_to_neg",)))
+
+
+def test_opt_in_rewrite_included_by_a_backend_required_tag(registry):
+    plugin = ExpToNeg(tags=("test_tag",), opt_in=True)
     registry.register(plugin)
-    f = _compile_exp(mode=Mode(excluding=("test_exp_to_neg",)))
-    assert plugin.runs == 0
-    assert float(f(1.0)) == pytest.approx(np.e)
+    backend = CountingBackend("wants_tag")
+    backend.required_tags = frozenset({"test_tag"})
+    registry.register(BackendPlugin(backend))
+    assert _fired(plugin, backend="wants_tag")
+    assert not _fired(plugin, backend="python")
 
 
-def test_plugin_rewrite_not_run_without_optimizer(registry):
-    plugin = ExpToNeg()
-    registry.register(plugin)
-    f = _compile_exp(mode=Mode(optimizer=None))
-    assert plugin.runs == 0
-    assert float(f(1.0)) == pytest.approx(np.e)
-
-
-# Config -------------------------------------------------------------------------------------
-def test_plugin_adds_a_config_flag(registry, monkeypatch):
-    fresh = Config()
-    monkeypatch.setattr(plugins, "config", fresh)
-
-    class FlagPlugin:
-        @theanine.hookimpl
-        def theanine_register_config(self, add):
-            add("test_plugins_block_size", "threads per block of a test backend", 64, int)
-
-    registry.register(FlagPlugin())
-    assert "test_plugins_block_size" not in fresh.flags()  # loading is lazy
-    registry.backends  # noqa: B018  (collecting runs the hooks)
-    assert fresh.test_plugins_block_size == 64
-    assert fresh.flags()["test_plugins_block_size"].doc == "threads per block of a test backend"
-    with fresh.change_flags(test_plugins_block_size="128"):
-        assert fresh.test_plugins_block_size == 128
-    assert fresh.test_plugins_block_size == 64
-    # collecting again (after another registration) does not re-declare it
-    registry.register(BackendPlugin(CountingBackend()))
-    assert "counting" in registry.backends
-    assert "test_plugins_block_size" not in config.flags()
-
-
-def test_plugin_flag_picks_up_its_environment_value(registry, monkeypatch):
-    fresh = Config()
-    fresh.load_environment({"THEANINE_FLAGS": "test_plugins_vec=7", "THEANINERC": "/nonexistent"})
-    monkeypatch.setattr(plugins, "config", fresh)
-
-    class FlagPlugin:
-        @theanine.hookimpl
-        def theanine_register_config(self, add):
-            add("test_plugins_vec", "vector width", 4, int)
-
-    registry.register(FlagPlugin())
-    registry.backends  # noqa: B018
-    assert fresh.test_plugins_vec == 7
-
-
-def test_environment_flag_no_plugin_declares_is_rejected(registry, monkeypatch):
-    fresh = Config()
-    fresh.add("floatX", "dtype", "float32")
-    fresh.load_environment({"THEANINE_FLAGS": "no_such_flag_anywhere=1",
-                            "THEANINERC": "/nonexistent"})
-    monkeypatch.setattr(plugins, "config", fresh)
-    with pytest.raises(ConfigError, match="unknown config flag.*no_such_flag_anywhere.*"
-                                          "valid flags: floatX"):
-        registry.backends  # noqa: B018
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"stage": "canonicalise"}, r"'p' registered rewrite 'test_exp_to_neg' with unknown stage "
+                                r"'canonicalise'; stages: merge, canonicalize"),
+    ({"tags": "test_tag"}, r"'p' registered rewrite 'test_exp_to_neg' with tags='test_tag'; "
+                           r"expected a tuple of strings"),
+    ({"tags": ("fast_run",), "opt_in": True}, r"with opt_in=True and tags naming the "
+                                              r"optimizer\(s\) fast_run"),
+])
+def test_invalid_rewrite_registration_names_plugin_and_rewrite(registry, kwargs, message):
+    registry.register(ExpToNeg(**kwargs), name="p")
+    with pytest.raises(PluginError, match=message):
+        registry.rewrites  # noqa: B018
 
 
 # Registration errors ------------------------------------------------------------------------
@@ -470,6 +470,28 @@ def test_allow_and_block_lists_combine(fake_entry_points):
     fake_entry_points.setenv("THEANINE_PLUGINS", "gamma,alpha")
     fake_entry_points.setenv("THEANINE_DISABLE_PLUGINS", "alpha")
     assert _entry_point_backends() == ["ep_gamma"]
+
+
+@pytest.mark.parametrize("variable", ["THEANINE_PLUGINS", "THEANINE_DISABLE_PLUGINS"])
+def test_misspelled_plugin_name_lists_the_installed_ones(fake_entry_points, variable):
+    fake_entry_points.setenv(variable, "gamma,alhpa")
+    with pytest.raises(PluginError, match=rf"{variable}=gamma,alhpa names no installed plugin "
+                                          r"'alhpa' \(did you mean 'alpha'\?\); installed "
+                                          r"plugins: alpha, beta, broken, gamma"):
+        _entry_point_backends()
+
+
+def test_builtin_plugins_cannot_be_blocked(fake_entry_points):
+    fake_entry_points.setenv("THEANINE_DISABLE_PLUGINS", "broken,theanine.link.python")
+    with pytest.raises(PluginError, match=r"'theanine.link.python' \(built in: always loaded\)"):
+        _entry_point_backends()
+
+
+def test_plugins_none_loads_no_entry_point(fake_entry_points):
+    fake_entry_points.setenv("THEANINE_PLUGINS", "none")
+    with use_registry(PluginRegistry()) as reg:
+        assert sorted(reg.backends) == ["python"]
+        assert {i.source for i in reg.plugin_infos()} == {"builtin"}
 
 
 def test_entry_point_plugins_are_listed_and_used(fake_entry_points):

@@ -340,7 +340,7 @@ def suite(pytester, monkeypatch):
     # Only the plugin named with -p (an installed pytest11 entry point would load it twice),
     # and no installed theanine plugins: the backends are the built-in one and the conftest's.
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    monkeypatch.setenv("THEANINE_PLUGINS", "none-installed")
+    monkeypatch.setenv("THEANINE_PLUGINS", "none")
     monkeypatch.delenv("THEANINE_FLAGS", raising=False)
     pytester.makepyfile(test_suite=SUITE)
     return pytester

@@ -67,6 +67,9 @@ def _fit(g: Variable, like: Variable, source: str) -> Variable:
     """Check a gradient term against the variable it belongs to, and match dtype/pattern."""
     from theanine.tensor.basic import Rebroadcast, as_tensor_variable
 
+    fit = getattr(like.type, "fit_gradient", None)
+    if fit is not None:  # a plugin's Type (sparse matrices) fits its own gradient terms
+        return fit(g, like, source)
     g = as_tensor_variable(g)
     if g.ndim != like.ndim:
         raise TypeError(f"{source} gave a gradient of rank {g.ndim} for {like}, which has "

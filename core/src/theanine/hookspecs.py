@@ -43,10 +43,30 @@ def theanine_register_fuzz_ops(register: Callable[[Any], None]) -> None:
 
 @hookspec
 def theanine_register_rewrites(register: Callable[..., None]) -> None:
-    """Contribute graph rewrites: `register(rewriter, stage=..., tags=(...), position=None,
-    name=None)`."""
+    """Contribute graph rewrites: `register(rewriter, stage="canonicalize", tags=(),
+    position=None, name=None, opt_in=False)`.
+
+    A rewrite runs under the `fast_run` optimizer unless its tags name the optimizers it runs
+    under (`fast_run`, `fast_compile`); `tags` add names to include or exclude it by.  With
+    `opt_in=True` it runs only when its name or a tag is included (`optimizer_including`,
+    `Mode(including=...)`, a backend's `required_tags`).
+    """
 
 
 @hookspec
 def theanine_register_config(add: Callable[..., None]) -> None:
-    """Declare config flags: `add(name, doc, default, convert=str, choices=None)`."""
+    """Declare config flags: `add(name, doc, default, convert=str, choices=None, aliases=())`.
+
+    Flags are namespaced by the plugin: `add("device", ...)` from plugin `opencl` declares
+    `opencl.device` (`config.opencl.device`, `THEANINE_FLAGS=opencl.device=...`, also spelled
+    `opencl__device`); `aliases` are other names for it (kept when a flag is renamed).
+    """
+
+
+@hookspec
+def theanine_register_shared_constructors(register: Callable[[type, Callable[..., Any]], None]
+                                          ) -> None:
+    """Let `theanine.shared(value)` take values of other classes (a plugin's own value type):
+    `register(value_class, constructor)`, where `constructor(value, name=, strict=,
+    allow_downcast=, borrow=, broadcastable=)` returns a `SharedVariable`.  Looked up along
+    the value's class MRO, only for values that are not arrays or Python numbers."""

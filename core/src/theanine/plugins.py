@@ -2,8 +2,12 @@
 
 Loading is lazy and idempotent: nothing happens at `import theanine`; the first compile (or the
 first query) registers the core's own built-in plugins, then every entry point of the group
-`theanine` among the installed distributions, filtered by `THEANINE_PLUGINS` (allow-list) and
-`THEANINE_DISABLE_PLUGINS` (block-list), both comma-separated entry-point names.
+`theanine` among the installed distributions, filtered by `THEANINE_PLUGINS` (allow-list;
+`none` loads none) and `THEANINE_DISABLE_PLUGINS` (block-list), both comma-separated entry-point
+names; a name no installed plugin has is an error listing the installed ones.
+
+Flags a plugin declares are namespaced by it: `add("device", ...)` from plugin `opencl` declares
+`opencl.device` (see `_flag_declarer`).
 
 The core's Python backend is a built-in plugin registered through the same hooks as a third-party
 one.  Tests get a fresh manager with `use_registry(PluginRegistry(...))`.
@@ -14,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
@@ -26,7 +31,8 @@ from theanine.config import ConfigError, config
 
 BUILTIN_PLUGINS: tuple[str, ...] = ("theanine.link.python", "theanine.rewriting.builtin",
                                      "theanine.scan_module.rewriting",
-                                     "theanine.compile.builders")
+                                     "theanine.compile.builders",
+                                     "theanine.distributed.plugin")
 
 
 class PluginError(RuntimeError):
@@ -50,6 +56,8 @@ class RewriteRegistration:
     position: float | None
     name: str
     plugin: str
+    #: runs only when its name or a tag is included (its tags name no optimizer)
+    opt_in: bool = False
 
 
 def _split_env(name: str) -> set[str]:
@@ -90,7 +98,9 @@ class PluginRegistry:
                            ) -> None:
         allow = _split_env("THEANINE_PLUGINS")
         block = _split_env("THEANINE_DISABLE_PLUGINS")
-        for ep in metadata.entry_points(group="theanine"):
+        eps = list(metadata.entry_points(group="theanine"))
+        _check_filter_names({ep.name for ep in eps}, allow, block)
+        for ep in eps:
             if (allow and ep.name not in allow) or ep.name in block or pm.has_plugin(ep.name):
                 continue
             dist = getattr(ep, "dist", None)
@@ -126,10 +136,10 @@ class PluginRegistry:
             return self._tables
         pm = self.pm
         tables: dict[str, Any] = {"backends": {}, "op_impls": {}, "rewrites": [],
-                                  "fuzz_ops": {}}
+                                  "fuzz_ops": {}, "flags": {}}
         hook = pm.hook
         for impl in reversed(hook.theanine_register_config.get_hookimpls()):
-            self._call_hook(impl, add=_idempotent_add)
+            self._call_hook(impl, add=_flag_declarer(tables["flags"], impl.plugin_name))
         config.check_pending()
         for impl in reversed(hook.theanine_register_backends.get_hookimpls()):
             self._call_hook(impl, register=_backend_registrar(tables["backends"], impl.plugin_name))
@@ -164,6 +174,11 @@ class PluginRegistry:
     @property
     def rewrites(self) -> list[RewriteRegistration]:
         return self._collect()["rewrites"]
+
+    @property
+    def flags(self) -> dict[str, str]:
+        """The config flags plugins declared: full name -> plugin name."""
+        return self._collect()["flags"]
 
     @property
     def fuzz_ops(self) -> dict[str, tuple[Any, str]]:
@@ -234,10 +249,60 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _idempotent_add(name: str, doc: str, default: Any, convert: Any = str,
-                    choices: tuple | None = None) -> None:
-    if name not in config.flags():
-        config.add(name, doc, default, convert, choices)
+def _check_filter_names(installed: set[str], allow: set[str], block: set[str]) -> None:
+    """A name in THEANINE_PLUGINS or THEANINE_DISABLE_PLUGINS that no installed plugin has is
+    a typo (or a plugin that is not installed): say so, with the names that exist."""
+    for variable, names in (("THEANINE_PLUGINS", allow - {"none"}),
+                            ("THEANINE_DISABLE_PLUGINS", block)):
+        unknown = sorted(names - installed)
+        if not unknown:
+            continue
+        details = []
+        for name in unknown:
+            if name in BUILTIN_PLUGINS:
+                details.append(f"{name!r} (built in: always loaded)")
+                continue
+            close = difflib.get_close_matches(name, sorted(installed), n=1)
+            details.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise PluginError(f"{variable}={os.environ[variable]} names no installed plugin "
+                          f"{', '.join(details)}; installed plugins: "
+                          f"{', '.join(sorted(installed)) or 'none'}"
+                          + ("; THEANINE_PLUGINS=none loads none of them"
+                             if variable == "THEANINE_PLUGINS" else ""))
+
+
+def _flag_declarer(table: dict[str, str], plugin: str):
+    """The `add` callback of `theanine_register_config` for `plugin`: declares each flag under
+    the plugin's namespace (its name, `-` and `.` as `_`), once per process (registries are
+    many, the config is one).  A name that already starts with the namespace and `.` or `_`
+    (`opencl_device`, the spelling before namespacing) declares the same flag, the
+    underscore spelling kept as an alias."""
+    namespace = re.sub(r"\W", "_", plugin)
+
+    def add(name: str, doc: str, default: Any, convert: Any = str,
+            choices: tuple | None = None, aliases: tuple[str, ...] = ()) -> None:
+        if not namespace.isidentifier():
+            raise PluginError(f"plugin {plugin!r} declares flag {name!r} but has no name to "
+                              "namespace it by; register it with a name: "
+                              "register(plugin, name=...)")
+        if not isinstance(name, str) or not name.strip("._"):
+            raise PluginError(f"plugin {plugin!r} declared a flag named {name!r}; expected a "
+                              "non-empty string")
+        if isinstance(aliases, str):
+            raise PluginError(f"plugin {plugin!r} gave flag {name!r} aliases={aliases!r}; "
+                              "expected a tuple of strings")
+        full, aliases = name.replace("__", "."), tuple(aliases)
+        if full.startswith(namespace + "_"):
+            aliases += (name,)
+            full = namespace + "." + full[len(namespace) + 1:]
+        elif not full.startswith(namespace + "."):
+            full = f"{namespace}.{full}"
+        if full not in config.flags():
+            config.add(full, doc, default, convert, choices)
+            for alias in aliases:
+                config.add_alias(alias, full)
+        table[full] = plugin
+    return add
 
 
 def _backend_registrar(table: dict, plugin: str):
@@ -275,12 +340,21 @@ def _fuzz_op_registrar(table: dict, plugin: str):
 
 
 def _rewrite_registrar(table: list, plugin: str):
+    from theanine.rewriting import registration_tags
+
     def register(rewriter: Any, stage: str = "canonicalize", tags: tuple[str, ...] = (),
-                 position: float | None = None, name: str | None = None) -> None:
+                 position: float | None = None, name: str | None = None,
+                 opt_in: bool = False) -> None:
         rname = name or getattr(rewriter, "name", None) or getattr(rewriter, "__name__", None)
         if rname is None:
             raise PluginError(f"plugin {plugin!r} registered an unnamed rewrite")
-        table.append(RewriteRegistration(rewriter, stage, tuple(tags), position, rname, plugin))
+        try:
+            labels = registration_tags(stage, tags, opt_in)
+        except ValueError as exc:
+            raise PluginError(f"plugin {plugin!r} registered rewrite {rname!r} with {exc}"
+                              ) from None
+        table.append(RewriteRegistration(rewriter, stage, labels, position, rname, plugin,
+                                         opt_in))
     return register
 
 

@@ -2,7 +2,7 @@
 
 - `scan_hoist_invariants` (canonicalize): inner computations that read only non-sequences are
   computed once, before the loop, and passed in as new non-sequences.
-- `scan_pushout_seqs` (canonicalize, tag `scan_pushout`, not in fast_run): inner computations
+- `scan_pushout_seqs` (canonicalize, tag `scan_pushout`, opt-in): inner computations
   that read one sequence's current row and non-sequences only (an input projection
   `dot(x_t, W) + b`) are computed for every row at once, before the loop (one large product
   instead of one per step), and passed in as a new sequence.  On the Python backend the large
@@ -402,7 +402,7 @@ class ScanInnerRewrite:
 def theanine_register_rewrites(register) -> None:
     both = ("fast_run", "fast_compile", "scan")
     register(scan_hoist_invariants, stage="canonicalize", tags=("fast_run", "scan"))
-    register(scan_pushout_seqs, stage="canonicalize", tags=("scan_pushout",))
+    register(scan_pushout_seqs, stage="canonicalize", tags=("scan_pushout",), opt_in=True)
     register(scan_remove_unused, stage="canonicalize", tags=both)
     register(ScanMerge(), stage="specialize", tags=("fast_run", "scan"), position=10)
     register(scan_remove_unused, stage="specialize", tags=both, position=15,
