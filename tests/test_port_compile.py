@@ -13,7 +13,6 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine.compile import io as compile_io
-from theanine.compile import mode as compile_mode
 from theanine.compile.ops import as_op
 from theanine.config import config
 from theanine.graph.basic import Constant
@@ -285,21 +284,19 @@ def test_mode_names_compile_and_run(name, rng):
     np.testing.assert_allclose(f(xv), np.exp(xv) * 2 + 1)
 
 
-def test_debugging_modes_run_and_only_profile_mode_warns(monkeypatch, rng):
-    monkeypatch.setattr(compile_mode, "_NOTED", set())
+def test_debugging_modes_run_and_profile_mode_profiles(rng):
     x = T.dvector("x")
     xv = rng.standard_normal(3)
-    with pytest.warns(UserWarning, match="ProfileMode compiles and runs like .*no profile"):
-        profile = theano.ProfileMode()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        theano.ProfileMode()  # once per process
+        profile = theano.ProfileMode()
         modes = [theano.compile.DebugMode(check_isfinite=False),
                  theano.compile.NanGuardMode(nan_is_error=True),
                  theano.compile.MonitorMode(pre_func=lambda i, node, fn: None)]
     for mode in [profile, *modes]:
         f = theano.function([x], T.log(T.exp(x)) + 1, mode=mode)
         np.testing.assert_allclose(f(xv), xv + 1)
+    assert profile.profile_stats.fct_callcount == 1
     from theanine.compile.nanguardmode import NanGuardMode
 
     assert NanGuardMode is theano.compile.NanGuardMode
@@ -382,14 +379,11 @@ def test_accept_inplace(rng):
     np.testing.assert_array_equal(xv, keep)
 
 
-def test_profile_is_accepted_with_a_note(monkeypatch):
-    import sys
-
-    monkeypatch.setattr(sys.modules["theanine.compile.function"], "_NOTED", set())
+def test_profile_true_collects_a_profile():
     x = T.dscalar("x")
-    with pytest.warns(UserWarning, match="collects no profile yet"):
-        f = theano.function([x], x * 3, profile=True, name="tripled")
+    f = theano.function([x], x * 3, profile=True, name="tripled")
     assert f(2.0) == 6.0 and f.name == "tripled"
+    assert f.profile.message == "tripled" and f.profile.fct_callcount == 1
 
 
 def test_on_unused_input_follows_the_config_flag():
@@ -460,6 +454,11 @@ def test_implicit_input_takes_no_argument():
 
 
 def test_shared_borrow_and_get_value_options():
+    with config.change_flags(backend="python"):  # borrowing aliases host memory
+        _check_shared_borrow_options()
+
+
+def _check_shared_borrow_options():
     arr = np.arange(3.0)
     aliased = theano.shared(arr, borrow=True)
     copied = theano.shared(arr)

@@ -84,13 +84,15 @@ def test_no_effect_note_names_the_flag_once(fresh_notes):
             pass
         with config.change_flags(allow_gc=False):
             pass
-        with config.change_flags({"gpuarray.preallocate": 0.5, "traceback.limit": 20}):
-            assert config.gpuarray.preallocate == 0.5 and config.traceback.limit == 20
+        with config.change_flags({"gpuarray.preallocate": 0.5,
+                                  "traceback.compile_limit": 20}):
+            assert config.gpuarray.preallocate == 0.5
+            assert config.traceback.compile_limit == 20
     messages = [str(w.message) for w in caught]
     assert sum("'allow_gc'" in m for m in messages) == 1
     assert any("'gpuarray.preallocate' (set to 0.5)" in m and "no GPU backend" in m
                for m in messages)
-    assert any("'traceback.limit'" in m for m in messages)
+    assert any("'traceback.compile_limit'" in m for m in messages)
 
 
 def test_device_cpu_is_silent_and_other_devices_noted(fresh_notes):

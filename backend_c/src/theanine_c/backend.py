@@ -16,6 +16,7 @@ itself to the native program between two calls when the build is done.
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
 from theanine.graph.fg import FunctionGraph
-from theanine.link.backend import NodeHook
+from theanine.link.backend import NodeHook, compile_recorder
 from theanine.link.python import PythonBackend
 from theanine_c.build import Library, Source, build_all, unit_key
 from theanine_c.plan import NativePlan
@@ -232,9 +233,11 @@ class CBackend:
         """The graph's program; `node_hook` as for the Python backend (debugging modes)."""
         from theanine.config import config
 
+        recorder = compile_recorder()  # a profiled function's ProfileStats, else None
         if config.tiered and config.impl_fallback in ("allow", "fallback") and not probed():
-            return self._link_in_background(fgraph, node_hook)
-        plans, report = self._plans(fgraph, node_hook is not None)
+            return self._link_in_background(fgraph, node_hook, recorder)
+        plans, report = _timed(recorder, "c: plan and render kernels", self._plans, fgraph,
+                               node_hook is not None)
         sources = _unique_sources(plans.values())
         if config.tiered and sources and not self._all_cached(sources):
             program = TieredProgram(PythonBackend().link(fgraph, node_hook), report)
@@ -242,7 +245,8 @@ class CBackend:
 
             def finish() -> None:
                 try:
-                    program._swap(self._native(fgraph, plans, sources, report, node_hook))
+                    program._swap(self._native(fgraph, plans, sources, report, node_hook,
+                                               recorder, " (in the background)"))
                 except BaseException as exc:  # keep running on the Python program
                     program.error = exc
                     report.tier = f"python (native build failed: {exc})"
@@ -250,12 +254,12 @@ class CBackend:
 
             threading.Thread(target=finish, name="theanine-c-build", daemon=True).start()
             return program
-        native = self._native(fgraph, plans, sources, report, node_hook)
+        native = self._native(fgraph, plans, sources, report, node_hook, recorder)
         native.report = report
         return native
 
-    def _link_in_background(self, fgraph: FunctionGraph, node_hook: NodeHook | None
-                            ) -> TieredProgram:
+    def _link_in_background(self, fgraph: FunctionGraph, node_hook: NodeHook | None,
+                            recorder: Any = None) -> TieredProgram:
         """The first function of a cold cache: nothing native can be at hand, so even the
         compiler's probe and the planning run behind the Python program."""
         report = CompileReport(tier="python (compiling)")
@@ -263,10 +267,12 @@ class CBackend:
 
         def finish() -> None:
             try:
-                plans, planned = self._plans(fgraph, node_hook is not None)
+                plans, planned = _timed(recorder, "c: plan and render kernels (in the "
+                                        "background)", self._plans, fgraph, node_hook is not None)
                 report.nodes = planned.nodes
                 sources = _unique_sources(plans.values())
-                program._swap(self._native(fgraph, plans, sources, report, node_hook))
+                program._swap(self._native(fgraph, plans, sources, report, node_hook,
+                                           recorder, " (in the background)"))
             except BaseException as exc:  # keep running on the Python program
                 program.error = exc
                 report.tier = f"python (native build failed: {exc})"
@@ -289,8 +295,16 @@ class CBackend:
 
     def _native(self, fgraph: FunctionGraph, plans: dict[Apply, Any],
                 sources: Sequence[Source], report: CompileReport,
-                node_hook: NodeHook | None = None) -> Any:
-        libs = dict(zip(sources, build_all(self.toolchain, sources)))
+                node_hook: NodeHook | None = None, recorder: Any = None, when: str = ""
+                ) -> Any:
+        """The native program; `recorder` (a profile) gets the build's time and how many
+        kernel units were loaded already, found in the cache or compiled."""
+        stats: dict[str, int] | None = None if recorder is None else {}
+        built = _timed(recorder, "c: compile and load kernels" + when, build_all,
+                       self.toolchain, sources, stats)
+        for name, n in (stats or {}).items():
+            recorder.count(f"c kernel units {name}", n)
+        libs = dict(zip(sources, built))
         keep = [lib for lib in libs.values() if isinstance(lib, Library)]
         thunks: dict[Apply, Any] = {}
         for entry, (node, what) in zip(report.nodes, plans.items()):
@@ -307,6 +321,17 @@ class CBackend:
         program = _WithThunks(thunks).link(fgraph, node_hook)
         program.libraries = keep  # the kernels stay loaded while the program lives
         return program
+
+
+def _timed(recorder: Any, phase: str, fn: Any, *args: Any) -> Any:
+    """`fn(*args)`, its time added to `recorder`'s linking phases when there is one."""
+    if recorder is None:
+        return fn(*args)
+    start = time.perf_counter()
+    try:
+        return fn(*args)
+    finally:
+        recorder.add(phase, time.perf_counter() - start, backend=True)
 
 
 def _unique_sources(plans: Any) -> list[Source]:

@@ -42,6 +42,10 @@ _LAZY = {"scan": "theanine.scan_module", "map": "theanine.scan_module",
 
 
 def __getattr__(name: str):
+    if name in ("d3viz", "sparse"):  # modules: d3viz is callable, sparse comes from a plugin
+        from importlib import import_module
+
+        return import_module(f"theanine.{name}")
     if name in _LAZY:
         from importlib import import_module
 
@@ -53,4 +57,4 @@ __all__ = ["FAST_COMPILE", "FAST_RUN", "Apply", "Constant", "Function", "In", "M
            "OpFromGraph", "Param", "ProfileMode", "SharedVariable", "Type", "Variable", "_asarray",
            "change_flags", "clone", "config", "debugprint", "dot", "explain", "function",
            "get_default_mode", "gof", "grad", "hookimpl", "ifelse", "pp", "shared", "tensor",
-           "verify_grad", "scan", "map", "reduce", "foldl", "foldr", "jacobian", "hessian"]
+           "verify_grad", "d3viz", "scan", "map", "reduce", "foldl", "foldr", "jacobian", "hessian"]

@@ -107,8 +107,28 @@ def _label(n: int) -> str:
             return label
 
 
-def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = False
-               ) -> str | TextIO | None:
+def _test_value_text(v: Variable) -> str:
+    """` test_value=...` for a variable with a test value (or a shared value): short arrays
+    in full, longer ones by dtype and shape; '' when it has none or is a constant (whose
+    value its name already shows)."""
+    import numpy as np
+
+    from theanine.graph.testvalues import _MISSING, get_test_value
+
+    if isinstance(v, Constant):
+        return ""
+    value = get_test_value(v)
+    if value is _MISSING:
+        return ""
+    arr = np.asarray(value)
+    if arr.size > 10:
+        return f" test_value={arr.dtype} array of shape {arr.shape}"
+    return " test_value=" + np.array2string(arr, separator=" ").replace("\n", "")
+
+
+def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = False,
+               depth: int = -1, ids: str = "CHAR", stop_on_name: bool = False,
+               print_test_value: bool = False) -> str | TextIO | None:
     """Print the graph of a variable, a list of them, an Apply node, a FunctionGraph or a
     compiled function.
 
@@ -117,11 +137,16 @@ def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = Fa
     function each node line ends with the node's position in the execution order.
     As in Theano, `file='str'` returns the text without printing it; otherwise the text goes
     to `file` (default stdout) and `file` is returned (None for stdout, so that a REPL does
-    not echo the graph a second time).
+    not echo the graph a second time).  Theano's options: `depth` (levels shown, -1 for all),
+    `ids` ('CHAR': A, B..; 'int': 0, 1..; 'id': Python ids; '': none), `stop_on_name` (do not
+    expand a named variable's inputs); and `print_test_value`, which ends each line with the
+    variable's test value (`x.tag.test_value`, or a shared variable's value).
     """
     from theanine.compile.function import Function
     from theanine.graph.fg import FunctionGraph
 
+    if ids not in ("CHAR", "int", "id", ""):
+        raise ValueError(f"debugprint ids must be 'CHAR', 'int', 'id' or '', got {ids!r}")
     order: dict[Apply, int] | None = None
     if isinstance(obj, Function):
         obj = obj.maker.fgraph
@@ -138,27 +163,36 @@ def debugprint(obj: Any, file: TextIO | str | None = None, print_type: bool = Fa
         if not isinstance(r, Variable):
             raise TypeError(f"debugprint expects symbolic variables, an Apply node, a "
                             f"FunctionGraph or a compiled function, got {type(r).__name__}")
-    ids: dict[Any, str] = {}
+    labels: dict[Any, str] = {}
+
+    def ident(key: Any) -> str:
+        if key not in labels:
+            n = len(labels)
+            labels[key] = {"CHAR": _label(n), "int": str(n), "id": str(id(key))}.get(ids, "")
+        return f" [id {labels[key]}]" if ids else ""
+
     shown: set[Apply] = set()
     lines: list[str] = []
     stack: list[tuple[Variable, int]] = [(r, 0) for r in reversed(roots)]
     while stack:
-        v, depth = stack.pop()
-        prefix = " |" * depth
+        v, level = stack.pop()
+        prefix = " |" * level
         typ = f" <{v.type}>" if print_type else ""
+        value = _test_value_text(v) if print_test_value else ""
         node = v.owner
-        key = v if node is None else node
-        if key not in ids:
-            ids[key] = _label(len(ids))
         if node is None:
-            lines.append(f"{prefix}{v} [id {ids[key]}]{typ}")
+            lines.append(f"{prefix}{v}{ident(v)}{typ}{value}")
             continue
         out_sel = f".{v.index}" if len(node.outputs) > 1 else ""
         pos = f"   {order[node]}" if order is not None and node in order else ""
-        lines.append(f"{prefix}{node.op}{out_sel} [id {ids[key]}]{typ} '{v.name or ''}'{pos}")
-        if node not in shown:
+        lines.append(f"{prefix}{node.op}{out_sel}{ident(node)}{typ} '{v.name or ''}'{value}"
+                     f"{pos}")
+        expand = depth < 0 or level + 1 < depth
+        if stop_on_name and v.name is not None and level > 0:
+            expand = False
+        if node not in shown and expand:
             shown.add(node)
-            stack.extend((i, depth + 1) for i in reversed(node.inputs))
+            stack.extend((i, level + 1) for i in reversed(node.inputs))
     text = "\n".join(lines)
     if file == "str":
         return text

@@ -11,7 +11,6 @@ hook, and their programs are exactly what the backend links.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from theanine.config import config
@@ -100,25 +99,20 @@ class Mode:
 
 
 class ProfileMode(Mode):
-    """Theano's ProfileMode (removed in Theano 1.0). Today it compiles and runs like `Mode`
-    and warns once that no profile is collected: profiling comes in a later issue."""
+    """Theano's ProfileMode (removed in Theano 1.0, kept for ported code): every function
+    compiled with it is profiled into one shared `ProfileStats` (`profile_stats`), which
+    `print_summary()` prints."""
 
     def __init__(self, linker: str | None = None, optimizer: str | None = "default",
                  **kwargs: Any):
-        note_unchecked(type(self).__name__, "no profile is collected")
+        from theanine.compile.profiling import ProfileStats
+
         super().__init__(linker, optimizer, **kwargs)
+        self.profile_stats = ProfileStats(message="ProfileMode")
 
-
-_NOTED: set[str] = set()
-
-
-def note_unchecked(mode_name: str, what: str) -> None:
-    """Warn once per process that a debugging mode runs like a plain Mode today."""
-    if mode_name not in _NOTED:
-        _NOTED.add(mode_name)
-        warnings.warn(f"{mode_name} compiles and runs like the default Mode in theanine today: "
-                      f"{what} (Theano's debugging and profiling tools come in a later issue)",
-                      stacklevel=3)
+    def print_summary(self, **kwargs: Any) -> None:
+        """The shared profile's `summary(**kwargs)`."""
+        self.profile_stats.summary(**kwargs)
 
 
 FAST_RUN = Mode(optimizer="fast_run")

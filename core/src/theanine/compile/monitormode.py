@@ -4,13 +4,16 @@
 As in Theano, `i` is the node's index in the compiled graph's topological order
 (`f.maker.fgraph.toposort()`), and `fn` holds the node's values in storage cells:
 `fn.inputs[k][0]` is input k's value, `fn.outputs[j][0]` output j's (None before the node
-runs); calling `fn()` runs the node.
+runs); calling `fn()` runs the node.  `detect_nan` is Theano's ready-made `post_func` that
+reports where a NaN first appears.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from theanine.compile.mode import Mode
 from theanine.graph.basic import Apply
@@ -59,3 +62,20 @@ class MonitorMode(Mode):
             return [cell[0] for cell in fn.outputs]
 
         return monitored
+
+
+def detect_nan(i: int, node: Apply, fn: NodeCall) -> None:
+    """A `post_func` for MonitorMode (Theano's `monitormode.detect_nan`): when an output of
+    the node holds NaN, print `*** NaN detected ***`, the node (debugprint) and its input and
+    output values.  Values that are not numeric arrays (random states) are skipped."""
+    from theanine.printing import debugprint
+
+    for cell in fn.outputs:
+        value = cell[0]
+        if (isinstance(value, np.ndarray | np.generic) and value.dtype.kind in "fc"
+                and np.isnan(value).any()):
+            print("*** NaN detected ***")
+            debugprint(node)
+            print(f"Inputs : {[c[0] for c in fn.inputs]}")
+            print(f"Outputs: {[c[0] for c in fn.outputs]}")
+            break

@@ -7,8 +7,13 @@ walks; meaning lives in the Ops and Types.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from theanine.config import config  # a leaf module: no layer above graph is loaded
 
 if TYPE_CHECKING:
     from theanine.graph.op import Op
@@ -75,6 +80,13 @@ class Variable(_Tagged):
         return f"<{self.type}>"
 
     def __repr__(self) -> str:
+        if config.print_test_value and "test_value" in self.tag:
+            value = self.tag["test_value"]
+            try:  # as the variable's type holds it (Theano shows `x.tag.test_value = 42` so)
+                value = self.type.filter(value, allow_downcast=True)
+            except Exception:  # a value the type refuses is shown as it was given
+                pass
+            return f"{self}\n{value!r}"
         return str(self)
 
     def auto_name(self) -> str:
@@ -145,6 +157,10 @@ class Apply(_Tagged):
             out.owner = self
             out.index = i
         self.tag = Tag()
+        if not _NO_TRACE.depth:
+            trace = creation_trace()
+            if trace:
+                self.tag["trace"] = trace
 
     @property
     def out(self) -> Variable:
@@ -176,6 +192,60 @@ class Apply(_Tagged):
         return f"{self.op}({', '.join(str(i) for i in self.inputs)})"
 
     __repr__ = __str__
+
+
+#: one frame of a creation trace: (file name, line number, function name)
+Frame = tuple[str, int, str]
+
+
+class _NoTrace(threading.local):
+    depth = 0
+
+
+_NO_TRACE = _NoTrace()
+
+
+#: file name -> whether its code is theanine's own (or a theanine plugin's)
+_OURS: dict[str, bool] = {}
+
+
+def creation_trace(limit: int | None = None) -> tuple[Frame, ...]:
+    """The user's frames that are building a node, innermost first: theanine's own frames
+    (and its plugins') are skipped, at most `limit` (default `config.traceback__limit`; -1:
+    all, 0: none) are kept.  Plain tuples of strings: cheap (1-2 us), picklable, and no frame
+    (with its locals) is kept alive."""
+    if limit is None:
+        limit = config.value("traceback.limit")
+    if limit == 0:
+        return ()
+    frames: list[Frame] = []
+    ours = _OURS
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        filename = code.co_filename
+        mine = ours.get(filename)
+        if mine is None:
+            module = frame.f_globals.get("__name__") or ""
+            mine = ours[filename] = module == "theanine" or module.startswith(
+                ("theanine.", "theanine_"))
+        if not mine:
+            frames.append((filename, frame.f_lineno, code.co_name))
+            if len(frames) == limit:
+                break
+        frame = frame.f_back
+    return tuple(frames)
+
+
+@contextmanager
+def no_creation_trace() -> Iterator[None]:
+    """Nodes built in this block (by rewrites, while compiling) record no creation line of
+    their own: the node they replace hands its line on (`rewriting.provenance`)."""
+    _NO_TRACE.depth += 1
+    try:
+        yield
+    finally:
+        _NO_TRACE.depth -= 1
 
 
 def _as_list(x: Variable | Iterable[Variable]) -> list[Variable]:

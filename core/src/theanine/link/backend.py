@@ -3,6 +3,7 @@ that debugging modes (NanGuardMode, MonitorMode, DebugMode) use."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,19 +43,39 @@ class Backend(Protocol):
         ...
 
 
-def link_program(backend: Backend, fgraph: FunctionGraph, node_hook: NodeHook | None = None
-                 ) -> Program:
-    """`backend.link(fgraph)`, with every node's thunk run through `node_hook` when a debugging
-    mode gives one (a backend that can run debugging modes takes `node_hook=` in `link`)."""
-    if node_hook is None:
-        return backend.link(fgraph)
-    import inspect
+class _Recording(threading.local):
+    recorder: Any = None
 
-    if "node_hook" not in inspect.signature(backend.link).parameters:
-        raise TypeError(f"backend {backend.name!r} cannot run a debugging mode (NanGuardMode, "
-                        "MonitorMode, DebugMode): its link() takes no node_hook; use "
-                        "backend='python' or 'c'")
-    return backend.link(fgraph, node_hook=node_hook)  # type: ignore[call-arg]
+
+_RECORDING = _Recording()
+
+
+def compile_recorder() -> Any:
+    """Where a backend reports what linking costs while a profiled function links in this
+    thread (`compile.profiling.ProfileStats`: `add(phase, seconds, backend=True)`,
+    `count(name, n)`), else None.  A backend that builds in the background keeps the value
+    it read in `link`."""
+    return _RECORDING.recorder
+
+
+def link_program(backend: Backend, fgraph: FunctionGraph, node_hook: NodeHook | None = None,
+                 recorder: Any = None) -> Program:
+    """`backend.link(fgraph)`, with every node's thunk run through `node_hook` when a debugging
+    mode (or the profiler) gives one (a backend that can run debugging modes takes
+    `node_hook=` in `link`); `recorder` is what `compile_recorder()` returns meanwhile."""
+    previous, _RECORDING.recorder = _RECORDING.recorder, recorder
+    try:
+        if node_hook is None:
+            return backend.link(fgraph)
+        import inspect
+
+        if "node_hook" not in inspect.signature(backend.link).parameters:
+            raise TypeError(f"backend {backend.name!r} cannot run a debugging mode "
+                            "(NanGuardMode, MonitorMode, DebugMode) or a profile: its link() "
+                            "takes no node_hook; use backend='python' or 'c'")
+        return backend.link(fgraph, node_hook=node_hook)  # type: ignore[call-arg]
+    finally:
+        _RECORDING.recorder = previous
 
 
 def select_backend(name: str | None = None) -> Backend:

@@ -5,16 +5,20 @@ module's `theanine_register_backends` hook is how the core registers it.
 
 `link` generates one straight-line Python function per graph (a line per node, values held in
 local variables), which keeps the per-call overhead to a few microseconds.  When a node fails,
-the error is re-raised naming the node and the shapes and dtypes of its inputs.
+the error is re-raised naming the node, the user's line that built it and the shapes and dtypes
+of its inputs (`config.exception_verbosity='high'`: the whole creation trace, the rewrites that
+made the node and its inputs' value ranges).
 """
 
 from __future__ import annotations
 
+import linecache
 import types
 from typing import Any
 
 import numpy as np
 
+from theanine.config import config
 from theanine.graph.basic import Apply, Constant, Variable, eager_nodes
 from theanine.graph.fg import FunctionGraph
 from theanine.hookspecs import hookimpl
@@ -26,10 +30,36 @@ class NodeError(Exception):
     node's ValueError, and `except NodeError` catches every error that carries node context."""
 
 
-def _describe_value(v: Any) -> str:
-    if isinstance(v, np.ndarray):
-        return f"{v.dtype} array of shape {v.shape}"
+def _describe_value(v: Any, high: bool = False) -> str:
+    device = not isinstance(v, np.ndarray) and hasattr(v, "dtype") and hasattr(v, "shape") \
+        and callable(getattr(v, "get", None))  # a device array (pyopencl, pycuda)
+    if isinstance(v, np.ndarray) or device:
+        text = f"{v.dtype} array of shape {v.shape}"
+        if high:
+            text += f", strides {v.strides}"
+            if v.size and v.dtype.kind in "biuf":
+                host = np.asarray(v.get()) if device else v
+                text += f", values in [{host.min().item()!r}, {host.max().item()!r}]"
+        return text + (f" (on the {type(v).__module__.split('.')[0]} device)" if device else "")
     return type(v).__name__
+
+
+def _frame_line(frame: tuple[str, int, str]) -> str:
+    filename, lineno, function = frame
+    code = linecache.getline(filename, lineno).strip()
+    return f"{filename}:{lineno} in {function}" + (f": {code}" if code else "")
+
+
+def creation_lines(node: Apply, high: bool = False) -> list[str]:
+    """Where the user's code built `node` (`tag["trace"]`, innermost frame first): its line,
+    or with `high` every frame kept (`config.traceback__limit`)."""
+    trace = node.tag.get("trace")
+    if not trace:
+        return []
+    if not high:
+        return [f"  node created at {_frame_line(trace[0])}"]
+    return ["  node created at (innermost first):",
+            *(f"    {_frame_line(frame)}" for frame in trace)]
 
 
 def describe_node(node: Apply) -> str:
@@ -43,10 +73,20 @@ def describe_node(node: Apply) -> str:
 
 def node_context(node: Apply, values: list[Any]) -> list[str]:
     """Lines naming the failing computation and what each input was given."""
+    high = config.exception_verbosity == "high"
     verb = "in" if node.tag.get("source") is not None else "while computing"
-    lines = [f"  {verb} {describe_node(node)}"]
+    lines = [f"  {verb} {describe_node(node)}", *creation_lines(node, high)]
+    if high:
+        if node.tag.get("source") is not None:
+            lines.append(f"  the fused node: {node}")
+        made_by = node.tag.get("provenance")
+        lines.append("  made by the rewrites " + ", ".join(made_by) if made_by
+                     else "  as written (no rewrite made this node)")
     for var, val in zip(node.inputs, values):
-        lines.append(f"    input {var}: expected {var.type}, got {_describe_value(val)}")
+        lines.append(f"    input {var}: expected {var.type}, got {_describe_value(val, high)}")
+    if not high:
+        lines.append("  (exception_verbosity='high' shows the whole creation trace, the "
+                     "rewrites that made the node and its inputs' values)")
     return lines
 
 

@@ -3,7 +3,8 @@
 Each is declared with Theano's default and choices, so reading it gives what Theano gave and a
 wrong value is still refused; setting it (from THEANO_FLAGS, THEANINE_FLAGS or by assignment)
 warns once per process that it has no effect here, and why.  Flags that do work (floatX, mode,
-optimizer_including, on_unused_input, warn_float64, ...) live in `theanine.config` itself.
+optimizer_including, on_unused_input, warn_float64, profile, exception_verbosity,
+traceback.limit, ...) live in `theanine.config` itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 _GPU = "there is no GPU backend yet: everything runs on the CPU"
 _C = "the C backend chooses its own compiler flags and libraries (see `theanine plugins`)"
-_DEBUG = "Theano's debugging and profiling tools come in a later issue"
+_DEBUG = "this option of Theano's debugging tools is not implemented"
 _NOGC = ("compiled programs keep no intermediate storage between calls, so there is nothing "
          "to collect")
 _OPT = "theanine's rewriter has its own stages; use optimizer_including/optimizer_excluding"
@@ -47,19 +48,13 @@ _FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str | None,
     ("print_active_device", True, _BOOL, None, _GPU, None),
     ("compute_test_value_opt", "off", _S, ("off", "ignore", "warn", "raise", "pdb"),
      _TEST_VALUE, None),
-    ("print_test_value", False, _BOOL, None, _TEST_VALUE, None),
-    ("exception_verbosity", "low", _S, ("low", "high"),
-     "errors always name the node, its inputs' shapes and dtypes", None),
     ("cast_policy", "custom", _S, ("custom", "numpy+floatX"),
      "type promotion follows NumPy 2 with Python numbers weak (docs/architecture.md)", None),
     ("int_division", "int", _S, ("int", "raise", "floatX"),
      "`/` on integers is true division, as in NumPy", None),
-    ("profile", False, _BOOL, None, _DEBUG, None),
-    ("profile_memory", False, _BOOL, None, _DEBUG, None),
-    ("profile_optimizer", False, _BOOL, None, _DEBUG, None),
-    ("profiling.n_apply", 20, int, None, _DEBUG, None),
-    ("profiling.n_ops", 20, int, None, _DEBUG, None),
-    ("profiling.destination", "stderr", _S, None, _DEBUG, None),
+    ("profile_memory", False, _BOOL, None, "profiles record time, not memory", None),
+    ("profile_optimizer", False, _BOOL, None,
+     "a profile always times each rewrite stage (`profile`)", None),
     ("openmp", False, _BOOL, None, "the C backend uses OpenMP when its compiler has it", None),
     ("openmp_elemwise_minsize", 200000, int, None,
      "the C backend splits elementwise loops across threads above 200,000 elements", None),
@@ -104,10 +99,8 @@ _FLAGS: list[tuple[str, Any, Callable[[str], Any], tuple | None, str | None,
     ("experimental.unpickle_gpu_on_cpu", False, _BOOL, None, _GPU, None),
     ("magma.enabled", False, _BOOL, None, _GPU, None),
     ("ctc.root", "", _S, None, _GPU, None),
-    ("traceback.limit", 8, int, None,
-     "variables do not record the stack where they were created", None),
     ("traceback.compile_limit", 0, int, None,
-     "variables do not record the stack where they were created", None),
+     "nodes built while compiling take the creation trace of the node they replace", None),
     ("unittests.rseed", "666", _S, None, "theanine's own tests seed themselves", None),
     ("deterministic", "default", _S, ("default", "more"),
      "every implementation is deterministic already", None),

@@ -22,7 +22,8 @@ def theanine_register_rewrites(register) -> None:
         register(rw, stage="stabilize", tags=("fast_run", "stabilize"))
     for rw in SPECIALIZE:
         register(rw, stage="specialize", tags=("fast_run", "specialize"))
-    register(FusionRewriter(), stage="fusion", tags=("fast_run", "fusion"))
+    register(FusionRewriter(), stage="fusion",
+             tags=("fast_run", "fusion", "local_elemwise_fusion"))  # Theano's name too
     register(alloc_of_scalar_in_elemwise, stage="fusion", tags=("fast_run", "fusion"),
              position=1, name="alloc_into_fused")
     # merge what the stages since `merge` duplicated before any node overwrites its input

@@ -12,7 +12,9 @@ from theanine.graph.fg import FunctionGraph
 class ProvenanceTracker:
     """A FunctionGraph feature: tags each node imported by a rewrite with the rewrite's reason
     (`plugin:rewrite`), counts the replacements each rewrite made, and passes a replaced
-    node's `tag["source"]` (the user expression it computes) on to its replacement."""
+    node's `tag["source"]` (the user expression it computes) on to its replacement, and its
+    `tag["trace"]` (the user's lines that built it) to every node of the replacement that has
+    none (nodes built while compiling record no line of their own)."""
 
     def __init__(self) -> None:
         self.replacements: Counter[str] = Counter()
@@ -30,12 +32,29 @@ class ProvenanceTracker:
         source = old.owner.tag.get("source") if old.owner is not None else None
         if source is not None and new.owner is not None:
             new.owner.tag.setdefault("source", source)
+        trace = old.owner.tag.get("trace") if old.owner is not None else None
+        if trace is not None:
+            _hand_on_trace(new, trace)
         if reason:
             self.replacements[reason] += 1
             if client != "output":
                 rewired = client.tag.setdefault("rewired", [])
                 if reason not in rewired:
                     rewired.append(reason)
+
+
+def _hand_on_trace(new: Any, trace: Any) -> None:
+    """Give `trace` to `new`'s owner and to the nodes above it that have no trace: the nodes
+    a replacement added (the walk stops at nodes that have one, so it costs what was added)."""
+    stack = [new.owner] if new.owner is not None else []
+    seen: set[Apply] = set()
+    while stack:
+        node = stack.pop()
+        if node in seen or "trace" in node.tag:
+            continue
+        seen.add(node)
+        node.tag["trace"] = trace
+        stack.extend(i.owner for i in node.inputs if i.owner is not None)
 
 
 def tracker_of(fgraph: FunctionGraph) -> ProvenanceTracker:
