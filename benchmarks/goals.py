@@ -49,6 +49,13 @@ GOALS = [
     *(Goal("lenet_step", f"train step ({n})", versus=peer, factor=0.8)
       for n in ("1 thread", "2 threads") for peer in (f"{PYTENSOR_ENGINE}|pytensor[numba]", "jax")),
     Goal("conv_forward", "16x3x224x224 * 64x3x3x3", versus="im2col gemm", factor=1.5),
+    # issue 17: the data-parallel MLP step at 2 processes, one thread each: scaling efficiency
+    # >= 0.9 (time <= 1/0.9 x the 1-process step); the fused allreduce <= 1.1x mpi4py's raw
+    # Allreduce of the same bytes
+    Goal("data_parallel", "MLP step, 2 processes", versus="theanine[c], 1 process",
+         factor=1 / 0.9),
+    Goal("data_parallel", "allreduce of the MLP's gradients, 2 processes",
+         versus="mpi4py Allreduce", factor=1.1),
 ]
 
 WORKLOADS = tuple(dict.fromkeys(g.workload for g in GOALS))

@@ -603,3 +603,16 @@ def test_the_installed_command_reads_the_cache_dir_from_the_environment(tmp_path
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n_entries"] == 1
+
+
+def test_clear_empties_the_driver_caches_kept_inside(tmp_path):
+    """A driver's own cache (PoCL's kernels) lives under drivers/ and goes with `clear`."""
+    from theanine.cache import ArtifactCache
+
+    cache = ArtifactCache(tmp_path / "root")
+    pocl = cache.driver_dir("pocl")
+    (pocl / "kcache" / "ab").mkdir(parents=True)
+    (pocl / "kcache" / "ab" / "kernel.so").write_bytes(b"x")
+    (pocl / "stray.txt").write_text("y")
+    cache.clear()
+    assert pocl.is_dir() and list(pocl.iterdir()) == []

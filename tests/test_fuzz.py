@@ -35,10 +35,13 @@ from theanine.testing.fuzz.case import build, namespace, to_code
 
 BACKEND = select_backend(config.backend).name
 NATIVE = BACKEND != "python"
-# The CI budget: 5 x 1000 graphs on the Python backend, 4 x 250 (smaller graphs) on a native
-# one, each under every optimizer setting; seeds are fixed, so a failure names its graph.
-SEEDS = [101, 102, 103, 104] if NATIVE else [101, 102, 103, 104, 105]
-GRAPHS = 250 if NATIVE else 1000
+# The CI budget: 5 x 1000 graphs on the Python backend, 4 x 250 (smaller graphs) on C, 2 x 150
+# on a device backend (PoCL compiles every new kernel for ~0.1 s), each under every optimizer
+# setting; seeds are fixed, so a failure names its graph.  Longer runs: `python -m
+# theanine.testing.fuzz --minutes N --backend NAME`.
+DEVICE = BACKEND in ("opencl", "cuda")
+SEEDS = [101, 102] if DEVICE else [101, 102, 103, 104] if NATIVE else [101, 102, 103, 104, 105]
+GRAPHS = 150 if DEVICE else 250 if NATIVE else 1000
 MAX_STEPS = 3 if NATIVE else 5
 
 

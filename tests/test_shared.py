@@ -33,7 +33,17 @@ def test_broadcastable():
         s.set_value(np.zeros((2, 4)))
 
 
-def test_constructor_copies_unless_borrow():
+@pytest.fixture
+def host_storage():
+    """Borrowing aliases host memory: on a device backend, shared values live on the device
+    (tests/test_device_residency.py checks that), so these run with values on the host."""
+    from theanine.config import config
+
+    with config.change_flags(backend="python"):
+        yield
+
+
+def test_constructor_copies_unless_borrow(host_storage):
     a = np.zeros(3)
     copied = shared(a)
     borrowed = shared(a, borrow=True)
@@ -42,7 +52,7 @@ def test_constructor_copies_unless_borrow():
     assert borrowed.get_value()[0] == 5.0
 
 
-def test_get_value_copies_unless_borrow():
+def test_get_value_copies_unless_borrow(host_storage):
     s = shared(np.zeros(3))
     s.get_value()[0] = 1.0
     assert s.get_value()[0] == 0.0
@@ -50,7 +60,7 @@ def test_get_value_copies_unless_borrow():
     assert s.get_value()[0] == 1.0
 
 
-def test_set_value_copies_unless_borrow():
+def test_set_value_copies_unless_borrow(host_storage):
     s = shared(np.zeros(2))
     v = np.array([1.0, 2.0])
     s.set_value(v)

@@ -8,6 +8,8 @@ from workloads import (
     call_overhead,
     compile_time,
     conv_forward,
+    data_parallel,
+    fastmath,
     import_time,
     lenet_step,
     logistic_step,
@@ -19,4 +21,4 @@ from workloads import (
 )
 
 WORKLOADS = [import_time, call_overhead, logistic_step, rewrite_phase, rnn, sigmoid_large,
-             pow_fused, mlp_step, lenet_step, conv_forward, compile_time]
+             pow_fused, mlp_step, data_parallel, lenet_step, conv_forward, compile_time, fastmath]

@@ -222,6 +222,14 @@ class ArtifactCache:
         self._memo[key] = path
         return path
 
+    def driver_dir(self, name: str) -> Path:
+        """A folder for a driver's own cache (e.g. PoCL's compiled kernels, `POCL_CACHE_DIR`),
+        under `drivers/`: `clear()` empties it with the entries."""
+        self.prepare()
+        path = self.root / "drivers" / name
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
+
     def forget(self, key: str) -> None:
         """Drop `key` from this process's memo: for a caller that found the entry's files gone
         (another process pruned it), before calling `get_or_build` again."""
@@ -408,6 +416,12 @@ class ArtifactCache:
         removed = self.prune(max_bytes=0)
         for failure in _scandir(self._failures):
             self._discard(Path(failure.path))
+        for driver in _scandir(self.root / "drivers"):  # their files, not the folders in use
+            for item in _scandir(Path(driver.path)):
+                if item.is_dir(follow_symlinks=False):
+                    self._discard(Path(item.path))
+                else:
+                    Path(item.path).unlink(missing_ok=True)
         return removed
 
     def _remove_entry(self, key: str, path: Path) -> bool:

@@ -29,9 +29,10 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"theanine {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    plugins = commands.add_parser("plugins", help="list plugins and backends",
-                                  description="List the plugins, their hooks, and the backends "
-                                  "they registered with whether each is available.")
+    plugins = commands.add_parser("plugins", help="list plugins, backends and plugin flags",
+                                  description="List the plugins, their hooks, the backends "
+                                  "they registered with whether each is available, and the "
+                                  "config flags they declared with their values.")
     plugins.add_argument("--json", action="store_true", help="print JSON instead of a table")
     plugins.set_defaults(handler=_cmd_plugins)
 
@@ -44,6 +45,18 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", metavar="N", type=int, default=DEFAULT_STEPS,
                       help=f"training steps (default: {DEFAULT_STEPS})")
     demo.set_defaults(handler=_cmd_demo)
+    show = commands.add_parser(
+        "show", help="write the interactive HTML view of a compiled function",
+        description="Write the HTML view of a compiled function (or a symbolic variable) that "
+        "a module or script defines: the compiled graph beside the graph as written, with "
+        "types, shapes and rewrite provenance on hover. TARGET is package.module:NAME or "
+        "path/to/script.py:NAME (the script runs with __name__ != '__main__').")
+    show.add_argument("target", metavar="TARGET", help="MODULE:NAME or SCRIPT.py:NAME")
+    show.add_argument("-o", "--output", metavar="FILE", default=None,
+                      help="the HTML file to write (default: NAME.html)")
+    show.add_argument("--layout", choices=("auto", "dot", "layered"), default="auto",
+                      help="graphviz's dot (auto: when installed) or the built-in layout")
+    show.set_defaults(handler=_cmd_show)
     _add_cache_parser(commands)
     return parser
 
@@ -76,7 +89,8 @@ def _add_cache_parser(commands: Any) -> None:
 
 
 def plugin_report() -> dict[str, list[dict[str, Any]]]:
-    """The plugins and backends of the current registry, as plain data."""
+    """The plugins, backends and plugin-declared flags of the current registry, as plain
+    data."""
     from theanine.config import config
     from theanine.plugins import get_registry
 
@@ -93,9 +107,26 @@ def plugin_report() -> dict[str, list[dict[str, Any]]]:
                 ok, reason = backend.is_available()
         except Exception as exc:  # a broken probe is exactly what this listing must show
             ok, reason = False, f"is_available() raised {type(exc).__name__}: {exc}"
+        describe = getattr(backend, "describe", None)  # a device backend: the device in use
         backends.append({"name": name, "plugin": plugin, "source": sources.get(plugin),
-                         "available": bool(ok), "reason": None if ok else reason})
-    return {"plugins": plugins, "backends": backends}
+                         "available": bool(ok), "reason": None if ok else reason,
+                         "device": describe() if ok and callable(describe) else None})
+    flags = config.flags()
+    aliases: dict[str, list[str]] = {}
+    for alias, name in sorted(config.aliases().items()):
+        aliases.setdefault(name, []).append(alias)
+    declared = [{"name": name, "plugin": plugin, "value": _plain(getattr(config, name)),
+                 "default": _plain(flags[name].default), "doc": flags[name].doc,
+                 "aliases": aliases.get(name, [])}
+                for name, plugin in sorted(registry.flags.items())]
+    return {"plugins": plugins, "backends": backends, "flags": declared}
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON can print it (a flag's value may be a tuple or another object)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return list(value) if isinstance(value, tuple | list) else repr(value)
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -117,11 +148,19 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     print("Backends:")
     if not report["backends"]:
         print("  (none registered)")
+    else:
+        print("\n".join(_table(
+            [["NAME", "PLUGIN", "AVAILABLE"]]
+            + [[b["name"], b["plugin"], ("yes" + (f": {b['device']}" if b["device"] else ""))
+                if b["available"] else f"no: {b['reason']}"] for b in report["backends"]])))
+    print("Plugin flags (set in THEANINE_FLAGS as NAME=VALUE):")
+    if not report["flags"]:
+        print("  (none declared)")
         return 0
     print("\n".join(_table(
-        [["NAME", "PLUGIN", "AVAILABLE"]]
-        + [[b["name"], b["plugin"], "yes" if b["available"] else f"no: {b['reason']}"]
-           for b in report["backends"]])))
+        [["NAME", "PLUGIN", "VALUE", "DOC"]]
+        + [[f["name"] + "".join(f" (or {a})" for a in f["aliases"]), f["plugin"],
+            repr(f["value"]), f["doc"]] for f in report["flags"]])))
     return 0
 
 
@@ -145,6 +184,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("theanine demo: training diverged (the weights are not finite); the graph relies "
               "on the stabilize rewrites (log(sigmoid) -> softplus)", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from theanine.d3viz.show import ShowError, show
+
+    try:
+        path = show(args.target, args.output, args.layout)
+    except ShowError as exc:
+        print(f"theanine show: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
     return 0
 
 

@@ -6,8 +6,10 @@ file named by `THEANINERC`), `THEANO_FLAGS`, `THEANINE_FLAGS="name=value,..."`, 
 `theanine_register_config(add)` hook; a name given in the environment that no core flag knows
 is held until plugins are loaded, then rejected if still unknown (only warned about when it
 came from `THEANO_FLAGS`, as Theano did). Dotted flags (`warn.round`) read and write as
-attributes of sections: `config.warn.round = False`. Theano's flags that mean nothing here are
-accepted with a one-time warning (see `misc.theano_flags`).
+attributes of sections: `config.warn.round = False`; PyTensor's spelling `warn__round` names the
+same flag, as do aliases (`add_alias`: a plugin flag's name from before plugins' flags were
+namespaced `plugin.name`).  Theano's flags that mean nothing here are accepted with a one-time
+warning (see `misc.theano_flags`).
 """
 
 from __future__ import annotations
@@ -120,6 +122,8 @@ class Config:
         object.__setattr__(self, "_values", {})
         # names from the environment no flag declares yet: name -> (raw value, source)
         object.__setattr__(self, "_pending", {})
+        # other spellings of flags (a plugin flag's name before namespacing): alias -> name
+        object.__setattr__(self, "_aliases", {})
 
     def add(self, name: str, doc: str, default: Any, convert: Callable[[str], Any] = str,
             choices: tuple | None = None, noop: str | None = None,
@@ -135,6 +139,32 @@ class Config:
             _note_noop(flag, value)
         self._flags[name] = flag
         self._values[name] = value
+
+    def add_alias(self, alias: str, name: str) -> None:
+        """Let `alias` read and set flag `name` everywhere a flag name goes (an older
+        spelling kept working after a plugin's flags were namespaced)."""
+        if name not in self._flags:
+            raise ConfigError(f"cannot alias {alias!r} to {name!r}: no such flag")
+        if alias in self._flags or self._aliases.get(alias, name) != name:
+            raise ConfigError(f"cannot alias {alias!r} to {name!r}: it already names flag "
+                              f"{self._canonical(alias)!r}")
+        self._aliases[alias] = name
+        if alias in self._pending:
+            self._set_from_environment(name, *self._pending.pop(alias))
+
+    def aliases(self) -> dict[str, str]:
+        """alias -> the flag it spells."""
+        return dict(self._aliases)
+
+    def _canonical(self, name: str) -> str:
+        """The flag `name` spells: itself, the flag it aliases, or, for PyTensor's
+        `section__name`, the flag `section.name`; `name` unchanged when none fits."""
+        if name in self._flags:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        dotted = name.replace("__", ".")
+        return dotted if not name.startswith("_") and dotted in self._flags else name
 
     def load_environment(self, environ: Mapping[str, str] | None = None) -> None:
         """Read the rc file, then `THEANINE_FLAGS` (which wins), from `environ`."""
@@ -160,12 +190,15 @@ class Config:
                     self._set_from_environment(name.strip(), raw.strip(), f" (from {variable})")
 
     def _set_from_environment(self, name: str, raw: str, source: str) -> None:
+        name = self._canonical(name)
         if name in self._flags:
             flag = self._flags[name]
             self._values[name] = flag.parse(raw, source)
             _note_noop(flag, self._values[name])
-        else:
+        elif name.startswith("_"):
             self._pending[name] = (raw, source)
+        else:  # `section__name`, held under the dotted name a plugin will declare
+            self._pending[name.replace("__", ".")] = (raw, source)
 
     def check_pending(self) -> None:
         """Reject environment flags that neither the core nor any plugin declared; those
@@ -185,11 +218,14 @@ class Config:
         try:
             return self._values[name]
         except KeyError:
+            if self._canonical(name) != name:
+                return self._values[self._canonical(name)]
             if any(n.startswith(name + ".") for n in self._flags):
                 return ConfigSection(self, name)
             raise AttributeError(self._unknown(name)) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
+        name = self._canonical(name)
         if name not in self._flags:
             raise ConfigError(self._unknown(name))
         flag = self._flags[name]
@@ -210,7 +246,7 @@ class Config:
     def change_flags(self, args: Mapping[str, Any] = (), /, **kwargs: Any) -> Iterator[None]:
         """Set flags for the duration of a `with` block (or a decorated function). Dotted
         names go in a dict: `change_flags({'warn.round': False})`."""
-        changes = {**dict(args), **kwargs}
+        changes = {self._canonical(n): v for n, v in {**dict(args), **kwargs}.items()}
         for name in changes:
             if name not in self._flags:
                 raise ConfigError(self._unknown(name))
@@ -224,6 +260,11 @@ class Config:
 
     def flags(self) -> dict[str, Flag]:
         return dict(self._flags)
+
+    def value(self, name: str) -> Any:
+        """A flag's value by its full (dotted) name, without attribute lookup: for code that
+        reads a flag on every node built (`traceback.limit`)."""
+        return self._values[name]
 
     def __str__(self) -> str:
         return "\n".join(f"{n} = {self._values[n]!r}  # {f.doc}"
@@ -256,6 +297,9 @@ config.add("cache_dir", "where compiled artifacts are cached", _default_cache_di
 config.add("impl_fallback", "when a backend has no implementation of an Op: run perform on the "
            "host ('allow', also spelled 'fallback'), do so with a warning ('warn'), or fail "
            "('raise')", "allow", choices=("allow", "fallback", "warn", "raise"))
+config.add("device_outputs", "device backends (opencl, cuda): functions return their outputs as "
+           "device arrays instead of NumPy arrays (Out(var, borrow=True) does it for one output)",
+           False, bool)
 config.add("tiered", "native backends: run a function's first calls on the Python backend while "
            "its native code compiles in the background; False: native code from the first call",
            True, convert=bool)
@@ -271,10 +315,25 @@ config.add("linker", "Theano's linker: 'py' runs on the Python backend; the othe
 config.add("warn_float64", "what function() does when the compiled graph computes in float64: "
            "'ignore', 'warn', 'raise' (or 'pdb', which raises)", "ignore",
            choices=("ignore", "warn", "raise", "pdb"))
+config.add("print_test_value", "Theano's: the repr of a variable with a test value shows it "
+           "(`x.__repr__()` in a debugger)", False, bool)
 config.add("compute_test_value", "Theano's test values: 'off', or compute each new node's "
            "value from its inputs' `tag.test_value` as the graph is built (an error then points "
            "at the line that built the node) and, for an input without one, 'ignore', 'warn' "
            "or 'raise' ('pdb' raises)", "off",
            choices=("off", "ignore", "warn", "raise", "pdb"))
+config.add("profile", "profile every compiled function (as function(profile=True)) and print "
+           "the profiles at exit to `profiling.destination`", False, bool)
+config.add("profiling.n_apply", "how many nodes a profile's summary lists", 20, int)
+config.add("profiling.n_ops", "how many Ops (and Op classes) a profile's summary lists", 20, int)
+config.add("profiling.destination", "where profiles are printed at exit: 'stderr', 'stdout' or "
+           "a file name", "stderr")
+config.add("exception_verbosity", "run-time errors name the node, the user's line that built it "
+           "and its inputs' shapes and dtypes ('low'); 'high' adds every frame of that trace, "
+           "the rewrites that made the node and its inputs' values", "low",
+           choices=("low", "high"))
+config.add("traceback.limit", "how many of the user's frames each node records where it is "
+           "built (errors name the innermost); 0: none (graph building is slightly faster), "
+           "-1: all", 8, int)
 add_theano_flags(config)
 config.load_environment()

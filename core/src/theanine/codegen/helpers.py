@@ -25,7 +25,7 @@ _FLOAT = {
     {T} m = fmod{F}(a, b);
     if (b == 0) return m;
     if (m != 0) {{ if ((b < 0) != (m < 0)) m += b; }}
-    else m = copysign{F}(0, b);
+    else m = copysign{F}(({T})0, b);
     return m;
 }}""",
     "floor_div": """{Q} {T} th_floor_div_{D}({T} a, {T} b) {{
@@ -33,7 +33,7 @@ _FLOAT = {
     {T} m = fmod{F}(a, b);
     {T} d = (a - m) / b;
     if (m != 0 && ((b < 0) != (m < 0))) d -= 1;
-    if (d == 0) return copysign{F}(0, a / b);
+    if (d == 0) return copysign{F}(({T})0, a / b);
     {T} f = floor{F}(d);
     if (d - f > 0.5) f += 1;
     return f;
@@ -48,7 +48,7 @@ _FLOAT = {
     "digamma": """{Q} {T} th_digamma_{D}({T} x_) {{
     double x = x_, r = 0;
     if (x != x || x == -INFINITY) return NAN;
-    if (x <= 0 && x == floor(x)) return x == 0 ? copysign(INFINITY, -x) : NAN;
+    if (x <= 0 && x == floor(x)) return x == 0 ? copysign((double)INFINITY, -x) : NAN;
     if (x < 0) {{  /* reflection: psi(1 - x) - psi(x) = pi cot(pi x); cot has period 1 and
                     x - round(x) is exact, where pi * x for a large x is not */
         r = -M_PI / tan(M_PI * (x - round(x)));

@@ -9,20 +9,23 @@ every output is computed, and not at all if the call fails.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from theanine.compile.io import In, Out
+from theanine.compile.io import In, Out, converter
 from theanine.compile.mode import Mode, get_mode
+from theanine.compile.placement import Placement
 from theanine.compile.sharedvalue import SharedVariable
 from theanine.config import config
-from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs
+from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs, no_creation_trace
 from theanine.graph.fg import FunctionGraph
 from theanine.link.backend import link_program, select_backend
+from theanine.link.storage import storage_of
 from theanine.rewriting import rewrite_graph
+from theanine.tensor.type import TensorType
 
 
 class UnusedInputError(ValueError):
@@ -73,7 +76,6 @@ def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
 def _update_expression(var: SharedVariable, expr: Any) -> Variable:
     """The update as a tensor variable; a plain value becomes a constant of `var`'s type."""
     from theanine.tensor.basic import as_tensor_variable, constant
-    from theanine.tensor.type import TensorType
 
     if not isinstance(var.type, TensorType):  # e.g. a RandomState: only its own type fits
         if isinstance(expr, Variable) and expr.type == var.type:
@@ -127,17 +129,16 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
     (variable, replacement) pairs substituted into the graph; `rebuild_strict=False` lets a
     replacement change the types downstream.  `accept_inplace`: allow Ops that overwrite
     their inputs in the given graph.  `on_unused_input`: 'raise', 'warn', 'ignore' or None
-    (`config.on_unused_input`).  `profile`: accepted; no profile is collected yet.
+    (`config.on_unused_input`).  `profile`: True (or a message, or a `ProfileStats` to share)
+    collects a profile into `f.profile` (`compile.profiling`; None: `config.profile`).
     `backend`/`mode` choose how the graph is rewritten and run.
     """
+    started = time.perf_counter()
     if on_unused_input is None:
         on_unused_input = config.on_unused_input
     if on_unused_input not in ("raise", "warn", "ignore"):
         raise ValueError(f"on_unused_input must be 'raise', 'warn' or 'ignore', got "
                          f"{on_unused_input!r}")
-    if profile or (profile is None and config.profile):
-        _note_once("profile", "function(profile=...): theanine collects no profile yet "
-                              "(profiling comes in a later issue); the function runs normally")
     if not isinstance(inputs, list | tuple):
         raise TypeError(f"function inputs must be a list of variables, got "
                         f"{type(inputs).__name__}")
@@ -181,7 +182,7 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
             out_vars.append(o.variable)
             borrow.append(o.borrow)
         else:
-            out_vars.append(as_tensor_variable(o))
+            out_vars.append(o if isinstance(o, Variable) else as_tensor_variable(o))
             borrow.append(False)
 
     update_pairs = _normalize_updates(updates)
@@ -231,12 +232,26 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
             warnings.warn(msg, stacklevel=2)
 
     mode_obj = get_mode(mode, backend)
+    stats = None
+    if profile is not False and (profile or config.profile or hasattr(mode_obj, "profile_stats")):
+        from theanine.compile.profiling import as_profile
+
+        stats = as_profile(profile, name, mode_obj)
+        stats.add("normalize inputs, outputs, updates, givens", time.perf_counter() - started)
     maker = FunctionMaker(in_vars + shared_vars, targets, mode_obj,
-                          borrowed=[v for v, s in zip(in_vars, specs) if s.borrow])
+                          borrowed=[v for v, s in zip(in_vars, specs) if s.borrow], profile=stats)
+    made = time.perf_counter()
     _check_float64(maker.fgraph)
     n_out = len(out_vars)
-    return Function(maker, specs, shared_vars, [v for v, _ in update_pairs], n_out, single,
-                    borrow, name, [k for k, _ in state_updates])
+    fn = Function(maker, specs, shared_vars, [v for v, _ in update_pairs], n_out, single,
+                  borrow, name, [k for k, _ in state_updates])
+    if stats is None:
+        return fn
+    from theanine.compile.profiling import profiled
+
+    stats.add("make the Function", time.perf_counter() - made)
+    stats.compile_time += time.perf_counter() - started
+    return profiled(fn, stats)
 
 
 def _input_update(spec: In) -> Variable:
@@ -279,37 +294,50 @@ def _check_float64(fgraph: FunctionGraph) -> None:
             raise TypeError(msg)
 
 
-_NOTED: set[str] = set()
-
-
-def _note_once(key: str, message: str) -> None:
-    if key not in _NOTED:
-        _NOTED.add(key)
-        import warnings
-
-        warnings.warn(message, stacklevel=3)
-
-
 class FunctionMaker:
     """Builds the rewritten graph and the linked program (`f.maker.fgraph`)."""
 
     def __init__(self, inputs: list[Variable], outputs: list[Variable], mode: Mode,
-                 borrowed: list[Variable] = (), fgraph: FunctionGraph | None = None):
+                 borrowed: list[Variable] = (), fgraph: FunctionGraph | None = None,
+                 profile: Any = None):
         """`borrowed`: inputs an output may alias without a copy (`In(borrow=True)`).
-        `fgraph`: an already rewritten graph to link as it is (an unpickled function)."""
+        `fgraph`: an already rewritten graph to link as it is (an unpickled function).
+        `profile`: a `ProfileStats` that times each phase and, through the node hook, each
+        node.  Nodes built meanwhile take their creation line from the node they replace."""
         self.mode = mode
-        self.backend = select_backend(mode.backend)
-        if fgraph is None:
-            fgraph = FunctionGraph(inputs, outputs, clone=True)
-            from theanine.plugins import get_registry
-
-            rewrite_graph(fgraph, mode.rewrite_optimizer, mode.include_tags,
-                          mode.excluded_names(get_registry().rewrites), self.backend)
-            borrowed = [fgraph.inputs[inputs.index(v)] for v in borrowed]
-        self.fgraph = fgraph
-        self.borrowed = list(borrowed)
-        self.program = link_program(self.backend, fgraph, mode.node_hook)
+        # nullcontext(name) enters as a no-op: unprofiled compiles time nothing
+        phase = profile.phase if profile is not None else contextlib.nullcontext
+        with phase("select the backend"):
+            self.backend = select_backend(mode.backend)
+        with no_creation_trace():
+            if fgraph is None:
+                with phase("build the FunctionGraph"):
+                    fgraph = FunctionGraph(inputs, outputs, clone=True)
+                self._rewrite(fgraph, profile)
+                borrowed = [fgraph.inputs[inputs.index(v)] for v in borrowed]
+            self.fgraph = fgraph
+            #: the outputs as the user gave them (those of the stored graph when unpickled)
+            self.user_outputs = list(outputs)
+            self.borrowed = list(borrowed)
+            hook = mode.node_hook if profile is None else profile.hook_over(mode.node_hook,
+                                                                        self.backend)
+            with phase("link"):
+                self.program = link_program(self.backend, fgraph, hook, recorder=profile)
+        if profile is not None:
+            profile.linked(fgraph, self.program, self.backend.name)
         self.aliased_outputs = _aliased_outputs(fgraph, set(self.borrowed))
+
+    def _rewrite(self, fgraph: FunctionGraph, profile: Any) -> None:
+        from theanine.plugins import get_registry
+
+        excluded = self.mode.excluded_names(get_registry().rewrites)
+        if profile is None:
+            rewrite_graph(fgraph, self.mode.rewrite_optimizer, self.mode.include_tags, excluded,
+                          self.backend)
+            return
+        from theanine.compile.profiling import rewrite_by_stage
+
+        rewrite_by_stage(fgraph, self.mode, self.backend, excluded, profile)
 
 
 def _aliased_outputs(fgraph: FunctionGraph, borrowed: set[Variable]) -> list[bool]:
@@ -335,33 +363,11 @@ def _aliased_outputs(fgraph: FunctionGraph, borrowed: set[Variable]) -> list[boo
     return flags
 
 
-def _converter(spec: In, position: int, ttype: Any) -> Callable[[Any], Any]:
-    """The per-input conversion, with a fast path for arrays already of the right type."""
-    name = spec.name or f"#{position}"
-    dtype = ttype.numpy_dtype
-    ndim = ttype.ndim
-    strict = spec.strict
-    allow_downcast = spec.allow_downcast
-    filt = ttype.filter
-    ndarray = np.ndarray
-    fast = not any(ttype.broadcastable)
-    # Python floats always convert to a float dtype (Theano's rule); skip the general filter.
-    float_scalars = (float,) if (dtype.kind == "f" and not (strict or ndim)
-                                 and (allow_downcast is not False or dtype == np.float64)) else ()
-    array = np.array
-
-    def convert(value: Any) -> Any:
-        if fast and type(value) is ndarray and value.dtype is dtype and value.ndim == ndim:
-            return value
-        if type(value) in float_scalars:
-            return array(value, dtype)
-        return filt(value, strict, allow_downcast, name)
-
-    return convert
-
-
 class Function:
     """A compiled function. Call it positionally or by input name."""
+
+    #: the `ProfileStats` of a profiled function (`function(profile=True)`), else None
+    profile: Any = None
 
     def __init__(self, maker: FunctionMaker, specs: list[In], shared_vars: list[SharedVariable],
                  updated: list[SharedVariable], n_out: int, single: bool, borrow: list[bool],
@@ -377,7 +383,9 @@ class Function:
         self.state_inputs = list(state_inputs)
         self._program = maker.program
         fg_inputs = maker.fgraph.inputs
-        self._convert = [_converter(s, k, fg_inputs[k].type) for k, s in enumerate(specs)]
+        storage = storage_of(maker.backend)
+        self._convert = [converter(s, k, fg_inputs[k].type, storage)
+                         for k, s in enumerate(specs)]
         self._defaults = [s.value for s in specs]
         self._explicit = [k for k, s in enumerate(specs) if not s.implicit]
         self._names = {s.name: k for k, s in enumerate(specs) if s.name is not None}
@@ -385,6 +393,8 @@ class Function:
         index_of = {v: k for k, v in enumerate(shared_vars)}
         self._update_slots = [(self._containers[index_of[v]], n_out + j)
                               for j, v in enumerate(updated)]
+        self._placement = Placement(storage, self._containers, self._update_slots,
+                                     [k for k in range(n_out) if not borrow[k]])
         first_state = len(maker.fgraph.outputs) - len(self.state_inputs)
         self._state_slots = [(k, first_state + j) for j, k in enumerate(self.state_inputs)]
         aliased = maker.aliased_outputs
@@ -451,9 +461,15 @@ class Function:
     def _run(self, values: list[Any]) -> Any:
         for c in self._containers:
             values.append(c.value)
+        placement = self._placement
+        if placement.active:
+            placement.inputs(values, len(values) - len(self._containers))
         outs = self._program(*values)
-        for k in self._copy_outputs:
-            outs[k] = outs[k].copy()
+        if placement.active:
+            outs = placement.outputs(outs, self._copy_outputs)
+        else:
+            for k in self._copy_outputs:
+                outs[k] = outs[k].copy()
         for container, k in self._update_slots:
             container.value = outs[k]
         for k, slot in self._state_slots:
@@ -504,9 +520,16 @@ class Function:
     def __reduce__(self) -> tuple:
         """Pickled with its rewritten graph, which unpickling links again (no rewriting; the
         native backends find their compiled code in the artifact cache)."""
-        from theanine.compile.persist import function_state, rebuild_function
+        from theanine.compile.persist import (
+            Requirements,
+            function_state,
+            plugin_requirements,
+            rebuild_function,
+        )
 
-        return rebuild_function, (function_state(self),)
+        # the requirements come first: unpickling them checks the plugins are there
+        return rebuild_function, (Requirements(plugin_requirements(self.maker.fgraph)),
+                                  function_state(self))
 
     def __repr__(self) -> str:
         return f"<theanine.Function {self.name or ''}({self._input_list()})>"

@@ -1,10 +1,15 @@
-"""`In` and `Out`: per-input and per-output options of `theanine.function`."""
+"""`In` and `Out`: per-input and per-output options of `theanine.function`, and `converter`,
+how a compiled function checks and converts each input value."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from theanine.graph.basic import Variable
+from theanine.tensor.type import TensorType
 
 _NO_VALUE = object()
 
@@ -80,3 +85,44 @@ class Out:
             raise TypeError(f"Out() takes a symbolic variable, got {type(variable).__name__}")
         self.variable = variable
         self.borrow = borrow
+
+
+def converter(spec: In, position: int, ttype: Any, storage: Any = None
+               ) -> Callable[[Any], Any]:
+    """The per-input conversion, with a fast path for arrays already of the right type; with
+    a device backend's `storage`, that device's arrays pass through without a copy."""
+    name = spec.name or f"#{position}"
+    if not isinstance(ttype, TensorType):  # another Type (a plugin's sparse matrices)
+        return lambda value: ttype.filter(value, spec.strict, spec.allow_downcast, name)
+    dtype = ttype.numpy_dtype
+    ndim = ttype.ndim
+    strict = spec.strict
+    allow_downcast = spec.allow_downcast
+    filt = ttype.filter
+    ndarray = np.ndarray
+    fast = not any(ttype.broadcastable)
+    # Python floats always convert to a float dtype (Theano's rule); skip the general filter.
+    float_scalars = (float,) if (dtype.kind == "f" and not (strict or ndim)
+                                 and (allow_downcast is not False or dtype == np.float64)) else ()
+    array = np.array
+
+    def convert(value: Any) -> Any:
+        if fast and type(value) is ndarray and value.dtype is dtype and value.ndim == ndim:
+            return value
+        if type(value) in float_scalars:
+            return array(value, dtype)
+        return filt(value, strict, allow_downcast, name)
+
+    if storage is None or not hasattr(ttype, "ndim"):
+        return convert
+
+    def convert_device(value: Any) -> Any:
+        if not storage.is_device(value):
+            return convert(value)
+        if value.dtype != dtype or value.ndim != ndim:
+            raise TypeError(f"input {name!r} expected a {ndim}-d {dtype} array ({ttype}) but "
+                            f"got a {storage.name} array of shape {value.shape} and dtype "
+                            f"{value.dtype}")
+        return value
+
+    return convert_device

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from theanine.graph.basic import Apply, Variable, io_toposort
+from theanine.link.storage import storage_of, to_host_if_device
 
 
 def _public(obj: Any, skip: tuple[str, ...]) -> dict[str, Any]:
@@ -60,6 +61,7 @@ def rebuild_graph(state: dict[str, Any]) -> tuple[list[Variable], list[Variable]
         for cls, attrs in outs:
             v = object.__new__(cls)
             v.__dict__.update(attrs)
+            v.tag = {}  # variables pickle without tags (test values are not kept)
             v.owner = v.index = None
             made.append(v)
         Apply(op, [table[i] for i in in_ids], made).tag = tag
@@ -78,11 +80,13 @@ def function_state(f: Any) -> dict[str, Any]:
             "shared": f.shared_vars, "updated": f.updated, "n_out": f.n_out,
             "single": f.single, "borrow": f.borrow, "name": f.name,
             "state_inputs": f.state_inputs,
-            "states": [f._defaults[k] for k in f.state_inputs]}
+            "states": [to_host_if_device(f._defaults[k], storage_of(maker.backend))
+                       for k in f.state_inputs]}
 
 
-def rebuild_function(state: dict[str, Any]) -> Any:
-    """A `Function` from `function_state`: the saved graph, linked again."""
+def rebuild_function(requirements: Any, state: dict[str, Any]) -> Any:
+    """A `Function` from `function_state`: the saved graph, linked again (`requirements`, a
+    `Requirements`, were checked when they were unpickled, before the graph)."""
     from theanine.compile.function import Function, FunctionMaker
     from theanine.graph.fg import FunctionGraph
 
@@ -95,3 +99,44 @@ def rebuild_function(state: dict[str, Any]) -> Any:
     for k, value in zip(state["state_inputs"], state["states"]):
         f._defaults[k] = value
     return f
+
+
+def plugin_requirements(fgraph: Any) -> dict[str, str]:
+    """The modules outside theanine whose Ops the graph uses, with the distribution that
+    provides each (a plugin's package): pickled first, so that loading a function whose plugin
+    is gone says which package to install."""
+    from importlib.metadata import packages_distributions
+
+    owners = packages_distributions()
+    needed: dict[str, str] = {}
+    for node in fgraph.apply_nodes:
+        module = type(node.op).__module__
+        top = module.split(".")[0]
+        if top != "theanine" and module not in needed:
+            needed[module] = ", ".join(owners.get(top, [])) or top
+    return needed
+
+
+class Requirements:
+    """Unpickled before the graph (it comes first), it checks that every module the graph's
+    Ops come from can be imported, and names the distribution to install when one cannot."""
+
+    def __init__(self, needed: dict[str, str]):
+        self.needed = needed
+
+    def __reduce__(self) -> tuple:
+        return check_requirements, (self.needed,)
+
+
+def check_requirements(needed: dict[str, str]) -> Requirements:
+    from importlib import import_module
+
+    for module, dist in needed.items():
+        try:
+            import_module(module)
+        except ImportError as exc:
+            raise ModuleNotFoundError(
+                f"this pickled function uses Ops from module {module!r}, provided by the "
+                f"theanine plugin {dist!r}, which is not installed ({exc}); install it "
+                f"(pip install {dist}) to load the function", name=module) from None
+    return Requirements(needed)

@@ -31,15 +31,24 @@ class Container:
     for each other in a cycle.
     """
 
-    __slots__ = ("value", "lock", "order")
+    __slots__ = ("value", "lock", "order", "storage")
 
-    def __init__(self, value: Any):
+    def __init__(self, value: Any, storage: Any = None):
         self.value = value
         self.lock = threading.RLock()
         self.order = next(_container_ids)
+        #: the device storage (`theanine.link.storage`) the value lives in; None: the host
+        self.storage = storage
 
     def __getstate__(self) -> Any:
-        return self.value  # a lock does not pickle; the rank is per process
+        # a lock does not pickle; the rank is per process; a device value pickles as NumPy
+        return self.host_value()
+
+    def host_value(self) -> Any:
+        """The value, copied to the host when it lives on a device."""
+        if self.storage is None:
+            return self.value
+        return self.storage.to_host(self.value)
 
     def __setstate__(self, value: Any) -> None:
         Container.__init__(self, value)
@@ -84,16 +93,37 @@ class SharedVariable(Variable):
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
         """The current value; a copy unless `borrow=True`. `return_internal_type` is
         Theano's: the internal type is the NumPy array (or RandomState) itself here."""
-        v = self.container.value
+        container = self.container
+        if container.storage is not None:  # on a device: the device array itself, or NumPy
+            if borrow and return_internal_type:
+                return container.value
+            return container.host_value()
+        v = container.value
         return v if borrow else copy.deepcopy(v)
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
-        """Replace the value (converted and checked by the variable's type)."""
-        new = self._filter(value, "set_value")
-        if new is value and not borrow:
-            new = copy.deepcopy(new)
+        """Replace the value (converted and checked by the variable's type); a variable on a
+        device takes a host array (copied over) or one of that device's arrays."""
+        storage = self.container.storage
+        if storage is not None:
+            new = self._device_value(value, storage, borrow)
+        else:
+            new = self._filter(value, "set_value")
+            if new is value and not borrow:
+                new = copy.deepcopy(new)
         with self.container.lock:  # not in the middle of an update function's call
             self.container.value = new
+
+    def _device_value(self, value: Any, storage: Any, borrow: bool) -> Any:
+        if not storage.is_device(value):
+            return storage.to_device(self._filter(value, "set_value"))
+        ttype = self.type
+        if value.dtype != ttype.dtype or value.ndim != ttype.ndim or any(
+                b and n != 1 for b, n in zip(ttype.broadcastable, value.shape)):
+            raise TypeError(f"set_value of {self._label()} ({ttype}): expected a "
+                            f"{ttype.ndim}-d {ttype.dtype} array but got a {storage.name} "
+                            f"array of shape {value.shape} and dtype {value.dtype}")
+        return value if borrow else storage.copy(value)
 
     def clone(self) -> SharedVariable:
         cp = object.__new__(type(self))
@@ -152,11 +182,34 @@ class GenericSharedVariable(SharedVariable):
 GENERIC_SHARED_CLASSES: tuple[type, ...] = (np.random.RandomState, np.random.Generator)
 
 
+#: values `shared()` never offers to a plugin's constructor
+_PLAIN_VALUES = (np.ndarray, np.generic, int, float, complex, list, tuple)
+
+
+def _plugin_constructor(value: Any) -> Any:
+    """The constructor a plugin registered (`theanine_register_shared_constructors`) for the
+    nearest class of `value`'s MRO, or None.  Asked only for values that are not arrays or
+    numbers, so plain `shared()` calls never load the plugins."""
+    if isinstance(value, _PLAIN_VALUES):
+        return None
+    from theanine.plugins import get_registry
+
+    table: dict[type, Any] = {}
+
+    def register(value_class: type, constructor: Any) -> None:
+        table.setdefault(value_class, constructor)
+
+    get_registry().pm.hook.theanine_register_shared_constructors(register=register)
+    return next((table[c] for c in type(value).__mro__ if c in table), None)
+
+
 def shared(value: Any, name: str | None = None, strict: bool = False,
            allow_downcast: bool | None = None, borrow: bool = False,
            broadcastable: tuple[bool, ...] | None = None) -> SharedVariable:
     """A shared variable holding `value`: an array or a Python number (a tensor), or a NumPy
-    `RandomState`/`Generator` (a GenericSharedVariable, as random streams use).
+    `RandomState`/`Generator` (a GenericSharedVariable, as random streams use), or a value of
+    a class some plugin registered a constructor for (a scipy.sparse matrix with
+    theanine-sparse installed).
 
     Dimensions are not broadcastable unless `broadcastable` says so, since the value's shape
     may change with `set_value`.
@@ -169,11 +222,22 @@ def shared(value: Any, name: str | None = None, strict: bool = False,
                             f"{type(value).__name__}")
         return GenericSharedVariable(GenericType(type(value)), value, name=name, strict=strict,
                                      allow_downcast=allow_downcast, borrow=borrow)
+    constructor = _plugin_constructor(value)
+    if constructor is not None:
+        return constructor(value, name=name, strict=strict, allow_downcast=allow_downcast,
+                           borrow=borrow, broadcastable=broadcastable)
     arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     if arr.dtype.kind not in "biufc":
         raise TypeError(f"shared() takes a numeric value, got {type(value).__name__} {value!r}")
     if broadcastable is None:
         broadcastable = (False,) * arr.ndim
     ttype = TensorType(arr.dtype, broadcastable)
-    return TensorSharedVariable(ttype, arr, name=name, strict=strict,
-                                allow_downcast=allow_downcast, borrow=borrow)
+    var = TensorSharedVariable(ttype, arr, name=name, strict=strict,
+                               allow_downcast=allow_downcast, borrow=borrow)
+    from theanine.link.storage import shared_storage
+
+    storage = shared_storage()
+    if storage is not None:  # the selected backend keeps values on its device
+        var.container.value = storage.to_device(var.container.value)
+        var.container.storage = storage
+    return var

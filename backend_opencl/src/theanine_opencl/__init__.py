@@ -1,0 +1,1 @@
+"""theanine's OpenCL backend (entry point `opencl`); see `theanine_opencl.backend`."""
