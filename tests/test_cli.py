@@ -32,7 +32,8 @@ def _by_name(entries: list[dict]) -> dict[str, dict]:
 def _check_python_backend_is_builtin(report: dict) -> None:
     backends = _by_name(report["backends"])
     assert backends["python"] == {"name": "python", "plugin": "theanine.link.python",
-                                  "source": "builtin", "available": True, "reason": None}
+                                  "source": "builtin", "available": True, "reason": None,
+                                  "device": None}
     plugin = _by_name(report["plugins"])["theanine.link.python"]
     assert plugin["source"] == "builtin"
     assert plugin["distribution"] == "theanine"
@@ -126,7 +127,7 @@ def test_in_process_plugin_and_its_backends_are_listed(capsys):
     assert backends["fake-ready"]["available"] is True
     assert backends["fake-missing"] == {
         "name": "fake-missing", "plugin": "fake-device-plugin", "source": "in-process",
-        "available": False, "reason": "no fake device attached"}
+        "available": False, "reason": "no fake device attached", "device": None}
     assert backends["fake-broken"]["available"] is False
     assert backends["fake-broken"]["reason"] == "is_available() raised RuntimeError: probe crashed"
     _check_python_backend_is_builtin(report)
