@@ -104,6 +104,9 @@ def _abort_job_on_uncaught_error(world: Any) -> None:
         previous(kind, value, tb)
         sys.stderr.flush()
         sys.stdout.flush()
+        # mpiexec forwards output asynchronously, and an abort tears the job down at once:
+        # give the launcher a moment to pass this rank's message on (else it may be lost)
+        time.sleep(0.5)
         world.Abort(1)
 
     sys.excepthook = hook
