@@ -38,9 +38,15 @@ def available_backends() -> dict[str, str | None]:
             for b in json.loads(proc.stdout)["backends"]}
 
 
-def cuda_reason() -> str | None:
-    """The cuda env checks generated kernels with nvcc when there is no GPU; it needs nvcc."""
-    return None if shutil.which("nvcc") else "nvcc is not on PATH"
+def cuda_reason(backends: dict[str, str | None]) -> str | None:
+    """Without a GPU the cuda env compiles, with nvcc, every kernel the opencl env built: it
+    needs nvcc and that env."""
+    if not shutil.which("nvcc"):
+        return "nvcc is not on PATH"
+    if backends.get("opencl", "not installed") is not None:
+        return "its compile-only check compiles the kernels the opencl env builds, and opencl " \
+               f"is not available ({backends.get('opencl', 'not installed')})"
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -49,7 +55,7 @@ def main(argv: list[str]) -> int:
     for env in tox_envs():
         backend = BACKEND_ENVS.get(env)
         if backend == "cuda":
-            reason = cuda_reason()
+            reason = cuda_reason(backends)
         elif backend is not None:
             reason = backends.get(backend, f"the {backend} backend is not installed")
         else:

@@ -1,86 +1,19 @@
-"""The OpenCL backend: device-resident values, kernels from the shared C-family renderer, and
-transfers only where a value changes sides.
-
-Linking plans every node: an impl registered for (Op type, "opencl") gives a `DevicePlan`
-(kernels, or a view that only changes metadata); an Op without one runs its `perform` on the
-host ("fallback", listed in the compile report with why).  Each value then has a side, the
-side of the node that makes it (constants and shapes live on the host; inputs are taken
-wherever they come from), and a copy is made only where a consumer wants the other side:
-inputs coming from the host, outputs of host nodes read by kernels, device results read by host
-nodes.  A node whose operands all live on the host (shape arithmetic) runs there too.  The
-program is the Python backend's straight-line program over these thunks, so errors name the
-node; kernels are enqueued without waiting, and the host waits only when it reads a value.
-"""
+"""The OpenCL backend: the core's device linker (`theanine.link.device`: plans, sides,
+copies only where a value changes sides) over the OpenCL runtime and storage.  Kernels come
+from the impls this package registers (`plugin.py`); a node without one runs `perform` on the
+host, listed in the compile report."""
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
-from theanine.codegen.cstyle import Unsupported
-from theanine.graph.basic import Apply, Constant, Variable
-from theanine.graph.fg import FunctionGraph
-from theanine.link.backend import NodeHook
-from theanine.link.python import PythonBackend
-from theanine_opencl.plan import DevicePlan
-from theanine_opencl.renderer import OpenCLRenderer
+from theanine.codegen.opencl import OpenCLRenderer
+from theanine.link.device import DeviceLinker
 from theanine_opencl.runtime import DeviceUnavailable, passed_over, runtime
-from theanine_opencl.storage import STORAGE, to_device, to_host
-
-HOST, DEVICE = "host", "device"
+from theanine_opencl.storage import STORAGE
 
 
-@dataclass
-class NodeReport:
-    node: str
-    how: str  # "native", "view", "host" or "fallback"
-    why: str = ""
-    apply: Apply | None = None
-
-
-@dataclass
-class CompileReport:
-    """What each node runs as, and the values copied across the bus at each call."""
-
-    nodes: list[NodeReport] = field(default_factory=list)
-    transfers: list[str] = field(default_factory=list)
-
-    def how(self, node: Apply) -> str | None:
-        for n in self.nodes:
-            if n.apply is node:
-                return n.how + (f" ({n.why})" if n.why else "")
-        return None
-
-    @property
-    def fallbacks(self) -> list[NodeReport]:
-        return [n for n in self.nodes if n.how == "fallback"]
-
-    def summary(self) -> str:
-        counts = {h: sum(1 for n in self.nodes if n.how == h)
-                  for h in ("native", "view", "host", "fallback")}
-        text = (f"backend opencl: {counts['native']} native, {counts['view']} views, "
-                f"{counts['host']} host, {counts['fallback']} fallback to perform")
-        if self.fallbacks:
-            text += " (" + "; ".join(f"{n.node}: {n.why}" for n in self.fallbacks) + ")"
-        if self.transfers:
-            text += f"; copies inside the graph: {', '.join(self.transfers)}"
-        return text
-
-
-class _WithThunks(PythonBackend):
-    def __init__(self, thunks: dict[Apply, Any]):
-        self._thunks = thunks
-
-    def thunk_for(self, node: Apply) -> Any:
-        return self._thunks[node]
-
-
-def _is_tensor(v: Variable) -> bool:
-    return hasattr(v.type, "dtype") and hasattr(v.type, "broadcastable")
-
-
-class OpenCLBackend:
+class OpenCLBackend(DeviceLinker):
     name = "opencl"
     priority = 5  # below C: on a CPU device, C is faster; `auto` takes OpenCL only without C
     required_tags: frozenset[str] = frozenset()
@@ -89,6 +22,12 @@ class OpenCLBackend:
 
     def __init__(self) -> None:
         self._renderer: OpenCLRenderer | None = None
+
+    def runtime(self) -> Any:
+        return runtime()
+
+    def build_errors(self, rt: Any) -> tuple[type[BaseException], ...]:
+        return (rt.cl.Error,)
 
     def is_available(self) -> tuple[bool, str]:
         try:
@@ -108,201 +47,6 @@ class OpenCLBackend:
         if self._renderer is None:
             self._renderer = OpenCLRenderer(fp64=runtime().fp64)
         return self._renderer
-
-    def plan(self, node: Apply) -> tuple[str, Any, str]:
-        """(how, DevicePlan or host thunk, why)."""
-        from theanine.plugins import get_registry
-
-        op = node.op
-        if op.lazy_branches(node) is not None:
-            return HOST, op.python_thunk(node), ""
-        impl = get_registry().find_impl(type(op), self.name)
-        try:
-            if impl is None:
-                raise Unsupported(f"no OpenCL implementation of {type(op).__name__}")
-            what = impl(node)
-        except Unsupported as exc:
-            return "fallback", op.python_thunk(node), str(exc)
-        if not isinstance(what, DevicePlan):
-            return HOST, what, ""
-        return what.how, what, ""
-
-    def link(self, fgraph: FunctionGraph, node_hook: NodeHook | None = None) -> Any:
-        from theanine.config import config
-
-        rt = runtime()
-        report = CompileReport()
-        order = fgraph.toposort()
-        planned = _place(fgraph, order, {node: self.plan(node) for node in order})
-        # each input is moved once per call, at the program's entry, to the side its readers
-        # want (the device when any kernel reads it)
-        entry = [_entry_side(fgraph, v, planned, node_hook is not None) for v in fgraph.inputs]
-        side: dict[Variable, str | None] = dict(zip(fgraph.inputs, entry))
-        thunks: dict[Apply, Any] = {}
-        for node in order:
-            how, what, why = planned[node]
-            ins = [self._side(v, side) for v in node.inputs]
-            if isinstance(what, DevicePlan):
-                try:
-                    thunk = what.make_thunk(rt)
-                except rt.cl.Error as exc:  # the driver refused the kernel: run perform
-                    how, what = "fallback", node.op.python_thunk(node)
-                    why = f"the OpenCL build failed: {_first_error(exc)}"
-            if isinstance(what, DevicePlan):
-                wants = [HOST if k in what.host_inputs else DEVICE
-                         for k in range(len(node.inputs))]
-                outs = [HOST if k in what.host_outputs else DEVICE
-                        for k in range(len(node.outputs))]
-            else:
-                thunk = what
-                wants = [HOST] * len(node.inputs)
-                outs = [HOST] * len(node.outputs)
-            if node.op.lazy_branches(node) is not None:  # ifelse passes values through as
-                wants = [None] * len(node.inputs)     # they are, on either side
-                outs = [None] * len(node.outputs)
-            if node_hook is not None:  # debugging modes look at host values
-                thunk = _hosted(thunk, wants, outs)
-                wants = [HOST] * len(node.inputs)
-                outs = [HOST] * len(node.outputs)
-            thunks[node] = _adapted(node, thunk, wants, ins, report)
-            side.update(zip(node.outputs, outs))
-            report.nodes.append(NodeReport(str(node), how, why, node))
-        if report.fallbacks and config.impl_fallback in ("warn", "raise"):
-            message = report.summary()
-            if config.impl_fallback == "raise":
-                raise NotImplementedError(f"{message}; set impl_fallback=fallback to run these "
-                                          "nodes with perform")
-            warnings.warn(message, stacklevel=3)
-        program = _WithThunks(thunks).link(fgraph, node_hook)
-        lock = rt.call_lock
-        moves = [(k, _ensure_device if s == DEVICE else _ensure_host)
-                 for k, s in enumerate(entry) if s is not None]
-
-        def run(*args: Any) -> Any:  # one call at a time uses the queue (see Runtime)
-            with lock:
-                if moves:
-                    args = list(args)
-                    for k, move in moves:
-                        args[k] = move(args[k])
-                return program(*args)
-
-        run.report = report  # type: ignore[attr-defined]
-        return run
-
-    @staticmethod
-    def _side(v: Variable, side: dict[Variable, str | None]) -> str | None:
-        if isinstance(v, Constant) or not _is_tensor(v):
-            return HOST
-        return side.get(v)
-
-
-def _place(fgraph: FunctionGraph, order: list[Apply], planned: dict[Apply, tuple]
-           ) -> dict[Apply, tuple]:
-    """Send to the host the device-planned nodes whose operands all come from the host and
-    whose results no device node reads (shape arithmetic: `x.shape[0] * 2` is not worth two
-    copies); a node like `arange(n)` that feeds a kernel stays on the device."""
-    def from_host(v: Variable) -> bool:
-        if isinstance(v, Constant) or not _is_tensor(v):
-            return True
-        if v.owner is None:
-            return False
-        what = planned[v.owner][1]
-        return (not isinstance(what, DevicePlan) or v.owner in hostable
-                or v.index in what.host_outputs)
-
-    hostable: set[Apply] = set()
-    for node in order:
-        if isinstance(planned[node][1], DevicePlan) and node.inputs and all(
-                from_host(v) for v in node.inputs):
-            hostable.add(node)
-    for node in reversed(order):
-        what = planned[node][1]
-        if node in hostable and not any(
-                client != "output" and isinstance(planned[client][1], DevicePlan)
-                and i not in planned[client][1].host_inputs
-                for out in node.outputs for client, i in fgraph.clients.get(out, [])):
-            planned[node] = (HOST, node.op.python_thunk(node), "operands on the host")
-            continue
-        hostable.discard(node)
-        host_scalars = frozenset(k for k in getattr(what, "scalar_inputs", ())
-                                 if from_host(node.inputs[k]))
-        if host_scalars and getattr(what, "by_value", None) is not None:
-            planned[node] = (planned[node][0], what.by_value(host_scalars), "")
-    return planned
-
-
-def _entry_side(fgraph: FunctionGraph, v: Variable, planned: dict[Apply, tuple],
-                hooked: bool) -> str | None:
-    """Where input `v` goes when the program starts: the device when a kernel reads it, the
-    host when only host nodes do, None (as it comes) when nothing reads it or it is not an
-    array."""
-    if not _is_tensor(v):
-        return None
-    wants = set()
-    for client, i in fgraph.clients.get(v, []):
-        if client == "output":
-            continue
-        what = planned[client][1]
-        device = isinstance(what, DevicePlan) and i not in what.host_inputs and not hooked
-        wants.add(DEVICE if device else HOST)
-    if DEVICE in wants:
-        return DEVICE
-    return HOST if wants else None
-
-
-def _adapted(node: Apply, thunk: Any, wants: list[str], sides: list[str | None],
-             report: CompileReport) -> Any:
-    """`thunk` with each input moved to the side it wants (nothing when all are there)."""
-    moves: list[Any] = []
-    for v, want, have in zip(node.inputs, wants, sides):
-        if want == have or want is None or not _is_tensor(v):
-            moves.append(None)
-        elif isinstance(v, Constant):  # uploaded once, here
-            moves.append(_constant(to_device(v.data)))
-        elif have is None:
-            moves.append(_ensure_device if want == DEVICE else _ensure_host)
-            continue
-        else:
-            moves.append(to_device if want == DEVICE else to_host)
-            report.transfers.append(f"{v} to the {want} for {node.op}")
-    if not any(moves):
-        return thunk
-    pairs = [(k, m) for k, m in enumerate(moves) if m is not None]
-
-    def moved(*args: Any) -> Any:
-        args = list(args)
-        for k, m in pairs:
-            args[k] = m(args[k])
-        return thunk(*args)
-
-    return moved
-
-
-def _first_error(exc: Exception) -> str:
-    lines = [ln.strip() for ln in str(exc).splitlines()]
-    return next((ln for ln in lines if ln.startswith("error")), lines[0] if lines else "")
-
-
-def _constant(value: Any) -> Any:
-    return lambda _: value
-
-
-def _ensure_device(v: Any) -> Any:
-    return v if STORAGE.is_device(v) else to_device(v)
-
-
-def _ensure_host(v: Any) -> Any:
-    return to_host(v) if STORAGE.is_device(v) else v
-
-
-def _hosted(thunk: Any, wants: list[str], outs: list[str]) -> Any:
-    """The thunk seen from the host: host inputs in, host outputs out (for node hooks)."""
-    def run(*args: Any) -> Any:
-        args = [to_device(a) if w == DEVICE and not STORAGE.is_device(a) and hasattr(a, "dtype")
-                else a for a, w in zip(args, wants)]
-        return [to_host(r) if STORAGE.is_device(r) else r for r in thunk(*args)]
-
-    return run
 
 
 BACKEND = OpenCLBackend()

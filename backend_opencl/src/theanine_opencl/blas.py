@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine_opencl.plan import DevicePlan, named_program
 from theanine_opencl.reduce import GROUP, SERIAL_BELOW
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 TS, WPT = 32, 4

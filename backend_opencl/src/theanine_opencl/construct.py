@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine_opencl.plan import DevicePlan, work_size
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 LOCAL_SIZE = 256

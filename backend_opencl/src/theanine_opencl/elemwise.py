@@ -15,9 +15,9 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine_opencl.plan import DevicePlan, named_program, work_size
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 LOCAL_SIZE = 256

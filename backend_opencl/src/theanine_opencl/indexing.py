@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine_opencl.plan import DevicePlan, named_program, work_size
 from theanine_opencl.reduce import base_offset
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 LOCAL_SIZE = 64

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine_opencl.plan import DevicePlan, named_program
 from theanine_opencl.reduce import GROUP, base_offset, tree
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 _MAX = "(({b}) > ({a}) || ({b}) != ({b}) ? ({b}) : ({a}))"

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine.tensor.random import mrg
 from theanine_opencl.plan import DevicePlan, named_program
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 LOCAL_SIZE = 64

@@ -24,9 +24,9 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unit
 from theanine.codegen.kernels import ReduceKernel, accumulator_dtype
+from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
 from theanine_opencl.plan import DevicePlan, named_program
-from theanine_opencl.renderer import OpenCLRenderer
 from theanine_opencl.runtime import Runtime
 
 GROUP = 128

@@ -75,7 +75,9 @@ class Runtime:
 def _build(rt: Runtime, source: str, label: str) -> Any:
     """Build from the cached binary when there is one, else from source (and cache that)."""
     from theanine.cache import artifact_key, get_cache
+    from theanine.codegen.record import record_source
 
+    record_source(source)  # THEANINE_RECORD_KERNELS: the CUDA backend's compile-only check
     cl = rt.cl
     key = artifact_key(kind="opencl-program", source=source, device=rt.identity)
 

@@ -13,6 +13,7 @@ translation unit holds only what it needs (compile time grows with source size).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -210,3 +211,11 @@ class Unit:
                      for k in sorted(self.helpers))
         parts.extend(self.kernels)
         return "\n".join(p for p in parts if p) + "\n"
+
+
+def named_program(unit: Unit, placeholder: str = "KNAME") -> tuple[str, str]:
+    """The unit's source with its kernel named after its content (equal kernels share one
+    program and one cache entry), and that name."""
+    text = unit.source()
+    name = "th_" + hashlib.sha256(text.encode()).hexdigest()[:20]
+    return text.replace(placeholder, name), name

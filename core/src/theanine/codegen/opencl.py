@@ -1,4 +1,4 @@
-"""OpenCL C: the shared C-family renderer with OpenCL's strings and one work item per element.
+"""OpenCL C, a dialect of the shared C-family renderer: its strings and one work item per element.
 
 What differs from host C is small: buffers are `__global`, `bool` is stored as `uchar` (OpenCL
 gives `bool` no defined size in buffers), math builtins are overloaded (so `expf` and friends,
@@ -14,7 +14,7 @@ from typing import Any
 from theanine.codegen.cstyle import MATH_FUNCTIONS, CStyleRenderer, Unit, Unsupported
 from theanine.codegen.kernels import ElemwiseKernel
 
-_OPENCL_TYPES = {
+OPENCL_TYPES = {
     "bool": "uchar", "int8": "char", "int16": "short", "int32": "int", "int64": "long",
     "uint8": "uchar", "uint16": "ushort", "uint32": "uint", "uint64": "ulong",
     "float32": "float", "float64": "double",
@@ -24,7 +24,7 @@ _SUFFIXED = sorted(MATH_FUNCTIONS | {"fmod", "copysign", "lgamma", "round"})
 
 def _headers(fp64: bool) -> str:
     lines = ["#pragma OPENCL EXTENSION cl_khr_fp64 : enable"] if fp64 else []
-    lines += [f"typedef {c} {d}_t;" for d, c in _OPENCL_TYPES.items()
+    lines += [f"typedef {c} {d}_t;" for d, c in OPENCL_TYPES.items()
               if d.startswith(("int", "uint"))]
     lines += [f"#define {fn}f {fn}" for fn in _SUFFIXED]
     return "\n".join(lines) + "\n"
@@ -37,13 +37,13 @@ class OpenCLRenderer(CStyleRenderer):
     def __init__(self, fp64: bool):
         self.fp64 = fp64
         self.headers = _headers(fp64)
-        self.dtypes = frozenset(d for d in _OPENCL_TYPES if fp64 or d != "float64")
+        self.dtypes = frozenset(d for d in OPENCL_TYPES if fp64 or d != "float64")
 
     def ctype(self, dtype: str) -> str:
         if dtype not in self.dtypes:
             why = "the device has no cl_khr_fp64" if dtype == "float64" else "not rendered"
             raise Unsupported(f"dtype {dtype} on OpenCL: {why}")
-        return _OPENCL_TYPES[dtype]
+        return OPENCL_TYPES[dtype]
 
     def math_name(self, fn: str, dtype: str) -> str:
         return fn  # OpenCL's math builtins are overloaded on float and double
