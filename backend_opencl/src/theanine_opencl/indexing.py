@@ -12,7 +12,7 @@ independent of the row size.
 
 Index values live on the device, so a bad one cannot be refused before the launch: kernels
 skip out-of-bounds entries (nothing is read or written there) and record the first one in a
-status word, which the thunk reads back (a 4-byte read, the only wait these kernels make);
+status word, read back without waiting and checked at the end of the call (`Runtime.settle`);
 the error then names the entry, the axis and the variable, as NumPy's would.
 """
 
@@ -85,15 +85,15 @@ def _gather_source(r: OpenCLRenderer, node: Apply, k: int) -> str:
     return named_program(unit)
 
 
-def _raise_bad(node: Apply, n_fixed: int, shape: tuple, bad: int, idx: tuple) -> None:
+def _bad_index(node: Apply, n_fixed: int, shape: tuple, bad: int, idx: tuple) -> IndexError:
     """The IndexError NumPy would give for entry `bad` of the index vectors."""
     for j, v in enumerate(idx):
         value = int(v.get()[bad if v.shape[0] > 1 else 0])
         if not -shape[j] <= value < shape[j]:
-            raise IndexError(f"index {value} is out of bounds for axis {j} with size "
-                             f"{shape[j]} (entry {bad} of {node.inputs[n_fixed + j]}, indexing "
-                             f"{node.inputs[0]})")
-    raise IndexError(f"an index out of bounds in entry {bad}, indexing {node.inputs[0]}")
+            return IndexError(f"index {value} is out of bounds for axis {j} with size "
+                              f"{shape[j]} (entry {bad} of {node.inputs[n_fixed + j]}, "
+                              f"indexing {node.inputs[0]})")
+    return IndexError(f"an index out of bounds in entry {bad}, indexing {node.inputs[0]}")
 
 
 def _index_args(node: Apply, n_fixed: int, shape: tuple, idx: tuple) -> tuple[int, list]:
@@ -129,11 +129,10 @@ class Status:
         self.buf = cla.empty(rt.queue, (1,), np.int32, allocator=rt.allocator)
         rt.cl.enqueue_fill_buffer(rt.queue, self.buf.base_data, _NONE_BAD, self.buf.offset, 4)
 
-    def first_bad(self) -> int | None:
-        host = np.empty(1, np.int32)
-        self.rt.cl.enqueue_copy(self.rt.queue, host, self.buf.base_data,
-                                src_offset=self.buf.offset)
-        return None if host[0] == _NONE_BAD else int(host[0])
+    def check_later(self, error: Any) -> None:
+        """`error(first_bad_entry)` is raised at the end of the call if a kernel reported one
+        (the read back does not wait: see `Runtime.check_later`)."""
+        self.rt.check_later(self.buf, _NONE_BAD, error)
 
 
 def gather_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
@@ -169,9 +168,8 @@ def gather_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
                 *[a for j in range(tn) for a in (trailing[j], es[k + j])], data,
                 x.offset // d.itemsize, out.base_data if out.size else data,
                 status.buf.base_data)
-            bad = status.first_bad()
-            if bad is not None:
-                _raise_bad(node, 1, x.shape, bad, idx)
+            shape = x.shape
+            status.check_later(lambda bad: _bad_index(node, 1, shape, bad, idx))
             return [out]
 
         return thunk
@@ -294,9 +292,8 @@ def _advanced_scatter_plan(node: Apply, renderer: OpenCLRenderer, k: int) -> Dev
                     links = [nxt.base_data, first.base_data]
                 knl_put(queue, *work_size(n * m, LOCAL_SIZE), n, m, rows.base_data, *links,
                         y.base_data, out.base_data)
-            bad = status.first_bad()
-            if bad is not None:
-                _raise_bad(node, 2, x.shape, bad, idx)
+            shape = x.shape
+            status.check_later(lambda bad: _bad_index(node, 2, shape, bad, idx))
             return [out]
 
         return thunk

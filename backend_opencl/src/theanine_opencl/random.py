@@ -8,8 +8,8 @@ conversion is the definition's (float64: k * 2**-31; float32: float32(k) * NORM3
 multiply), so every backend gives the same numbers.
 
 The state's shape and dtype are checked before the launch; its values stay on the device, so
-the kernel checks the rows it uses and records the first invalid one in a status word that the
-thunk reads back (a 4-byte read, the one wait of a draw).
+the kernel checks the rows it uses and records the first invalid one in a status word, read
+back without waiting and checked at the end of the call (`Runtime.settle`).
 """
 
 from __future__ import annotations
@@ -95,12 +95,10 @@ def uniform_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
                 status = Status(rt)
                 knl(rt.queue, (groups * LOCAL_SIZE,), (LOCAL_SIZE,), n, state.shape[0],
                     new_state.base_data, out.base_data, status.buf.base_data)
-                bad = status.first_bad()
-                if bad is not None:
-                    raise ValueError(f"{op} state {state_var}: invalid MRG state in row {bad} "
-                                     f"(entries must lie in [0, {mrg.M1}) for the first three "
-                                     f"columns, [0, {mrg.M2}) for the last three, and neither "
-                                     "half of a row may be all zeros)")
+                status.check_later(lambda bad: ValueError(
+                    f"{op} state {state_var}: invalid MRG state in row {bad} (entries must lie "
+                    f"in [0, {mrg.M1}) for the first three columns, [0, {mrg.M2}) for the last "
+                    "three, and neither half of a row may be all zeros)"))
             return [new_state, out]
 
         return thunk

@@ -38,6 +38,8 @@ class Runtime:
     #: held while a thread uses the queue, the memory pool or a kernel object (setting a
     #: kernel's arguments and enqueueing it must not interleave with another thread's)
     call_lock: threading.RLock = field(default_factory=threading.RLock)
+    #: checks queued by kernels that report on the device (see `check_later`)
+    pending: list[tuple[Any, Any, Any, Any]] = field(default_factory=list)
 
     @property
     def identity(self) -> str:
@@ -61,6 +63,30 @@ class Runtime:
                     prog = self.programs[source] = _build(self, source, label)
         return prog
 
+
+    def check_later(self, word: Any, fine: int, error: Any) -> None:
+        """Read the int32 status `word` (a device array) back without waiting; at the end of
+        the call (`settle`) raise `error(value)` unless it still holds `fine`.  Kernels that
+        find a bad index on the device report this way, so no launch waits for its result."""
+        import numpy as np
+
+        host = np.empty(1, np.int32)
+        event = self.cl.enqueue_copy(self.queue, host, word.base_data, src_offset=word.offset,
+                                     is_blocking=False)
+        self.pending.append((host, event, fine, error, word))
+
+    def settle(self, raise_errors: bool = True) -> None:
+        """Check what `check_later` queued during this call (in order: the first bad one
+        raises); a failed call (`raise_errors=False`) only drops them."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        if not raise_errors:
+            return
+        for host, event, fine, error, _word in pending:
+            event.wait()
+            if int(host[0]) != fine:
+                raise error(int(host[0]))
 
     def kernel(self, source: str, name: str, arg_dtypes: Any = None, label: str = "") -> Any:
         """A fresh kernel object `name` of `source`'s program (built once), its scalar

@@ -105,7 +105,9 @@ class DeviceLinker:
 
     - `name` and `storage` (the `DeviceStorage` whose `to_device`/`to_host` make every copy);
     - `runtime()`: the driver state handed to `DevicePlan.make_thunk` (it has `call_lock`,
-      held while a call uses the device: enqueueing must not interleave between threads);
+      held while a call uses the device: enqueueing must not interleave between threads; and
+      may have `settle(raise_errors)`, called at the end of every call: checks that kernels
+      queued for later, such as an index bound found bad on the device, raise there);
     - `build_errors(rt)`: exception types meaning the driver refused a kernel (the node then
       falls back to `perform`).
     """
@@ -189,13 +191,23 @@ class DeviceLinker:
         moves = [(k, self._ensure_device if s == DEVICE else self._ensure_host)
                  for k, s in enumerate(entry) if s is not None]
 
+        settle = getattr(rt, "settle", None)  # checks kernels left to report at the call's end
+
         def run(*args: Any) -> Any:  # one call at a time uses the device queue or stream
             with lock:
                 if moves:
                     args = list(args)
                     for k, move in moves:
                         args[k] = move(args[k])
-                return program(*args)
+                if settle is None:
+                    return program(*args)
+                try:
+                    outs = program(*args)
+                except BaseException:
+                    settle(raise_errors=False)
+                    raise
+                settle(raise_errors=True)
+                return outs
 
         run.report = report  # type: ignore[attr-defined]
         return run
