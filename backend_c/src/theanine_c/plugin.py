@@ -1,4 +1,4 @@
-"""The entry point (group `theanine`, name `c`): registers the backend, its flag and its impls.
+"""The entry point (group `theanine`, name `c`): registers the backend and its impls.
 
 Impls for backend "c" return a `NativePlan` (units to compile, then a thunk), a ready thunk
 (BLAS calls, Scan's loop over a C-linked inner graph), `HOST` (a NumPy view or shape
