@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from theanine.codegen.cstyle import Unit, Unsupported
-from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
+from theanine.codegen.cstyle import Unit, elemwise_node_kernel
 from theanine.graph.basic import Apply
 from theanine_c.build import buffer_pointer, ffi
 from theanine_c.plan import NativePlan, named_source
@@ -42,19 +41,9 @@ def _broadcast_error(node: Apply, values: Any, shape: tuple) -> ValueError:
 
 def elemwise_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     op = node.op
-    if len(node.outputs) != 1:
-        raise Unsupported("Elemwise with several outputs")
-    out = node.outputs[0]
-    in_dtypes = tuple(i.type.dtype for i in node.inputs)
-    program = ScalarProgram.of(op.scalar_op, in_dtypes, out.type.dtype)
-    if program.out_dtype != out.type.dtype:
-        raise Unsupported(f"scalar program gives {program.out_dtype}, node wants {out.dtype}")
-    nd = out.type.ndim
-    bcast = [i.type.broadcastable for i in node.inputs]
-    scalar = tuple(all(b) for b in bcast)
-    inner = tuple(bool(b[-1]) if nd else True for b in bcast)
     target = op.inplace_pattern[0][1] if op.inplace_pattern else None
-    kernel = ElemwiseKernel(program, nd, scalar, inner, inplace=target is not None)
+    kernel = elemwise_node_kernel(node, inplace=target is not None)
+    scalar = kernel.scalar_inputs
     unit = Unit(renderer)
     renderer.elemwise(unit, kernel, "KNAME")
     source, name = named_source(unit.source(), unit.declarations)

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from theanine.codegen.cstyle import Unit, Unsupported, named_program
-from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
+from theanine.codegen.cstyle import Unit, Unsupported, elemwise_kernel, named_program
 from theanine.graph.basic import Apply
 from theanine.link.device import DevicePlan
+from theanine.tensor.elemwise import runtime_shape_checker
 from theanine_cuda.launch import elementwise_launch
 from theanine_cuda.renderer import CUDARenderer
 from theanine_cuda.runtime import runtime
@@ -26,15 +26,11 @@ def render(scalar_op: Any, in_dtypes: tuple[str, ...], out_dtype: str,
            bcast: list[tuple[bool, ...]], nd: int, renderer: CUDARenderer,
            by_value: frozenset[int] = frozenset()) -> tuple[str, str, tuple[bool, ...]]:
     """(source, kernel name stem, scalar flags) of one elementwise computation."""
-    program = ScalarProgram.of(scalar_op, in_dtypes, out_dtype)
-    if program.out_dtype != out_dtype:
-        raise Unsupported(f"scalar program gives {program.out_dtype}, node wants {out_dtype}")
-    scalar = tuple(all(b) for b in bcast)
-    inner = tuple(bool(b[-1]) if nd else True for b in bcast)
+    kernel = elemwise_kernel(scalar_op, in_dtypes, out_dtype, bcast, nd)
     unit = Unit(renderer)
-    renderer.elemwise(unit, ElemwiseKernel(program, nd, scalar, inner), "KNAME", by_value)
+    renderer.elemwise(unit, kernel, "KNAME", by_value)
     source, name = named_program(unit)
-    return source, name, scalar
+    return source, name, kernel.scalar_inputs
 
 
 def elemwise_plan(node: Apply, renderer: CUDARenderer,
@@ -62,8 +58,6 @@ def _value(dtype: str, x: Any) -> Any:
 
 def _thunk(node: Apply, rt: Any, flat: Any, strided: Any, scalar: tuple[bool, ...],
            by_value: frozenset[int]) -> Any:
-    from theanine.tensor.elemwise import _runtime_broadcast_error
-
     out_var = node.outputs[0]
     nd = out_var.type.ndim
     nin = len(node.inputs)
@@ -74,20 +68,10 @@ def _thunk(node: Apply, rt: Any, flat: Any, strided: Any, scalar: tuple[bool, ..
     vals = sorted(by_value)
     bufs = [k for k in range(nin) if k not in by_value]
     i64, zero = np.int64, np.int64(0)
-    givers = [[k for k in range(nin) if not bcast[k][j]] for j in range(nd)]
+    check_shapes = runtime_shape_checker(node)
 
     def thunk(*xs: Any) -> list[Any]:
-        shape = []
-        for j in range(nd):
-            ks = givers[j]
-            ext = xs[ks[0]].shape[j] if ks else 1
-            if any(xs[k].shape[j] != ext for k in ks[1:]):
-                raise _runtime_broadcast_error(node, xs, _numpy_shape(xs))
-            shape.append(ext)
-        shape = tuple(shape)
-        for k in range(nin):
-            if any(bcast[k][j] and xs[k].shape[j] != 1 for j in range(nd)):
-                raise _runtime_broadcast_error(node, xs, shape)
+        shape = check_shapes(xs)
         out = rt.empty(shape, dtype)
         n = int(np.prod(shape, dtype=np.int64))
         if n == 0:
@@ -110,13 +94,6 @@ def _thunk(node: Apply, rt: Any, flat: Any, strided: Any, scalar: tuple[bool, ..
         return [out]
 
     return thunk
-
-
-def _numpy_shape(xs: Any) -> tuple | None:
-    try:
-        return np.broadcast_shapes(*[x.shape for x in xs])
-    except ValueError:
-        return None
 
 
 def gather(value: Any) -> Any:

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from theanine.codegen.cstyle import Unit, Unsupported
-from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
+from theanine.codegen.cstyle import Unit, elemwise_node_kernel
 from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
+from theanine.tensor.elemwise import runtime_shape_checker
 from theanine_opencl.plan import DevicePlan, named_program, work_size
 from theanine_opencl.runtime import Runtime
 
@@ -26,18 +26,8 @@ LOCAL_SIZE = 256
 def elemwise_plan(node: Apply, renderer: OpenCLRenderer,
                   by_value: frozenset[int] = frozenset()) -> DevicePlan:
     op = node.op
-    if len(node.outputs) != 1:
-        raise Unsupported("Elemwise with several outputs")
-    out = node.outputs[0]
-    in_dtypes = tuple(i.type.dtype for i in node.inputs)
-    program = ScalarProgram.of(op.scalar_op, in_dtypes, out.type.dtype)
-    if program.out_dtype != out.type.dtype:
-        raise Unsupported(f"scalar program gives {program.out_dtype}, node wants {out.dtype}")
-    nd = out.type.ndim
-    bcast = [i.type.broadcastable for i in node.inputs]
-    scalar = tuple(all(b) for b in bcast)
-    inner = tuple(bool(b[-1]) if nd else True for b in bcast)
-    kernel = ElemwiseKernel(program, nd, scalar, inner)
+    kernel = elemwise_node_kernel(node)
+    scalar = kernel.scalar_inputs
     unit = Unit(renderer)
     renderer.elemwise(unit, kernel, "KNAME", by_value)
     source, name = named_program(unit)
@@ -50,20 +40,6 @@ def elemwise_plan(node: Apply, renderer: OpenCLRenderer,
     scalars = frozenset(k for k, s in enumerate(scalar) if s)
     return DevicePlan(make_thunk, by_value, by_value=None if by_value else (
         lambda ks: elemwise_plan(node, renderer, ks)), scalar_inputs=scalars)
-
-
-def _broadcast_error(node: Apply, values: Any, shape: tuple) -> ValueError:
-    from theanine.tensor.elemwise import _runtime_broadcast_error
-
-    return _runtime_broadcast_error(node, values, shape)
-
-
-def _numpy_shape(xs: Any) -> tuple | None:
-    """The shape NumPy's broadcasting would give (None: none), for the error message."""
-    try:
-        return np.broadcast_shapes(*[x.shape for x in xs])
-    except ValueError:
-        return None
 
 
 def _value_dtype(dtype: str) -> Any:
@@ -89,25 +65,10 @@ def _thunk(node: Apply, rt: Runtime, flat: Any, strided: Any, scalar: tuple[bool
                                   + [None, i64, *[i64] * nd] * len(bufs)
                                   + [None, i64, *[i64] * nd])
     queue, allocator = rt.queue, rt.allocator
-    # which input gives each dimension's extent (a non-broadcastable one), and the others
-    # that must agree with it
-    givers = [[k for k in range(nin) if not bcast[k][j]] for j in range(nd)]
+    check_shapes = runtime_shape_checker(node)
 
     def thunk(*xs: Any) -> list[Any]:
-        shape = []
-        for j in range(nd):
-            ks = givers[j]
-            ext = xs[ks[0]].shape[j] if ks else 1
-            for k in ks[1:]:
-                if xs[k].shape[j] != ext:
-                    raise _broadcast_error(node, xs, _numpy_shape(xs))
-            shape.append(ext)
-        shape = tuple(shape)
-        for k in range(nin):
-            x = xs[k]
-            for j in range(nd):
-                if bcast[k][j] and x.shape[j] != 1:
-                    raise _broadcast_error(node, xs, shape)
+        shape = check_shapes(xs)
         out = cla.empty(queue, shape, dtype, allocator=allocator)
         n = out.size
         if n == 0:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from theanine.codegen.helpers import HELPER_NAMES, helper_source
-from theanine.codegen.kernels import REDUCTIONS, ReduceKernel, ScalarProgram
+from theanine.codegen.kernels import REDUCTIONS, ElemwiseKernel, ReduceKernel, ScalarProgram
 
 
 class Unsupported(Exception):
@@ -219,3 +219,27 @@ def named_program(unit: Unit, placeholder: str = "KNAME") -> tuple[str, str]:
     text = unit.source()
     name = "th_" + hashlib.sha256(text.encode()).hexdigest()[:20]
     return text.replace(placeholder, name), name
+
+
+def elemwise_kernel(scalar_op: Any, in_dtypes: Sequence[str], out_dtype: str,
+                    broadcastable: Sequence[Sequence[bool]], ndim: int,
+                    inplace: bool = False) -> ElemwiseKernel:
+    """The description of an elementwise node every C-family backend renders: its scalar
+    op's program, and which operands are scalars or constant along the inner dimension."""
+    program = ScalarProgram.of(scalar_op, tuple(in_dtypes), out_dtype)
+    if program.out_dtype != out_dtype:
+        raise Unsupported(f"scalar program gives {program.out_dtype}, node wants {out_dtype}")
+    scalar = tuple(all(b) for b in broadcastable)
+    inner = tuple(bool(b[-1]) if ndim else True for b in broadcastable)
+    return ElemwiseKernel(program, ndim, scalar, inner, inplace=inplace)
+
+
+def elemwise_node_kernel(node: Any, inplace: bool = False) -> ElemwiseKernel:
+    """`elemwise_kernel` of an Elemwise node (one output: several are not rendered)."""
+    if len(node.outputs) != 1:
+        raise Unsupported("Elemwise with several outputs")
+    out = node.outputs[0]
+    return elemwise_kernel(node.op.scalar_op, [i.type.dtype for i in node.inputs],
+                           out.type.dtype, [i.type.broadcastable for i in node.inputs],
+                           out.type.ndim, inplace)
+

@@ -3,7 +3,7 @@ adds/drops broadcastable dimensions (the building block of broadcasting and tran
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -76,6 +76,31 @@ def _broadcast_shape(values: Sequence[Any]) -> tuple | None:
         return np.broadcast_shapes(*[np.shape(v) for v in values])
     except ValueError:
         return None
+
+
+def runtime_shape_checker(node: Apply) -> Callable[[Sequence[Any]], tuple[int, ...]]:
+    """`check(values) -> shape`: the result shape of the Elemwise `node` for operand values
+    of any array type with a `.shape` (device arrays too), by Theano's rule: only dimensions
+    the type marks broadcastable stretch, and those must have extent 1.  Native kernels read
+    a broadcast operand with stride 0, so they call this before launching anything."""
+    bcast = [i.type.broadcastable for i in node.inputs]
+    nd = node.outputs[0].type.ndim
+    # which inputs give each dimension's extent (the non-broadcastable ones: they must agree)
+    givers = [[k for k in range(len(bcast)) if not bcast[k][j]] for j in range(nd)]
+    stretched = [(k, j) for k in range(len(bcast)) for j in range(nd) if bcast[k][j]]
+
+    def check(values: Sequence[Any]) -> tuple[int, ...]:
+        shape = []
+        for j, ks in enumerate(givers):
+            ext = values[ks[0]].shape[j] if ks else 1
+            if any(values[k].shape[j] != ext for k in ks[1:]):
+                raise _runtime_broadcast_error(node, values, _broadcast_shape(values))
+            shape.append(ext)
+        if any(values[k].shape[j] != 1 for k, j in stretched):
+            raise _runtime_broadcast_error(node, values, tuple(shape))
+        return tuple(shape)
+
+    return check
 
 
 def _runtime_broadcast_error(node: Apply, values: Sequence[Any],
