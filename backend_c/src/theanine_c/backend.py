@@ -19,13 +19,15 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
 from theanine.graph.fg import FunctionGraph
 from theanine.link.backend import NodeHook, compile_recorder
+from theanine.link.native import CompileReport as NodeCompileReport
+from theanine.link.native import NodeReport, ThunkProgram
 from theanine.link.python import PythonBackend
 from theanine_c.build import Library, Source, build_all, unit_key
 from theanine_c.plan import NativePlan
@@ -40,49 +42,14 @@ from theanine_c.toolchain import (
 
 
 @dataclass
-class NodeReport:
-    node: str
-    how: str  # "native", "host" or "fallback"
-    why: str = ""
-    apply: Apply | None = None
+class CompileReport(NodeCompileReport):
+    """The C backend's report: also which tier (Python while compiling, or native) runs."""
 
-
-@dataclass
-class CompileReport:
-    """What each node of a linked graph runs as; `summary()` is the one-line form."""
-
-    nodes: list[NodeReport] = field(default_factory=list)
     tier: str = "native"
 
-    def how(self, node: Apply) -> str | None:
-        """"native", "host" or "fallback (why)" for a node of the linked graph."""
-        for n in self.nodes:
-            if n.apply is node:
-                return n.how + (f" ({n.why})" if n.why else "")
-        return None
-
-    @property
-    def fallbacks(self) -> list[NodeReport]:
-        return [n for n in self.nodes if n.how == "fallback"]
-
     def summary(self) -> str:
-        counts = {h: sum(1 for n in self.nodes if n.how == h) for h in ("native", "host",
-                                                                       "fallback")}
-        text = (f"backend c: {counts['native']} native, {counts['host']} host views, "
-                f"{counts['fallback']} fallback to perform")
-        if self.fallbacks:
-            text += " (" + "; ".join(f"{n.node}: {n.why}" for n in self.fallbacks) + ")"
-        return text
-
-
-class _WithThunks(PythonBackend):
-    """The Python backend's program generator, handed ready-made thunks."""
-
-    def __init__(self, thunks: dict[Apply, Any]):
-        self._thunks = thunks
-
-    def thunk_for(self, node: Apply) -> Any:
-        return self._thunks[node]
+        return (f"backend c: {self.count('native')} native, {self.count('host')} host views, "
+                f"{self.count('fallback')} fallback to perform{self.fallback_text()}")
 
 
 class TieredProgram:
@@ -318,7 +285,7 @@ class CBackend:
                 thunks[node] = node.op.python_thunk(node)
                 continue
             thunks[node] = what.make_thunk(loaded)
-        program = _WithThunks(thunks).link(fgraph, node_hook)
+        program = ThunkProgram(thunks).link(fgraph, node_hook)
         program.libraries = keep  # the kernels stay loaded while the program lives
         return program
 

@@ -23,7 +23,8 @@ from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import FunctionGraph
 from theanine.link.backend import NodeHook
-from theanine.link.python import PythonBackend
+from theanine.link.native import CompileReport as NodeCompileReport
+from theanine.link.native import NodeReport, ThunkProgram
 from theanine.link.storage import DeviceStorage
 
 HOST, DEVICE = "host", "device"
@@ -51,49 +52,19 @@ class DevicePlan:
 
 
 @dataclass
-class NodeReport:
-    node: str
-    how: str  # "native", "view", "host" or "fallback"
-    why: str = ""
-    apply: Apply | None = None
-
-
-@dataclass
-class CompileReport:
-    """What each node runs as, and the values copied across the bus at each call."""
+class CompileReport(NodeCompileReport):
+    """A device backend's report: also the values copied across the bus at each call."""
 
     backend: str = "device"
-    nodes: list[NodeReport] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
 
-    def how(self, node: Apply) -> str | None:
-        for n in self.nodes:
-            if n.apply is node:
-                return n.how + (f" ({n.why})" if n.why else "")
-        return None
-
-    @property
-    def fallbacks(self) -> list[NodeReport]:
-        return [n for n in self.nodes if n.how == "fallback"]
-
     def summary(self) -> str:
-        counts = {h: sum(1 for n in self.nodes if n.how == h)
-                  for h in ("native", "view", "host", "fallback")}
-        text = (f"backend {self.backend}: {counts['native']} native, {counts['view']} views, "
-                f"{counts['host']} host, {counts['fallback']} fallback to perform")
-        if self.fallbacks:
-            text += " (" + "; ".join(f"{n.node}: {n.why}" for n in self.fallbacks) + ")"
+        text = (f"backend {self.backend}: {self.count('native')} native, "
+                f"{self.count('view')} views, {self.count('host')} host, "
+                f"{self.count('fallback')} fallback to perform{self.fallback_text()}")
         if self.transfers:
             text += f"; copies inside the graph: {', '.join(self.transfers)}"
         return text
-
-
-class _WithThunks(PythonBackend):
-    def __init__(self, thunks: dict[Apply, Any]):
-        self._thunks = thunks
-
-    def thunk_for(self, node: Apply) -> Any:
-        return self._thunks[node]
 
 
 def is_tensor(v: Variable) -> bool:
@@ -143,7 +114,7 @@ class DeviceLinker:
         from theanine.config import config
 
         rt = self.runtime()
-        report = CompileReport(self.name)
+        report = CompileReport(backend=self.name)
         order = fgraph.toposort()
         planned = place(fgraph, order, {node: self.plan(node) for node in order})
         # each input is moved once per call, at the program's entry, to the side its readers
@@ -186,7 +157,7 @@ class DeviceLinker:
                 raise NotImplementedError(f"{message}; set impl_fallback=fallback to run these "
                                           "nodes with perform")
             warnings.warn(message, stacklevel=3)
-        program = _WithThunks(thunks).link(fgraph, node_hook)
+        program = ThunkProgram(thunks).link(fgraph, node_hook)
         lock = rt.call_lock
         moves = [(k, self._ensure_device if s == DEVICE else self._ensure_host)
                  for k, s in enumerate(entry) if s is not None]
