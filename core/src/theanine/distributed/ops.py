@@ -106,8 +106,8 @@ class Allreduce(Collective):
         return list(input_shapes)
 
 
-class Broadcast(Collective):
-    """Every rank receives `root`'s value."""
+class _RootedCollective(Collective):
+    """A collective of one array with a `root` rank, whose result has the input's type."""
 
     __props__ = ("root",)
 
@@ -117,6 +117,13 @@ class Broadcast(Collective):
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         return Apply(self, [x], [x.type()])
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return list(input_shapes)
+
+
+class Broadcast(_RootedCollective):
+    """Every rank receives `root`'s value."""
 
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = collectives.broadcast(inputs[0], self.root,
@@ -125,21 +132,9 @@ class Broadcast(Collective):
     def grad(self, inputs, output_grads):
         return [Reduce(self.root)(output_grads[0])]
 
-    def infer_shape(self, fgraph, node, input_shapes):
-        return list(input_shapes)
 
-
-class Reduce(Collective):
+class Reduce(_RootedCollective):
     """The sum across ranks on `root`, zeros on the others (the gradient of `Broadcast`)."""
-
-    __props__ = ("root",)
-
-    def __init__(self, root: int = 0):
-        self.root = root
-
-    def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
 
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = collectives.reduce_to_root(inputs[0], self.root,
@@ -148,9 +143,6 @@ class Reduce(Collective):
 
     def grad(self, inputs, output_grads):
         return [Broadcast(self.root)(output_grads[0])]
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return list(input_shapes)
 
 
 class Allgather(Collective):
