@@ -116,15 +116,20 @@ def sp_sum(x: Any, axis: int | None = None, sparse_grad: bool = False) -> Variab
     return SpSum(axis, sparse_grad)(x)
 
 
+def _same_format_node(op: SparseOp, x: Any, y: Any, name: str) -> Apply:
+    """The node of a sparse-sparse op: both operands of one format, the result too."""
+    x, y = as_sparse_variable(x), as_sparse_variable(y)
+    if x.format != y.format:
+        raise TypeError(f"{name}: operands must have one format, got {x.format} and "
+                        f"{y.format} (convert one with to_format)")
+    return Apply(op, [x, y], [SparseType(x.format, _upcast(x, y))()])
+
+
 class AddSS(SparseOp):
     """sparse + sparse of one format: the union of the structures."""
 
     def make_node(self, x: Any, y: Any) -> Apply:
-        x, y = as_sparse_variable(x), as_sparse_variable(y)
-        if x.format != y.format:
-            raise TypeError(f"add_s_s: operands must have one format, got {x.format} and "
-                            f"{y.format} (convert one with to_format)")
-        return Apply(self, [x, y], [SparseType(x.format, _upcast(x, y))()])
+        return _same_format_node(self, x, y, "add_s_s")
 
     def perform(self, node, inputs, output_storage):
         x, y = inputs
@@ -161,11 +166,7 @@ class MulSS(SparseOp):
     """sparse * sparse of one format, entry by entry: the intersection of the structures."""
 
     def make_node(self, x: Any, y: Any) -> Apply:
-        x, y = as_sparse_variable(x), as_sparse_variable(y)
-        if x.format != y.format:
-            raise TypeError(f"mul_s_s: operands must have one format, got {x.format} and "
-                            f"{y.format} (convert one with to_format)")
-        return Apply(self, [x, y], [SparseType(x.format, _upcast(x, y))()])
+        return _same_format_node(self, x, y, "mul_s_s")
 
     def perform(self, node, inputs, output_storage):
         x, y = inputs
