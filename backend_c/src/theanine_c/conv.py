@@ -346,18 +346,27 @@ def _check_rank(op: Any, values: tuple, node: Apply) -> None:
             raise ValueError(f"{op.what}: {var} must be 4-d (NCHW), got shape {value.shape}")
 
 
-def conv_plan(node: Apply, renderer: CRenderer) -> NativePlan:
-    """AbstractConv (2-d): the forward convolution."""
+def _conv_plan(node: Apply, renderer: CRenderer, entry: str, build: Any) -> NativePlan:
+    """The plan of one of the three convolution Ops: the unit of the node's dtype, and a thunk
+    made by `build(kernel, fb, gemm, dtype)` once the kernel `<name>_<entry>` is loaded."""
     dtype = _supported(node)
     gemm = _gemm_pointer(dtype)
     source, name = _source(dtype, renderer)
-    op, d = node.op, np.dtype(dtype)
-    from theanine.tensor.nnet.abstract_conv import get_conv_output_shape
 
     def make_thunk(libs: Any) -> Any:
-        kernel = libs[0].function(f"{name}_fwd")
-        fb = buffer_pointer()
+        return build(libs[0].function(f"{name}_{entry}"), buffer_pointer(), gemm,
+                     np.dtype(dtype))
 
+    return NativePlan((source,), make_thunk)
+
+
+def conv_plan(node: Apply, renderer: CRenderer) -> NativePlan:
+    """AbstractConv (2-d): the forward convolution."""
+    from theanine.tensor.nnet.abstract_conv import get_conv_output_shape
+
+    op = node.op
+
+    def build(kernel: Any, fb: Any, gemm: Any, d: np.dtype) -> Any:
         def thunk(img: Any, kern: Any) -> tuple:
             img = np.ascontiguousarray(img, dtype=d)
             kern = np.asarray(kern, dtype=d)
@@ -374,20 +383,14 @@ def conv_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
         return thunk
 
-    return NativePlan((source,), make_thunk)
+    return _conv_plan(node, renderer, "fwd", build)
 
 
 def conv_grad_weights_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     """AbstractConv_gradWeights (2-d): the gradient with respect to the filters."""
-    dtype = _supported(node)
-    gemm = _gemm_pointer(dtype)
-    source, name = _source(dtype, renderer)
-    op, d = node.op, np.dtype(dtype)
+    op = node.op
 
-    def make_thunk(libs: Any) -> Any:
-        kernel = libs[0].function(f"{name}_gw")
-        fb = buffer_pointer()
-
+    def build(kernel: Any, fb: Any, gemm: Any, d: np.dtype) -> Any:
         def thunk(img: Any, top: Any, shape: Any) -> tuple:
             img = np.ascontiguousarray(img, dtype=d)
             top = np.ascontiguousarray(top, dtype=d)
@@ -404,20 +407,14 @@ def conv_grad_weights_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
         return thunk
 
-    return NativePlan((source,), make_thunk)
+    return _conv_plan(node, renderer, "gw", build)
 
 
 def conv_grad_inputs_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     """AbstractConv_gradInputs (2-d): the gradient with respect to the input."""
-    dtype = _supported(node)
-    gemm = _gemm_pointer(dtype)
-    source, name = _source(dtype, renderer)
-    op, d = node.op, np.dtype(dtype)
+    op = node.op
 
-    def make_thunk(libs: Any) -> Any:
-        kernel = libs[0].function(f"{name}_gi")
-        fb = buffer_pointer()
-
+    def build(kernel: Any, fb: Any, gemm: Any, d: np.dtype) -> Any:
         def thunk(kern: Any, top: Any, shape: Any) -> tuple:
             kern = np.asarray(kern, dtype=d)
             top = np.ascontiguousarray(top, dtype=d)
@@ -433,4 +430,4 @@ def conv_grad_inputs_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
         return thunk
 
-    return NativePlan((source,), make_thunk)
+    return _conv_plan(node, renderer, "gi", build)
