@@ -1,5 +1,9 @@
 """Run under `mpiexec -n N`: every collective and its gradient on rank-seeded inputs.
 
+    mpiexec -n N python mpi_collectives.py OUTDIR [pieces]
+
+`pieces` shrinks the shared-memory window so that allreduces go through it in pieces.
+
 Each rank saves what it computed to OUTDIR/rank<r>.npz; test_mpi.py checks the files against
 NumPy (it regenerates every rank's inputs from the same seeds).
 """
@@ -11,6 +15,7 @@ import numpy as np
 import theanine
 import theanine.distributed as dist
 import theanine.tensor as T
+from theanine.distributed import shared_memory
 from theanine.gradient import grad
 
 
@@ -22,10 +27,14 @@ def inputs(r: int, n: int) -> dict:
             "w": rng.standard_normal((3, 4)),
             "W": rng.standard_normal((n, 5)).astype("float32"),
             "k": rng.integers(0, 100, 6).astype("int32"),
-            "big": rng.standard_normal((200, 100))}  # over PACK_BYTES: reduced where it lies
+            "big": rng.standard_normal((200, 100)),  # over PACK_BYTES: reduced where it lies
+            # odd sizes: the shared-memory chunks split arrays mid-way, several per chunk
+            "parts": [rng.standard_normal(s) for s in [(7,), (33, 3), (1,), (1000,), (2, 2)]]}
 
 
-def main(outdir: str) -> None:
+def main(outdir: str, pieces: bool = False) -> None:
+    if pieces:  # a window of 1 KiB halves: the larger allreduces go through it in pieces
+        shared_memory.MIN_BYTES = shared_memory.PIECE_BYTES = 1024
     r, n = dist.rank(), dist.size()
     d = inputs(r, n)
     a, w = T.dmatrix("a"), T.dmatrix("w")
@@ -54,9 +63,16 @@ def main(outdir: str) -> None:
     results["fused_inputs"] = np.array([len(nd.inputs) for nd in fused.maker.fgraph.toposort()
                                         if isinstance(nd.op, dist.Allreduce)])
     results["gather_shape"] = np.asarray(gathered_shape(d["v"]))
+    parts = [T.TensorType("float64", (False,) * p.ndim)(f"p{i}") for i, p in enumerate(d["parts"])]
+    many = theanine.function(parts, [dist.allreduce(p, op) for p in parts for op in
+                                     ("sum", "max")])
+    for i, value in enumerate(many(*d["parts"])):
+        results[f"parts{i}"] = value
+    arena = shared_memory.ARENA
+    results["path"] = np.array([arena.mode == "shm", arena.across is not None])
     dist.barrier()
     np.savez(f"{outdir}/rank{r}.npz", **results)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], pieces="pieces" in sys.argv[2:])

@@ -3,6 +3,9 @@
 `timeout`: rank 1 never calls the collective; rank 0 must raise CollectiveTimeout.
 `shape`: the ranks allreduce arrays of different shapes.
 `graph`: the ranks compiled different graphs (rank 1 has an extra collective).
+`shape_later`: after one good allreduce (the shared window exists), rank 1's operand no longer
+fits the window while rank 0's does: the handshake must still name the shapes before either
+rank reads the other's memory.
 The error is left uncaught, as in a user's script: it is printed and aborts the job.
 """
 
@@ -24,6 +27,9 @@ def main(case: str) -> None:
         outputs.append(dist.allreduce(2 * x, "max"))
     f = theanine.function([x], outputs)
     value = np.ones(4 if case == "shape" and r == 1 else 3)
+    if case == "shape_later":
+        f(value)
+        value = np.ones(300_000 if r == 1 else 3)  # 2.4 MB: over the first 1 MiB window
     if case == "timeout" and r == 1:
         time.sleep(30)  # a hung rank: the job is aborted long before this ends
         return

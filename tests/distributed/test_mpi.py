@@ -35,11 +35,15 @@ from mpi_train import BATCH  # noqa: E402
 
 
 def run(script: str, *args: str, n: int | None, timeout_env: float = 30,
-        limit: float = 120) -> subprocess.CompletedProcess:
-    """`script` under `mpiexec -n n` (n None: a plain process), one thread per process."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PMI_SIZE", "PMI_RANK")}
+        limit: float = 120, group: int | None = None) -> subprocess.CompletedProcess:
+    """`script` under `mpiexec -n n` (n None: a plain process), one thread per process;
+    `group`: at most that many ranks share a window (THEANINE_MPI_SHM_GROUP)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PMI_SIZE", "PMI_RANK", "THEANINE_MPI_SHM_GROUP")}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                THEANINE_MPI_TIMEOUT=str(timeout_env))
+    if group is not None:
+        env["THEANINE_MPI_SHM_GROUP"] = str(group)
     cmd = [sys.executable, str(HERE / script), *args]
     if n is not None:
         cmd = [MPIEXEC, "-n", str(n), *cmd]
@@ -50,9 +54,21 @@ def _ok(proc: subprocess.CompletedProcess) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
-@pytest.mark.parametrize("n", [2, 4])
-def test_collectives_and_gradients_match_numpy(n, tmp_path):
-    _ok(run("mpi_collectives.py", str(tmp_path), n=n))
+# (ranks, ranks per shared window, small window, the allreduce path: shared memory?, across
+# machines?)
+PATHS = [(2, None, False, True, False),  # one machine: every rank reduces in one shared window
+         (4, None, False, True, False),
+         (4, 2, False, True, True),  # two "machines" of two: shared memory, then MPI across
+         (4, 2, True, True, True),  # ... through a 1 KiB window, in pieces
+         (2, None, True, True, False),
+         (2, 1, False, False, False),  # shared memory off: MPI's allreduce
+         (4, 3, False, False, False)]  # machines of unequal size (3 + 1): MPI's allreduce
+
+
+@pytest.mark.parametrize("n,group,pieces,shm,across", PATHS)
+def test_collectives_and_gradients_match_numpy(n, group, pieces, shm, across, tmp_path):
+    _ok(run("mpi_collectives.py", str(tmp_path), *(["pieces"] if pieces else []), n=n,
+            group=group))
     ins = [inputs(r, n) for r in range(n)]
     a = np.stack([d["a"] for d in ins])
     w_sum = sum(d["w"] for d in ins)
@@ -81,6 +97,11 @@ def test_collectives_and_gradients_match_numpy(n, tmp_path):
         np.testing.assert_allclose(got["fused_2a"], 2 * a.mean(0), rtol=1e-12)
         np.testing.assert_allclose(got["fused_big"], np.mean([d["big"] for d in ins], 0),
                                    rtol=1e-12)
+        for i in range(len(ins[0]["parts"])):
+            stacked = np.stack([d["parts"][i] for d in ins])
+            np.testing.assert_allclose(got[f"parts{2 * i}"], stacked.sum(0), rtol=1e-12)
+            np.testing.assert_array_equal(got[f"parts{2 * i + 1}"], stacked.max(0))
+        assert list(got["path"]) == [shm, across]
 
 
 def _weights(path: Path) -> list[np.ndarray]:
@@ -136,12 +157,21 @@ def test_shape_mismatch_across_ranks_is_named():
     assert "rank 1: collective #0 allreduce(sum) of 1 array(s) of x: float64 (4,)" in out
 
 
+def test_shape_mismatch_is_named_once_the_shared_window_exists():
+    proc = run("mpi_faults.py", "shape_later", n=2)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "CollectiveMismatch" in out and "shapes or dtypes differ" in out, out[-3000:]
+    assert "rank 0: collective #1 allreduce(sum) of 1 array(s) of x: float64 (3,)" in out
+    assert "rank 1: collective #1 allreduce(sum) of 1 array(s) of x: float64 (300000,)" in out
+
+
 def test_graph_mismatch_is_named_at_the_first_call():
     proc = run("mpi_faults.py", "graph", n=2)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "the compiled graphs differ across ranks" in out, out[-3000:]
-    assert "Allreduce{max}" in out  # rank 1's extra collective is named
+    assert "Allreduce{max,inplace}" in out  # rank 1's extra collective is named
     assert "no error" not in out
 
 

@@ -130,7 +130,7 @@ def test_every_collective_is_stamped_with_its_graph_order():
     assert [o.index for o in orders] == [0, 1]
     assert orders[0].collectives == orders[1].collectives
     assert {c.split("(")[0] for c in orders[0].collectives} == {"Broadcast{0}",
-                                                                 "Allreduce{max}"}
+                                                                 "Allreduce{max,inplace}"}
 
 
 def test_bad_arguments_are_named():
@@ -194,6 +194,55 @@ def test_c_backend_runs_collectives_on_the_host():
         f = theanine.function([x], dist.allreduce(T.exp(x), "sum"))
     report = f.maker.program.report
     hows = {str(n.node).split("(")[0]: n.how for n in report.nodes}
-    assert hows["Allreduce{sum}"] == "fallback", report.summary()
+    assert hows["Allreduce{sum,inplace}"] == "fallback", report.summary()
     assert "no C implementation of Allreduce" in report.summary()
     np.testing.assert_allclose(f(np.arange(3.0)), np.exp(np.arange(3.0)))
+
+
+@pytest.mark.parametrize("total,parts", [(0, 2), (5, 2), (1000, 3), (4097, 4), (33, 8)])
+def test_shared_memory_chunks_cover_the_arrays_once(total, parts):
+    from theanine.distributed.shared_memory import bounds
+
+    edges = bounds(total, parts)
+    assert len(edges) == parts + 1 and edges[0] == 0 and edges[-1] == total
+    assert edges == sorted(edges)
+    assert all(e % 16 == 0 for e in edges if e < total)  # whole cache lines, but the end
+    assert max(np.diff(edges)) <= -(-total // parts) + 16  # near-equal
+
+
+def test_shared_memory_segments_map_a_flat_range_onto_the_arrays():
+    from theanine.distributed.shared_memory import segments
+
+    sizes = [3, 0, 5, 1, 4]
+    offsets = np.cumsum([0, *sizes]).tolist()
+    owner = [(i, j) for i, s in enumerate(sizes) for j in range(s)]  # naive element map
+    for lo in range(offsets[-1] + 1):
+        for hi in range(lo, offsets[-1] + 1):
+            got = [(i, j) for i, a, b in segments(offsets, lo, hi) for j in range(a, b)]
+            assert got == owner[lo:hi]
+
+
+def test_allreduce_overwrites_only_inputs_nobody_else_reads():
+    x, w = T.dvector("x"), T.dvector("w")
+    temp, shared_temp = T.exp(x), 2 * w
+    f = theanine.function([x, w], [dist.allreduce(temp, "sum"), dist.allreduce(x, "sum"),
+                                   dist.allreduce(shared_temp, "sum") + shared_temp])
+    nodes = [n for n in f.maker.fgraph.toposort() if isinstance(n.op, Allreduce)]
+    assert len(nodes) == 1  # fused
+    node = nodes[0]
+    by_input = {str(i.owner.op) if i.owner else i.name: k for k, i in enumerate(node.inputs)}
+    # exp(x) is read only by the allreduce; x is a function input; 2 * w is read twice
+    assert node.op.inplace == (by_input["Elemwise{exp,no_inplace}"],)
+    assert node.op.destroy_map == {node.op.inplace[0]: [node.op.inplace[0]]}
+    xv, wv = np.array([0.5, -1.0]), np.array([3.0, 4.0])
+    kept = xv.copy()
+    got = f(xv, wv)
+    np.testing.assert_allclose(got[0], np.exp(kept))
+    np.testing.assert_array_equal(got[1], kept)
+    np.testing.assert_allclose(got[2], 4 * wv)
+    np.testing.assert_array_equal(xv, kept)  # the user's array is never overwritten
+    excluded = theanine.function([x], dist.allreduce(T.exp(x), "sum"),
+                                 mode=theanine.compile.mode.get_default_mode().excluding(
+                                     "distributed_inplace"))
+    assert [n.op.inplace for n in excluded.maker.fgraph.toposort()
+            if isinstance(n.op, Allreduce)] == [()]

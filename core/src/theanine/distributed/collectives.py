@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from theanine.distributed import shared_memory
 from theanine.distributed.handshake import Agreement, GraphOrder
 from theanine.distributed.runtime import DistributedError, _state, comm, wait
 
@@ -30,18 +31,51 @@ PACK_BYTES = 64 * 1024
 
 
 def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
-              order: GraphOrder | None = None) -> list[np.ndarray]:
-    """Reduce each array elementwise across ranks (`op`: sum, mean or max).
+              order: GraphOrder | None = None, inplace: Sequence[int] = ()
+              ) -> list[np.ndarray]:
+    """Reduce each array elementwise across ranks (`op`: sum, mean or max); the arrays
+    listed in `inplace` may receive their own results.
 
-    Several arrays (the fused allreduce of a training step) share one handshake and are all in
-    flight at once: the small ones packed into one buffer, whose results are views of it, the
+    Several arrays (the fused allreduce of a training step) share one handshake.  Ranks of one
+    machine reduce them in shared memory (`shared_memory`); otherwise all are in flight at
+    once on MPI: the small ones packed into one buffer, whose results are views of it, the
     large ones each reduced straight from the input into its result, with no extra copy.
     """
     c = comm()
     arrays = [np.ascontiguousarray(a) for a in arrays]
     if c is None:
-        return [a.copy() for a in arrays]
+        return [a if i in inplace else a.copy() for i, a in enumerate(arrays)]
     what = f"allreduce({op}) of {len(arrays)} array(s)"
+    layout = _layout(arrays)
+    arena = shared_memory.ARENA
+    with _state.lock:
+        if arena.mode is None:  # the first allreduce: agree, then decide together
+            Agreement(what, names, layout, order).finish()
+            arena.plan()
+            agreed = True
+        else:
+            agreed = False
+        if arena.mode == "shm":
+            results = [a if i in inplace else np.empty_like(a) for i, a in enumerate(arrays)]
+            shared_memory.allreduce(
+                arena, [a.reshape(-1) for a in arrays], [r.reshape(-1) for r in results],
+                op, (lambda: None) if agreed else
+                (lambda: Agreement(what, names, layout, order).finish()), what)
+            reduced = results
+        else:
+            results, reduced = _mpi_allreduce(
+                c, arrays, op, what, None if agreed else Agreement(what, names, layout, order),
+                inplace)
+    if op == "mean":
+        for out in reduced:
+            np.divide(out, _state.size, out=out, casting="unsafe")
+    return results
+
+
+def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,
+                   agreement: Agreement | None, inplace: Sequence[int]
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """MPI's allreduce of every array at once; the results, and the buffers they view."""
     mpi_op = _mpi_op(op)
     small = [i for i, a in enumerate(arrays) if a.nbytes < PACK_BYTES]
     if len(small) < 2:
@@ -49,34 +83,33 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
     direct = [i for i in range(len(arrays)) if i not in small]
     results: list[np.ndarray] = [None] * len(arrays)  # type: ignore[list-item]
     for i in direct:
-        results[i] = np.empty_like(arrays[i])
-    with _state.lock:
-        agreement = Agreement(what, names, _layout(arrays), order)
-        requests = []
-        if small:  # first: it completes while the large ones are still moving
-            packed = _pack([arrays[i] for i in small])
-            requests.append(c.Iallreduce(_in_place(), packed, mpi_op))
-        requests += [c.Iallreduce(arrays[i], results[i], mpi_op) for i in direct]
-        _complete(agreement, requests, what, arrays, results, packed if small else None)
+        results[i] = arrays[i] if i in inplace else np.empty_like(arrays[i])
+    requests = []
+    packed = None
+    if small:  # first: it completes while the large ones are still moving
+        packed = _pack([arrays[i] for i in small])
+        requests.append(c.Iallreduce(_in_place(), packed, mpi_op))
+    requests += [c.Iallreduce(_in_place() if i in inplace else arrays[i], results[i], mpi_op)
+                 for i in direct]
+    _complete(agreement, requests, what, arrays, results, packed)
     reduced = [results[i] for i in direct]
-    if small:
+    if packed is not None:
         reduced.append(packed)
         start = 0
         for i in small:
             results[i] = packed[start:start + arrays[i].size].reshape(arrays[i].shape)
             start += arrays[i].size
-    if op == "mean":
-        for out in reduced:
-            np.divide(out, _state.size, out=out, casting="unsafe")
-    return results
+    return results, reduced
 
 
-def _complete(agreement: Agreement, requests: list, what: str, *buffers: object) -> None:
+def _complete(agreement: Agreement | None, requests: list, what: str, *buffers: object
+              ) -> None:
     """Check the handshake, then wait for the data.  On failure the requests may still be
     progressed by a later MPI call, writing into their buffers: those are kept alive for the
     rest of the process instead of being freed under MPI."""
     try:
-        agreement.finish()
+        if agreement is not None:
+            agreement.finish()
         wait(requests, what)
     except DistributedError:
         _state.stranded.append((requests, buffers))

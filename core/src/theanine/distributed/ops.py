@@ -57,15 +57,23 @@ class Collective(Op):
 
 class Allreduce(Collective):
     """Elementwise `op` (sum, mean, max) of each input across ranks.  Several inputs of one
-    dtype are reduced in one buffer: the fused allreduce of a training step."""
+    dtype are reduced in one buffer: the fused allreduce of a training step.  The inputs
+    listed in `inplace` receive their results (set by the `distributed_inplace` rewrite where
+    nothing else reads them): no result buffer to allocate, and the copy out of the reduction
+    lands in memory that is already in cache."""
 
-    __props__ = ("op",)
+    __props__ = ("op", "inplace")
 
-    def __init__(self, op: str = "sum"):
+    def __init__(self, op: str = "sum", inplace: tuple[int, ...] = ()):
         if op not in collectives.REDUCE_OPS:
             raise ValueError(f"Allreduce op must be one of {collectives.REDUCE_OPS}, "
                              f"got {op!r}")
         self.op = op
+        self.inplace = tuple(inplace)
+        self.destroy_map = {i: [i] for i in self.inplace}
+
+    def __str__(self) -> str:
+        return f"Allreduce{{{self.op}{',inplace' if self.inplace else ''}}}"
 
     def make_node(self, *inputs: Any) -> Apply:
         if not inputs:
@@ -87,7 +95,7 @@ class Allreduce(Collective):
 
     def perform(self, node, inputs, output_storage):
         results = collectives.allreduce(inputs, self.op, [_label(v) for v in node.inputs],
-                                        self.order(node))
+                                        self.order(node), self.inplace)
         for cell, r in zip(output_storage, results):
             cell[0] = r
 

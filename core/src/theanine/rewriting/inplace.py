@@ -21,7 +21,8 @@ class DestroyHandler:
     """The rules above, for rewrites that make nodes destroy inputs and for checking a graph."""
 
     @staticmethod
-    def can_destroy(fgraph: FunctionGraph, node: Apply, i: int) -> bool:
+    def can_destroy(fgraph: FunctionGraph, node: Apply, i: int, out: int = 0) -> bool:
+        """Whether `node` may write its output `out` into its input `i`."""
         v: Variable = node.inputs[i]
         owner = v.owner
         if owner is None or v in fgraph.inputs:
@@ -33,7 +34,7 @@ class DestroyHandler:
         clients = fgraph.clients.get(v, [])
         if clients != [(node, i)]:
             return False  # read elsewhere, or a function output
-        return v.type == node.outputs[0].type
+        return v.type == node.outputs[out].type
 
     def validate(self, fgraph: FunctionGraph) -> None:
         """Raise if some node destroys an input that the rules above protect."""

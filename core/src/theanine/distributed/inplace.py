@@ -1,0 +1,36 @@
+"""Allreduce into its own inputs: the gradients it reduces are temporaries nobody else reads.
+
+The reduced values then land in the gradient buffers, which the backward pass has just
+written (so they are in cache), instead of freshly allocated ones, and a group of one process
+returns them without any copy.  The destroy handler (`theanine.rewriting.inplace`) decides
+which inputs may be overwritten, by the rules every in-place Op follows.
+"""
+
+from __future__ import annotations
+
+from theanine.distributed.ops import Allreduce, any_made
+from theanine.graph.fg import FunctionGraph
+from theanine.rewriting.inplace import DestroyHandler
+
+
+class InplaceAllreduce:
+    """Graph rewriter: each Allreduce overwrites every input the destroy handler allows."""
+
+    name = "distributed_inplace"
+
+    def __init__(self) -> None:
+        self.handler = DestroyHandler()
+
+    def apply(self, fgraph: FunctionGraph) -> None:
+        if not any_made():
+            return
+        for node in fgraph.toposort():
+            if not isinstance(node.op, Allreduce) or node.op.inplace:
+                continue
+            inplace = tuple(i for i in range(len(node.inputs))
+                            if self.handler.can_destroy(fgraph, node, i, out=i))
+            if inplace:
+                new = Allreduce(node.op.op, inplace).make_node(*node.inputs)
+                fgraph.replace_all(list(zip(node.outputs, new.outputs)),
+                                   reason=f"theanine.distributed.plugin:{self.name}")
+        self.handler.validate(fgraph)

@@ -1,0 +1,238 @@
+"""Allreduce through memory that the ranks of one machine share (MPI-3 shared windows).
+
+Between processes of one machine, MPI moves a large allreduce through its shared-memory
+transport, message by message through fixed-size cells: for the 1.6 MB of an MLP's gradients
+between two processes that takes about twice as long as reducing where every rank can read
+every other rank's data.  So the ranks of a machine reduce in a window that MPI allocates and
+maps into each of them (`Win.Allocate_shared`); MPI still orders the memory (`Win.Sync` and a
+message) and still moves data between machines.
+
+The algorithm is a reduce-scatter then an allgather, in place: rank r owns chunk r of the
+(virtually concatenated) arrays; every rank copies the chunks it does not own into its slot,
+the ranks agree (the handshake doubles as the barrier), rank r reduces chunk r of its own
+arrays and of every other slot into its slot, and after a barrier every rank copies every
+rank's chunk out.  Each rank moves about three times the bytes, however many ranks share the
+machine.  On several machines with the same number of ranks each, chunk r is then allreduced
+by MPI among the ranks of node-rank r (one per machine) before the barrier: the hierarchical
+allreduce that NCCL and Horovod use.  Two halves of the window alternate between calls, so a
+rank that finished call k may write call k+1 while the others still read call k.  The window
+is at most `PIECE_BYTES` a half: larger allreduces go through it in pieces, a barrier each.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from theanine.distributed.runtime import DistributedError, _state, wait
+
+#: ranks of one machine that reduce in one shared window at most (tests split a machine into
+#: several "machines" with it); 1 turns shared memory off: MPI's own allreduce then
+GROUP_VAR = "THEANINE_MPI_SHM_GROUP"
+
+_ALIGN = 16  # chunk bounds in elements: whole cache lines for float32 and wider
+MIN_BYTES = 256 << 10  # the smallest window half: small allreduces never regrow it
+#: the largest window half (each rank maps two per rank of its machine: 8 ranks, 64 MiB of
+#: /dev/shm); larger allreduces go through it in pieces
+PIECE_BYTES = 4 << 20
+
+
+class SharedArena:
+    """The shared window of this process's group, created at the first allreduce."""
+
+    def __init__(self) -> None:
+        self.mode: str | None = None  # "shm" or "mpi", decided by every rank together
+        self.node: Any = None  # the ranks sharing the window
+        self.across: Any = None  # the ranks of this node-rank on the other machines, or None
+        self.window: Any = None
+        self.capacity = 0  # bytes per half of each rank's slot
+        self.slots: list[np.ndarray] = []  # every rank's slot, as bytes
+        self._views: dict[tuple, list[np.ndarray]] = {}  # of the slots, per dtype and half
+        self.parity = 0
+
+    def plan(self) -> str:
+        """Decide, on every rank at once (a collective: call it where all ranks agree to be),
+        whether allreduces go through shared memory."""
+        if self.mode is not None:
+            return self.mode
+        from mpi4py import MPI
+
+        world = _state.comm
+        node = world.Split_type(MPI.COMM_TYPE_SHARED, key=world.Get_rank())
+        group = _group_limit()
+        if group is not None and group < node.Get_size():
+            part = node.Split(node.Get_rank() // group, key=node.Get_rank())
+            node.Free()
+            node = part
+        sizes = world.allgather(node.Get_size())
+        if node.Get_size() < 2 or len(set(sizes)) > 1:
+            node.Free()  # single-rank machines, or machines with unequal counts: MPI's way
+            self.mode = "mpi"
+            return self.mode
+        self.node = node
+        if len(sizes) > 1 and sizes[0] < world.Get_size():
+            self.across = world.Split(node.Get_rank(), key=world.Get_rank())
+        self.mode = "shm"
+        return self.mode
+
+    def fits(self, nbytes: int) -> bool:
+        return self.window is not None and nbytes <= self.capacity
+
+    def grow(self, nbytes: int) -> None:
+        """A window of `nbytes` per half, rounded up to a power of two within
+        [`MIN_BYTES`, `PIECE_BYTES`] (a collective of the node's ranks)."""
+        from mpi4py import MPI
+
+        if self.window is not None:
+            self.window.Unlock_all()
+            self.window.Free()
+            self.window = None
+        self.capacity = min(PIECE_BYTES, max(MIN_BYTES, 1 << max(nbytes - 1, 1).bit_length()))
+        try:
+            self.window = MPI.Win.Allocate_shared(2 * self.capacity, 1, comm=self.node)
+        except MPI.Exception as exc:
+            raise DistributedError(
+                f"theanine.distributed: could not allocate {2 * self.capacity} bytes of "
+                f"shared memory per rank for allreduce ({exc}); is /dev/shm full? "
+                f"{GROUP_VAR}=1 makes allreduce use MPI's own instead") from None
+        self.window.Lock_all(MPI.MODE_NOCHECK)
+        self._views = {}
+        self.slots = [np.frombuffer(self.window.Shared_query(k)[0], np.uint8,
+                                    count=2 * self.capacity)
+                      for k in range(self.node.Get_size())]
+
+    def views(self, dtype: np.dtype) -> list[np.ndarray]:
+        """Every rank's slot in the current half, as elements of `dtype`."""
+        key = (dtype, self.parity)
+        if key not in self._views:
+            start = self.parity * self.capacity
+            self._views[key] = [s[start:start + self.capacity].view(dtype)
+                                for s in self.slots]
+        return self._views[key]
+
+    def node_barrier(self, what: str) -> None:
+        self.window.Sync()
+        wait(self.node.Ibarrier(), what)
+        self.window.Sync()
+
+
+ARENA = SharedArena()
+
+
+def _group_limit() -> int | None:
+    raw = os.environ.get(GROUP_VAR)
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{GROUP_VAR} must be a number of ranks >= 1, got {raw!r}")
+    return value
+
+
+def bounds(total: int, parts: int) -> list[int]:
+    """Chunk edges of `total` elements in `parts` near-equal chunks, on `_ALIGN` edges."""
+    edges = [min(total, -(-(k * total // parts) // _ALIGN) * _ALIGN) for k in range(parts)]
+    return [*edges, total]
+
+
+def segments(offsets: Sequence[int], lo: int, hi: int) -> Iterator[tuple[int, int, int]]:
+    """The pieces of the flat range [lo, hi) of arrays laid end to end at `offsets` (with
+    `offsets[-1]` the total): (array index, start in that array, stop in that array)."""
+    for i in range(len(offsets) - 1):
+        start, stop = max(lo, offsets[i]), min(hi, offsets[i + 1])
+        if start < stop:
+            yield i, start - offsets[i], stop - offsets[i]
+
+
+def allreduce(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np.ndarray],
+              op: str, agree: Any, what: str) -> None:
+    """Reduce the flat arrays `flats` across ranks into the flat `results` (`op`: sum or max).
+
+    `agree()` runs the handshake: it returns once every rank has posted it, and raises when
+    they differ, before any other rank's data is read.  More than a window's half is reduced
+    in pieces of a half each.
+    """
+    sizes = tuple(f.size for f in flats)
+    total, itemsize = sum(sizes), flats[0].dtype.itemsize
+    ready = arena.fits(min(total * itemsize, PIECE_BYTES))
+    if not ready:  # make room together, once the ranks agree on the size
+        agree()
+        arena.grow(total * itemsize)
+    step = arena.capacity // itemsize
+    me, n = arena.node.Get_rank(), arena.node.Get_size()
+    for start in range(0, max(total, 1), step):
+        moves = _moves(sizes, start, min(total, start + step), n, me)
+        _piece(arena, flats, results, moves, op, agree if ready and start == 0 else None, what)
+
+
+class _Moves(NamedTuple):
+    """What one rank copies and reduces for one piece: (array, slice of it, slice of a slot)."""
+
+    writes: tuple[tuple[int, slice, slice], ...]  # into this rank's slot, for the others
+    own: tuple[tuple[int, slice, slice], ...]  # this rank's chunk, reduced into its slot
+    gathers: tuple[tuple[int, int, slice, slice], ...]  # (rank, ...): every chunk, out
+    chunk: slice  # this rank's chunk in its slot
+
+
+@functools.lru_cache(maxsize=256)
+def _moves(sizes: tuple[int, ...], start: int, stop: int, n: int, me: int) -> _Moves:
+    offsets = np.cumsum([0, *sizes]).tolist()
+    edges = [start + e for e in bounds(stop - start, n)]
+
+    def pieces(lo: int, hi: int) -> list[tuple[int, slice, slice]]:
+        return [(i, slice(x, y), slice(offsets[i] - start + x, offsets[i] - start + y))
+                for i, x, y in segments(offsets, lo, hi)]
+
+    lo, hi = edges[me], edges[me + 1]
+    return _Moves(tuple(pieces(start, lo) + pieces(hi, stop)), tuple(pieces(lo, hi)),
+                  tuple((k, *p) for k in range(n) for p in pieces(edges[k], edges[k + 1])),
+                  slice(lo - start, hi - start))
+
+
+def _piece(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np.ndarray],
+           moves: _Moves, op: str, agree: Any, what: str) -> None:
+    """Reduce one piece of the arrays, which fits in a window's half; the ranks synchronize
+    by `agree()` after writing (or by a barrier when it is None)."""
+    combine = np.maximum if op == "max" else np.add
+    slots = arena.views(flats[0].dtype)
+    me = arena.node.Get_rank()
+    mine = slots[me]
+    for i, src, dst in moves.writes:  # what the other ranks reduce: theirs to read
+        mine[dst] = flats[i][src]
+    arena.window.Sync()
+    if agree is not None:
+        agree()  # every rank has written its slot (and the layouts agree)
+        arena.window.Sync()
+    else:
+        arena.node_barrier(what)
+    others = slots[:me] + slots[me + 1:]
+    for i, src, dst in moves.own:  # this rank's chunk, from every rank
+        out = mine[dst]
+        combine(flats[i][src], others[0][dst], out=out)
+        for slot in others[1:]:
+            combine(out, slot[dst], out=out)
+    if arena.across is not None and moves.chunk.stop > moves.chunk.start:
+        wait(arena.across.Iallreduce(_in_place(), mine[moves.chunk], _mpi_op(op)), what)
+    arena.node_barrier(what)
+    for k, i, dst, src in moves.gathers:  # every rank's reduced chunk
+        results[i][dst] = slots[k][src]
+    arena.parity ^= 1
+
+
+def _in_place() -> Any:
+    from mpi4py import MPI
+
+    return MPI.IN_PLACE
+
+
+def _mpi_op(op: str) -> Any:
+    from mpi4py import MPI
+
+    return MPI.MAX if op == "max" else MPI.SUM
