@@ -212,6 +212,20 @@ def jax_sgd(jax: Any, loss: Callable[..., Any], d: dict[str, Any], params: Seque
     return make
 
 
+def symbolic_sgd(lib: Any, T: Any, d: dict[str, Any], params: Sequence[str],
+                 learning_rate: float, cost_of: Callable[..., Any], x: Any,
+                 **compile_kw: Any) -> tuple[Callable[[], Any], Callable[[], list]]:
+    """The (step, weights) of a theanine or PyTensor engine of an SGD workload: shared
+    parameters (named `params` in `d`), `cost_of(x, y, *shared)` on `d['x']`, `d['y']`."""
+    y = T.matrix("y", dtype="float32")
+    shared = [lib.shared(d[k].copy(), name=k) for k in params]
+    cost = cost_of(x, y, *shared)
+    grads = T.grad(cost, shared)
+    train = lib.function([x, y], cost, updates=[
+        (v, v - np.float32(learning_rate) * g) for v, g in zip(shared, grads)], **compile_kw)
+    return (lambda: train(d["x"], d["y"])), lambda: [v.get_value() for v in shared]
+
+
 def format_seconds(s: float | None) -> str:
     """`12.3 ms`: three significant digits in the largest unit that keeps a value >= 1."""
     if s is None:

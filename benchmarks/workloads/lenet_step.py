@@ -37,6 +37,7 @@ from harness import (  # noqa: E402
     measure,
     mismatch,
     symbolic_engines,
+    symbolic_sgd,
 )
 
 NAME = "lenet_step"
@@ -199,23 +200,18 @@ def _symbolic(d: dict[str, np.ndarray]) -> Callable[..., Maker]:
         conv, pool = (_pytensor_layers if is_pytensor else _theanine_layers)(T)
         softmax = T.special.softmax if is_pytensor else T.nnet.softmax
 
-        def make():
-            x = T.tensor4("x", dtype="float32")
-            y = T.matrix("y", dtype="float32")
-            params = [lib.shared(d[k].copy(), name=k) for k in PARAMS]
-            W0, b0, W1, b1, W2, b2, W3, b3 = params
+        def cost_of(x, y, W0, b0, W1, b1, W2, b2, W3, b3):
             c1 = conv(x, W0, (BATCH, 1, SIDE, SIDE), (F1, 1, K, K))
             h1 = T.tanh(pool(c1, (BATCH, F1, 24, 24)) + b0.dimshuffle("x", 0, "x", "x"))
             c2 = conv(h1, W1, (BATCH, F1, 12, 12), (F2, F1, K, K))
             h2 = T.tanh(pool(c2, (BATCH, F2, 8, 8)) + b1.dimshuffle("x", 0, "x", "x"))
             h3 = T.tanh(T.dot(h2.flatten(2), W2) + b2)
             p = softmax(T.dot(h3, W3) + b3, axis=1)
-            cost = -T.mean(T.sum(y * T.log(p), axis=1))
-            grads = T.grad(cost, params)
-            train = lib.function([x, y], cost, updates=[
-                (v, v - np.float32(LEARNING_RATE) * g) for v, g in zip(params, grads)],
-                **compile_kw)
-            return (lambda: train(d["x"], d["y"])), lambda: [v.get_value() for v in params]
+            return -T.mean(T.sum(y * T.log(p), axis=1))
+
+        def make():
+            return symbolic_sgd(lib, T, d, PARAMS, LEARNING_RATE, cost_of,
+                                T.tensor4("x", dtype="float32"), **compile_kw)
         return make
     return build
 

@@ -22,6 +22,7 @@ from harness import (
     measure,
     mismatch,
     symbolic_engines,
+    symbolic_sgd,
 )
 
 NAME = "mlp_step"
@@ -77,18 +78,14 @@ def _symbolic(d: dict[str, np.ndarray]) -> Callable[..., Maker]:
     def build(lib: Any, T: Any, **compile_kw: Any) -> Maker:
         softmax = T.nnet.softmax if hasattr(T, "nnet") else T.special.softmax  # PyTensor's home
 
-        def make():
-            x, y = T.matrix("x", dtype="float32"), T.matrix("y", dtype="float32")
-            params = [lib.shared(d[k].copy(), name=k) for k in PARAMS]
-            W1, b1, W2, b2 = params
+        def cost_of(x, y, W1, b1, W2, b2):
             h = T.tanh(T.dot(x, W1) + b1)
             p = softmax(T.dot(h, W2) + b2, axis=1)  # PyTensor's default axis is None
-            cost = -T.mean(T.sum(y * T.log(p), axis=1))
-            grads = T.grad(cost, params)
-            train = lib.function([x, y], cost, updates=[
-                (v, v - np.float32(LEARNING_RATE) * g) for v, g in zip(params, grads)],
-                **compile_kw)
-            return (lambda: train(d["x"], d["y"])), lambda: [v.get_value() for v in params]
+            return -T.mean(T.sum(y * T.log(p), axis=1))
+
+        def make():
+            return symbolic_sgd(lib, T, d, PARAMS, LEARNING_RATE, cost_of,
+                                T.matrix("x", dtype="float32"), **compile_kw)
         return make
     return build
 
