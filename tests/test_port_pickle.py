@@ -181,3 +181,22 @@ def test_c_backend_relinks_from_the_cache(rng, tmp_path):
     np.testing.assert_allclose(clone(xv, yv), np.exp(xv).sum(axis=0) * yv + np.tanh(yv))
     np.testing.assert_array_equal(clone.shared_vars[0].get_value(), yv)
     np.testing.assert_array_equal(s.get_value(), np.zeros(3))
+
+
+def test_unpickled_input_without_default_still_has_none():
+    x, y = T.dvector("x"), T.dvector("y")
+    f = theano.function([theano.In(x), theano.In(y, value=np.ones(2))], x + y)
+    g = pickle.loads(pickle.dumps(f))
+    np.testing.assert_array_equal(g([1.0, 2.0]), [2.0, 3.0])  # y's default came back
+    with pytest.raises(TypeError, match=r"missing input 0 \(x\)"):
+        g()  # x had no default before pickling, and has none after
+
+
+def test_graph_with_test_values_pickles():
+    with theano.change_flags(compute_test_value="raise"):
+        x = T.dvector("x")
+        x.tag.test_value = np.array([1.0, 2.0])
+        y = T.exp(x) * 2  # computing test values caches a thunk on each node
+    z = pickle.loads(pickle.dumps(y))
+    f = theano.function([z.owner.inputs[0].owner.inputs[0]], z)
+    np.testing.assert_allclose(f([0.0, 1.0]), 2 * np.exp([0.0, 1.0]))

@@ -4,7 +4,9 @@ Build a graph of symbolic variables (`theanine.tensor`, imported as `T`), differ
 (`grad`), compile it (`function`) and run it on a backend chosen by `config.backend`.
 """
 
-from theanine import gof, ifelse, tensor
+# `breakpoint` (theanine.breakpoint.PdbBreakpoint) stays out of __all__: a star import would
+# hide Python's breakpoint()
+from theanine import breakpoint, gof, ifelse, tensor
 from theanine.compile import (
     FAST_COMPILE,
     FAST_RUN,
@@ -20,6 +22,7 @@ from theanine.compile import (
     shared,
 )
 from theanine.compile.builders import OpFromGraph
+from theanine.compile.dump import function_dump
 from theanine.compile.pfunc import clone
 from theanine.config import change_flags, config
 from theanine.gof import Op
@@ -57,4 +60,5 @@ __all__ = ["FAST_COMPILE", "FAST_RUN", "Apply", "Constant", "Function", "In", "M
            "OpFromGraph", "Param", "ProfileMode", "SharedVariable", "Type", "Variable", "_asarray",
            "change_flags", "clone", "config", "debugprint", "dot", "explain", "function",
            "get_default_mode", "gof", "grad", "hookimpl", "ifelse", "pp", "shared", "tensor",
+           "function_dump",
            "verify_grad", "d3viz", "scan", "map", "reduce", "foldl", "foldr", "jacobian", "hessian"]

@@ -11,7 +11,18 @@ import numpy as np
 from theanine.graph.basic import Variable
 from theanine.tensor.type import TensorType
 
-_NO_VALUE = object()
+
+class _NoValue:
+    """In()'s "no default": one object per process, also after unpickling."""
+
+    def __reduce__(self) -> str:
+        return "_NO_VALUE"
+
+    def __repr__(self) -> str:
+        return "<no default>"
+
+
+_NO_VALUE = _NoValue()
 
 
 class In:

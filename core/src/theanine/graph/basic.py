@@ -162,6 +162,11 @@ class Apply(_Tagged):
             if trace:
                 self.tag["trace"] = trace
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_perform_thunk", None)  # a generated thunk belongs to this process
+        return state
+
     @property
     def out(self) -> Variable:
         """The single output (for Ops with one output)."""

@@ -1,0 +1,1 @@
+"""Theano's `theano.tests` paths that user code imports: only `breakpoint` (PdbBreakpoint)."""
