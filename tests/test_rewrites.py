@@ -160,6 +160,27 @@ def test_pow_specialization(power, expected_ops):
     assert expected_ops & (ops | {s for s in expected_ops if s in flat})
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("divisor, becomes_mul", [
+    (2, True), (0.25, True), (-1024, True), (3, False), (0.1, False),
+    (2.0**-130, False),  # its reciprocal overflows float32 / is not exact for every dtype
+])
+def test_division_by_a_power_of_two_is_an_exact_multiplication(dtype, divisor, becomes_mul):
+    x = T.matrix("x", dtype=dtype)
+    f = th.function([x], x / np.asarray(divisor, dtype=dtype), mode=FAST)
+    ops = compiled_ops(f)
+    flat = " ".join(ops) + " ".join(str(n.op) for n in f.maker.fgraph.apply_nodes)
+    if dtype == "float64" and divisor == 2.0**-130:
+        becomes_mul = True  # 2**130 is a normal float64
+    assert ("true_div" not in flat) == becomes_mul, flat
+    info = np.finfo(dtype)
+    values = np.array([[1.5, -3.0, 0.0, -0.0], [info.tiny, info.tiny * 3, info.max, np.inf],
+                       [np.nan, -np.inf, 7e-3, info.smallest_subnormal]], dtype=dtype)
+    expected = values / np.asarray(divisor, dtype=dtype)
+    np.testing.assert_array_equal(f(values).view(f"u{info.bits // 8}"),
+                                  expected.view(f"u{info.bits // 8}"))  # to the bit
+
+
 def test_merge_shares_equal_subexpressions():
     x = T.dvector("x")
     f = th.function([x], [T.exp(x) + 1, T.exp(x) * 2], mode=Mode(optimizer="fast_compile"))

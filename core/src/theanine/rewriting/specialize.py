@@ -1,8 +1,8 @@
 """Specialization: cheaper forms of the same computation.
 
 x**2 → sqr(x);  x**n (small integer n) → multiplications;  x**0.5 → sqrt(x);  x**-1 → 1/x;
-x**0 → 1;  b*z ± a*dot(x, y) → gemm(z, ±a, x, y, b) (one BLAS call);
-sum(x * y) → dot(x, y) for vectors.
+x**0 → 1;  x / 2**k → x * 2**-k (exact, and a multiplication is several times cheaper);
+b*z ± a*dot(x, y) → gemm(z, ±a, x, y, b) (one BLAS call);  sum(x * y) → dot(x, y) for vectors.
 """
 
 from __future__ import annotations
@@ -65,6 +65,29 @@ def specialize_pow(fgraph, node):
     else:
         return None
     return [same_type_or_none(out, new)]
+
+
+@node_rewriter([Elemwise])
+def div_by_power_of_two(fgraph, node):
+    """x / c → x * (1/c) for floats when c is a power of two whose reciprocal is a normal
+    number of x's dtype: both are the correctly rounded value of the same real, so they are
+    equal to the bit (as a mean over 2**k ranks or elements divides)."""
+    if scalar_op_of(node) != ps.true_div:
+        return None
+    x, c = node.inputs
+    out = node.outputs[0]
+    e = scalar_constant(c)
+    if out.dtype[0] != "f" or x.dtype != out.dtype or not isinstance(e, float | int) \
+            or isinstance(e, bool) or e == 0 or not np.isfinite(e):
+        return None
+    mantissa, _ = np.frexp(e)
+    with np.errstate(over="ignore"):  # a reciprocal out of range is refused just below
+        inverse = np.asarray(1 / e, dtype=out.dtype)
+    if abs(mantissa) != 0.5 or not np.isfinite(inverse) \
+            or abs(inverse) < np.finfo(out.dtype).tiny:
+        return None
+    factor = constant(np.full((1,) * out.ndim, inverse))
+    return [same_type_or_none(out, x * factor)]
 
 
 def _scalar_factor(v):
@@ -160,4 +183,4 @@ def sum_of_product_to_dot(fgraph, node):
     return [same_type_or_none(out, tm.dot(x, y))]
 
 
-SPECIALIZE = (specialize_pow, dot_to_gemm, sum_of_product_to_dot)
+SPECIALIZE = (specialize_pow, div_by_power_of_two, dot_to_gemm, sum_of_product_to_dot)
