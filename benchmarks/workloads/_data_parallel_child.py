@@ -1,8 +1,8 @@
 """One data-parallel timing in a process of an MPI job (run by `data_parallel`, not imported).
 
-    [mpiexec -n N] python _data_parallel_child.py BACKEND MODE REPEAT MIN_TIME
+    [mpiexec -n N] python _data_parallel_child.py BACKEND MODE REPEAT MIN_TIME [BATCH]
 
-MODE `step`: the `mlp_step` model's SGD step on this rank's batch of 128 with updates
+MODE `step`: the `mlp_step` model's SGD step on this rank's batch (BATCH, default 128) with updates
 `p - lr * allreduce(g, "mean")` on every rank, alternating with the plain step (no allreduce)
 on rank 0 alone while the others wait: the 1-process baseline.
 MODE `allreduce`: the fused allreduce of that model's four gradients (one compiled function),
@@ -101,16 +101,16 @@ def _train_step(d: dict[str, np.ndarray], backend: str, reduce: bool) -> Callabl
     return lambda: train(d["x"], d["y"])
 
 
-def step(repeat: int, min_time: float, backend: str) -> dict[str, Any]:
+def step(repeat: int, min_time: float, backend: str, batch: int) -> dict[str, Any]:
     """The plain step on rank 0 alone ("one"), on every rank at once without communicating
     ("plain_all": what sharing the machine costs), and the data-parallel step ("all")."""
-    d = mlp_step.make_data(seed=dist.rank())
+    d = mlp_step.make_data(seed=dist.rank(), batch=batch)
     plain = _train_step(d, backend, reduce=False)
     return timed({"one": plain, "plain_all": plain, "all": _train_step(d, backend, reduce=True)},
                  repeat, min_time, solo=("one",))
 
 
-def allreduce(repeat: int, min_time: float, backend: str) -> dict[str, Any]:
+def allreduce(repeat: int, min_time: float, backend: str, batch: int) -> dict[str, Any]:
     rng = np.random.default_rng(dist.rank())
     grads = [rng.standard_normal(s).astype(np.float32) for s in _gradient_shapes()]
     symbols = [T.TensorType("float32", (False,) * len(g.shape))(f"g{i}")
@@ -139,8 +139,9 @@ def allreduce(repeat: int, min_time: float, backend: str) -> dict[str, Any]:
 def main() -> None:
     backend, mode, repeat, min_time = sys.argv[1], sys.argv[2], int(sys.argv[3]), \
         float(sys.argv[4])
+    batch = int(sys.argv[5]) if len(sys.argv) > 5 else mlp_step.BATCH
     config.tiered = False
-    result = {"step": step, "allreduce": allreduce}[mode](repeat, min_time, backend)
+    result = {"step": step, "allreduce": allreduce}[mode](repeat, min_time, backend, batch)
     if dist.rank() == 0:
         print(json.dumps({"size": dist.size(), **result}))
 

@@ -36,11 +36,11 @@ PARAMS = ("W1", "b1", "W2", "b2")
 Maker = Callable[[], tuple[Callable[[], Any], Callable[[], list[np.ndarray]]]]
 
 
-def make_data(seed: int = 0) -> dict[str, np.ndarray]:
+def make_data(seed: int = 0, batch: int = BATCH) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    labels = rng.integers(0, N_OUT, BATCH)
+    labels = rng.integers(0, N_OUT, batch)
     return {
-        "x": rng.standard_normal((BATCH, N_IN)).astype(np.float32),
+        "x": rng.standard_normal((batch, N_IN)).astype(np.float32),
         "y": np.eye(N_OUT, dtype=np.float32)[labels],
         "W1": (rng.standard_normal((N_IN, N_HID)) / np.sqrt(N_IN)).astype(np.float32),
         "b1": np.zeros(N_HID, np.float32),
