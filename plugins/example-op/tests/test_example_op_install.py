@@ -8,6 +8,7 @@ with pip's message, where the dependencies cannot be installed (no index reachab
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -34,7 +35,10 @@ LOAD = "import pickle, sys, theanine; pickle.load(open(sys.argv[1], 'rb'))"
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=600)
+    # the fresh venv has the python backend only: a backend chosen for this suite's run
+    # (THEANINE_FLAGS=backend=c) does not exist there
+    env = {k: v for k, v in os.environ.items() if k != "THEANINE_FLAGS"}
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=600, env=env)
 
 
 def test_fresh_venv_install_use_uninstall(tmp_path):
