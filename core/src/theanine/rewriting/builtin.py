@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from theanine.hookspecs import hookimpl
-from theanine.rewriting.canonicalize import CANONICALIZE, alloc_of_scalar_in_elemwise
+from theanine.rewriting.canonicalize import (
+    CANONICALIZE,
+    alloc_of_scalar_in_elemwise,
+    constant_folding,
+)
 from theanine.rewriting.fusion import FusionRewriter
 from theanine.rewriting.inplace import InplaceElemwise
 from theanine.rewriting.merge import MergeRewriter
@@ -22,6 +26,10 @@ def theanine_register_rewrites(register) -> None:
         register(rw, stage="stabilize", tags=("fast_run", "stabilize"))
     for rw in SPECIALIZE:
         register(rw, stage="specialize", tags=("fast_run", "specialize"))
+    # what rewrites of the fusion stage put in before fusion (a plugin's substitutions build
+    # their constants as broadcast DimShuffles of scalars) is folded before it is fused
+    register(constant_folding, stage="fusion", tags=("fast_run", "fusion"), position=-1,
+             name="constant_folding_before_fusion")
     register(FusionRewriter(), stage="fusion",
              tags=("fast_run", "fusion", "local_elemwise_fusion"))  # Theano's name too
     register(alloc_of_scalar_in_elemwise, stage="fusion", tags=("fast_run", "fusion"),
