@@ -86,14 +86,12 @@ def argmax_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
     din = np.dtype(x_var.type.dtype)
 
     def make_thunk(rt: Runtime) -> Any:
-        import pyopencl.array as cla
-
         i64 = np.int64
         tail = [None, i64, *[i64] * nd, None]
         knl_g = rt.kernel(source, name + "_g", [i64, *[i64] * nd, *tail], f"opencl {op}")
         knl_s = rt.kernel(source, name + "_s", [i64, i64, *[i64] * nd, *tail],
                        f"opencl {op}")
-        queue, allocator = rt.queue, rt.allocator
+        queue = rt.queue
 
         def thunk(x: Any) -> list[Any]:
             if x.ndim != ndim or x.dtype != din:
@@ -101,8 +99,7 @@ def argmax_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
                                  f"{x.dtype} of shape {x.shape}")
             if x.size == 0:
                 raise ValueError(f"{op.kind} of an empty array (shape {x.shape}) is undefined")
-            out = cla.empty(queue, tuple(x.shape[d] for d in keep), np.int64,
-                            allocator=allocator)
+            out = rt.empty(tuple(x.shape[d] for d in keep), np.int64)
             shape, strides = kept_first(x, keep, red)
             n_red = x.size // max(1, out.size)
             xo = x.offset // x.dtype.itemsize

@@ -10,7 +10,7 @@ from typing import Any
 from theanine.codegen.opencl import OpenCLRenderer
 from theanine.link.device import DeviceLinker
 from theanine_opencl.runtime import DeviceUnavailable, passed_over, runtime
-from theanine_opencl.storage import STORAGE
+from theanine_opencl.storage import STORAGE, to_device
 
 
 class OpenCLBackend(DeviceLinker):
@@ -28,6 +28,11 @@ class OpenCLBackend(DeviceLinker):
 
     def build_errors(self, rt: Any) -> tuple[type[BaseException], ...]:
         return (rt.cl.Error,)
+
+    def upload(self, value: Any) -> Any:
+        """A call's host input copied without waiting: `Runtime.settle` waits at the end of
+        the call, when the kernels enqueued meanwhile have usually given it time to finish."""
+        return to_device(value, wait=False)
 
     def is_available(self) -> tuple[bool, str]:
         try:

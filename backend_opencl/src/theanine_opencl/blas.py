@@ -8,7 +8,9 @@ own strides, so a transposed or row-strided matrix costs no copy.
 
 A product with a vector (matrix · vector, vector · matrix, vector · vector) is one dot product
 per result element: a work-group per element with a tree over local memory, or one work item
-per element when the shared dimension is short.
+per element (four partial sums, so additions overlap) when the shared dimension is short or,
+on a CPU device, when there are rows enough to share out: there a work-group runs on one
+core, and the barriers of its tree cost a pass over the group each (PoCL): 4-5x slower.
 
 Products accumulate in the result's dtype, as BLAS does.  Gemm scales as `perform` does:
 beta == 0 ignores z (NaN there does not propagate); alpha and beta come from the device, or
@@ -30,6 +32,8 @@ from theanine_opencl.runtime import Runtime
 
 TS, WPT = 32, 4
 RTS = TS // WPT
+#: on a CPU device, products with a vector of at least this many rows: one work item a row
+SERIAL_ROWS_ON_CPU = 64
 
 
 def _scale_params(t: str, gemm: bool, by_value: frozenset[int], alpha_t: str,
@@ -111,13 +115,20 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, gemm: bool, by_value: fro
         *write,
         "    }",
         "}"]))
+    # four partial sums: one accumulator would wait for each addition to finish
+    part = "a[ao + i * as0 + (k + {j}) * as1] * b[bo + (k + {j}) * bs0]"
     unit.kernels.append("\n".join([
         f"__kernel void KNAME_vs(const long M, const long K, {operands}, {tail}) {{",
         "    const long i = get_global_id(0);",
         "    if (i >= M) return;",
         *pro,
-        f"    {t} acc = 0;",
-        f"    for (long k = 0; k < K; k++) {fold}",
+        f"    {t} p0 = 0, p1 = 0, p2 = 0, p3 = 0;",
+        "    long k = 0;",
+        "    for (; k + 4 <= K; k += 4) {",
+        *[f"        p{j} += {part.format(j=j)};" for j in range(4)],
+        "    }",
+        f"    {t} acc = (p0 + p1) + (p2 + p3);",
+        f"    for (; k < K; k++) {fold}",
         "    {",
         *write,
         "    }",
@@ -193,10 +204,9 @@ def _elem(a: Any) -> tuple[Any, int, list[int]]:
 
 def _thunk(node: Apply, rt: Runtime, kernels: tuple, dtype: np.dtype, gemm: bool,
            by_value: frozenset[int]) -> Any:
-    import pyopencl.array as cla
-
     knl_mm, knl_vg, knl_vs = kernels
-    queue, allocator = rt.queue, rt.allocator
+    queue = rt.queue
+    serial_rows = SERIAL_ROWS_ON_CPU if rt.is_cpu else None
     at = 2 if gemm else 0
 
     def thunk(*args: Any) -> list[Any]:
@@ -221,7 +231,7 @@ def _thunk(node: Apply, rt: Runtime, kernels: tuple, dtype: np.dtype, gemm: bool
             zb, zo, zs = _elem(z)
             zs = (zs + [0, 0])[:2] if z.ndim == 2 else [zs[0] if zs else 0, 0]
             scale += [zb, zo, *zs]
-        out = cla.empty(queue, shape, dtype, allocator=allocator)
+        out = rt.empty(shape, dtype)
         if out.size == 0:
             return [out]
         xb, xo, xs = _elem(x)
@@ -242,7 +252,7 @@ def _thunk(node: Apply, rt: Runtime, kernels: tuple, dtype: np.dtype, gemm: bool
         else:
             a, b = (xb, xo, 0, xs[0]), (yb, yo, ys[0], 0)
         rows = out.size
-        if k < SERIAL_BELOW:
+        if k < SERIAL_BELOW or (serial_rows is not None and rows >= serial_rows):
             knl_vs(queue, (-(-rows // 64) * 64,), (64,), rows, k, *a, *b, *scale,
                    out.base_data)
         else:

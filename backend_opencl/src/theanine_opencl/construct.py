@@ -31,14 +31,12 @@ def arange_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
     wdt = np.int64 if dtype.kind in "iub" else (np.float64 if renderer.fp64 else np.float32)
 
     def make(rt: Runtime) -> Any:
-        import pyopencl.array as cla
-
         knl = rt.kernel(source, "th_arange", label="opencl arange")
         knl.set_scalar_arg_dtypes([np.int64, wdt, wdt, None])
 
         def thunk(start: Any, stop: Any, step: Any) -> list[Any]:
             size = _length(start.item(), stop.item(), step.item())
-            out = cla.empty(rt.queue, (size,), dtype, allocator=rt.allocator)
+            out = rt.empty((size,), dtype)
             if size:
                 g, lo = work_size(size, LOCAL_SIZE)
                 knl(rt.queue, g, lo, size, start.item(), step.item(), out.base_data)

@@ -48,8 +48,6 @@ def _value_dtype(dtype: str) -> Any:
 
 def _thunk(node: Apply, rt: Runtime, flat: Any, strided: Any, scalar: tuple[bool, ...],
            by_value: frozenset[int]) -> Any:
-    import pyopencl.array as cla
-
     out_var = node.outputs[0]
     nd = out_var.type.ndim
     nin = len(node.inputs)
@@ -64,12 +62,12 @@ def _thunk(node: Apply, rt: Runtime, flat: Any, strided: Any, scalar: tuple[bool
     strided.set_scalar_arg_dtypes([i64, *val_types] + [i64] * nd
                                   + [None, i64, *[i64] * nd] * len(bufs)
                                   + [None, i64, *[i64] * nd])
-    queue, allocator = rt.queue, rt.allocator
+    queue = rt.queue
     check_shapes = runtime_shape_checker(node)
 
     def thunk(*xs: Any) -> list[Any]:
         shape = check_shapes(xs)
-        out = cla.empty(queue, shape, dtype, allocator=allocator)
+        out = rt.empty(shape, dtype)
         n = out.size
         if n == 0:
             return [out]

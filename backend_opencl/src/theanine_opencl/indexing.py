@@ -123,11 +123,12 @@ class Status:
     """The status word of a launch: the first bad index entry, or none."""
 
     def __init__(self, rt: Runtime):
-        import pyopencl.array as cla
-
         self.rt = rt
-        self.buf = cla.empty(rt.queue, (1,), np.int32, allocator=rt.allocator)
-        rt.cl.enqueue_fill_buffer(rt.queue, self.buf.base_data, _NONE_BAD, self.buf.offset, 4)
+        # filled when created: an enqueued fill would be one more command for the queue
+        flags = rt.cl.mem_flags
+        word = rt.cl.Buffer(rt.context, flags.READ_WRITE | flags.COPY_HOST_PTR,
+                            hostbuf=np.array([_NONE_BAD], np.int32))
+        self.buf = rt.empty((1,), np.int32, word)
 
     def check_later(self, error: Any) -> None:
         """`error(first_bad_entry)` is raised at the end of the call if a kernel reported one
@@ -143,8 +144,6 @@ def gather_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
     d = np.dtype(x_var.type.dtype)
 
     def make_thunk(rt: Runtime) -> Any:
-        import pyopencl.array as cla
-
         i64 = np.int64
         knl = rt.kernel(source, name, [i64, i64, *[None, i64, i64, i64] * k, *[i64] * k,
                                         *[i64, i64] * tn, None, i64, None, None],
@@ -156,7 +155,7 @@ def gather_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
                                  f"array, got {x.dtype} of shape {x.shape}")
             n, args = _index_args(node, 1, x.shape, idx)
             trailing = x.shape[k:]
-            out = cla.empty(rt.queue, (n, *trailing), d, allocator=rt.allocator)
+            out = rt.empty((n, *trailing), d)
             if n == 0:
                 return [out]
             m = int(np.prod(trailing, dtype=np.int64))
@@ -251,8 +250,6 @@ def _advanced_scatter_plan(node: Apply, renderer: OpenCLRenderer, k: int) -> Dev
     d = np.dtype(x_var.type.dtype)
 
     def make_thunk(rt: Runtime) -> Any:
-        import pyopencl.array as cla
-
         from theanine_opencl.layout import broadcast_copy
 
         i64 = np.int64
@@ -262,7 +259,7 @@ def _advanced_scatter_plan(node: Apply, renderer: OpenCLRenderer, k: int) -> Dev
         knl_link = rt.kernel(source, name + "_link", [i64, None, None, None], label)
         knl_put = rt.kernel(source, name + "_put", [i64, i64, None, None, None, None, None],
                          label)
-        queue, allocator = rt.queue, rt.allocator
+        queue = rt.queue
 
         def thunk(x: Any, y: Any, *idx: Any) -> list[Any]:
             for v, a in ((x_var, x), (y_var, y)):
@@ -277,7 +274,7 @@ def _advanced_scatter_plan(node: Apply, renderer: OpenCLRenderer, k: int) -> Dev
                 return [out]
             m = int(np.prod(x.shape[k:], dtype=np.int64))
             status = Status(rt)
-            rows = cla.empty(queue, (n,), np.int64, allocator=allocator)
+            rows = rt.empty((n,), np.int64)
             knl_rows(queue, *work_size(n, LOCAL_SIZE), n, *args, rows.base_data,
                      status.buf.base_data)
             if m:
@@ -285,8 +282,8 @@ def _advanced_scatter_plan(node: Apply, renderer: OpenCLRenderer, k: int) -> Dev
                     y = broadcast_copy(y, want)
                 links = [rows.base_data, rows.base_data]
                 if n > 1:
-                    nxt = cla.empty(queue, (n,), np.int64, allocator=allocator)
-                    first = cla.empty(queue, (n,), np.uint8, allocator=allocator)
+                    nxt = rt.empty((n,), np.int64)
+                    first = rt.empty((n,), np.uint8)
                     knl_link(queue, *work_size(n, LOCAL_SIZE), n, rows.base_data,
                              nxt.base_data, first.base_data)
                     links = [nxt.base_data, first.base_data]

@@ -48,15 +48,13 @@ def broadcast_copy(x: Any, shape: tuple[int, ...], strides: tuple[int, ...] | No
                    ) -> Any:
     """A new C-ordered array of `shape` reading `x` with element `strides` (default: x's own,
     0 where x has extent 1 and the shape does not)."""
-    import pyopencl.array as cla
-
     rt = runtime()
     size = x.dtype.itemsize
     if strides is None:
         lead = len(shape) - x.ndim
         strides = tuple([0] * lead + [0 if (n == 1 and m != 1) else s // size
                                       for n, m, s in zip(x.shape, shape[lead:], x.strides)])
-    out = cla.empty(rt.queue, shape, x.dtype, allocator=rt.allocator)
+    out = rt.empty(shape, x.dtype)
     n = out.size
     if n == 0:
         return out

@@ -92,13 +92,11 @@ def _plan(node: Apply, renderer: OpenCLRenderer, grad: bool) -> DevicePlan:
     nin = len(node.inputs)
 
     def make_thunk(rt: Runtime) -> Any:
-        import pyopencl.array as cla
-
         i64 = np.int64
         per_input = [None, i64, *[i64] * len(others), i64]
         knl = rt.kernel(source, name, [i64, *[i64] * len(others), *per_input * nin, None],
                      f"opencl {node.op}")
-        queue, allocator = rt.queue, rt.allocator
+        queue = rt.queue
 
         def thunk(*xs: Any) -> list[Any]:
             for v, x in zip(node.inputs, xs):
@@ -111,7 +109,7 @@ def _plan(node: Apply, renderer: OpenCLRenderer, grad: bool) -> DevicePlan:
                                  "equal")
             shape = xs[-1].shape
             moved = tuple(shape[k] for k in others) + (shape[axis],)
-            out = cla.empty(queue, moved, d, allocator=allocator)
+            out = rt.empty(moved, d)
             if out.size:
                 args: list[Any] = [shape[axis], *moved[:-1]]
                 for x in xs:

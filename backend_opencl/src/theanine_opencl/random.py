@@ -69,8 +69,6 @@ def uniform_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
     dtype = np.dtype(op.dtype)
 
     def make_thunk(rt: Runtime) -> Any:
-        import pyopencl.array as cla
-
         from theanine_opencl.indexing import Status
         from theanine_opencl.layout import broadcast_copy
 
@@ -87,7 +85,7 @@ def uniform_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
                                  f"of shape (streams, 6), got {state.dtype} array of shape "
                                  f"{state.shape}")
             new_state = broadcast_copy(state, state.shape)
-            out = cla.empty(rt.queue, shape, dtype, allocator=rt.allocator)
+            out = rt.empty(shape, dtype)
             n = out.size
             if n:
                 items = min(n, state.shape[0])

@@ -165,15 +165,13 @@ def reduce_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
 
 def _thunk(node: Apply, rt: Runtime, kernels: tuple, keep: tuple[int, ...],
            red: tuple[int, ...], acc: str) -> Any:
-    import pyopencl.array as cla
-
     knl_g, knl_f, knl_s = kernels
     op = node.op
     x_var = node.inputs[0]
     ndim = x_var.type.ndim
     dout, dacc = np.dtype(node.outputs[0].type.dtype), np.dtype(
         "uint8" if acc == "bool" else acc)
-    queue, allocator = rt.queue, rt.allocator
+    queue = rt.queue
 
     def thunk(x: Any) -> list[Any]:
         if x.ndim != ndim or x.dtype != np.dtype(x_var.type.dtype):
@@ -182,7 +180,7 @@ def _thunk(node: Apply, rt: Runtime, kernels: tuple, keep: tuple[int, ...],
         if op.kind in ("max", "min") and any(x.shape[d] == 0 for d in red):
             raise ValueError(f"{op.kind} over axis {list(red)} of an empty array (shape "
                              f"{x.shape}) is undefined")
-        out = cla.empty(queue, tuple(x.shape[d] for d in keep), dout, allocator=allocator)
+        out = rt.empty(tuple(x.shape[d] for d in keep), dout)
         n_out = out.size
         if n_out == 0:
             return [out]
@@ -196,8 +194,7 @@ def _thunk(node: Apply, rt: Runtime, kernels: tuple, keep: tuple[int, ...],
                   out.base_data)
             return [out]
         parts = 1 if n_out > 16 else int(min(MAX_PARTS, max(1, n_red // CHUNK)))
-        part = out if parts == 1 else cla.empty(queue, (n_out * parts,), dacc,
-                                                allocator=allocator)
+        part = out if parts == 1 else rt.empty((n_out * parts,), dacc)
         knl_g(queue, (n_out * parts * GROUP,), (GROUP,), n_red, parts, *shape, data, xo,
               *strides, out.base_data, part.base_data)
         if parts > 1:

@@ -39,7 +39,9 @@ class Runtime:
     #: kernel's arguments and enqueueing it must not interleave with another thread's)
     call_lock: threading.RLock = field(default_factory=threading.RLock)
     #: checks queued by kernels that report on the device (see `check_later`)
-    pending: list[tuple[Any, Any, Any, Any]] = field(default_factory=list)
+    pending: list[tuple[Any, Any, Any, Any, Any]] = field(default_factory=list)
+    #: copies from host memory enqueued without waiting during this call (see `settle`)
+    uploads: list[Any] = field(default_factory=list)
 
     @property
     def identity(self) -> str:
@@ -47,6 +49,11 @@ class Runtime:
         d = self.device
         return "|".join((d.platform.name, d.platform.version, d.name, d.version,
                          d.driver_version))
+
+    @property
+    def is_cpu(self) -> bool:
+        """Whether the device is the host's CPU (PoCL): a work-group then runs on one core."""
+        return bool(self.device.type & self.cl.device_type.CPU)
 
     def describe(self) -> str:
         d = self.device
@@ -63,6 +70,29 @@ class Runtime:
                     prog = self.programs[source] = _build(self, source, label)
         return prog
 
+    def empty(self, shape: tuple[int, ...], dtype: Any, data: Any = None) -> Any:
+        """A C-ordered device array of `shape` over `data` (a buffer), else over a buffer
+        from the memory pool.  pyopencl's fast constructor: `cla.empty` spends ~7 µs a call
+        checking what a thunk has already checked."""
+        import numpy as np
+        import pyopencl.array as cla
+
+        dtype = np.dtype(dtype)
+        strides = []
+        step = size = dtype.itemsize
+        dims = []
+        for n in reversed(shape):
+            n = int(n)
+            dims.append(n)
+            strides.append(step)
+            step *= max(n, 1)
+            size *= n
+        if data is None and size:
+            data = self.allocator(size)
+        return cla.Array(None, tuple(reversed(dims)), dtype, allocator=self.allocator,
+                         data=data, strides=tuple(reversed(strides)), _fast=True,
+                         _size=size // dtype.itemsize, _context=self.context,
+                         _queue=self.queue)
 
     def check_later(self, word: Any, fine: int, error: Any) -> None:
         """Read the int32 status `word` (a device array) back without waiting; at the end of
@@ -77,16 +107,24 @@ class Runtime:
 
     def settle(self, raise_errors: bool = True) -> None:
         """Check what `check_later` queued during this call (in order: the first bad one
-        raises); a failed call (`raise_errors=False`) only drops them."""
-        if not self.pending:
-            return
-        pending, self.pending = self.pending, []
-        if not raise_errors:
-            return
-        for host, event, fine, error, _word in pending:
-            event.wait()
-            if int(host[0]) != fine:
-                raise error(int(host[0]))
+        raises); a failed call (`raise_errors=False`) only drops them.  Either way, wait
+        for the call's uploads: the caller may change its arrays once the call returns."""
+        try:
+            if not self.pending:
+                return
+            pending, self.pending = self.pending, []
+            if not raise_errors:
+                return
+            pending[-1][1].wait()  # the queue is in order: one wait for all of them
+            for host, event, fine, error, _word in pending:
+                event.wait()  # complete already: a status check
+                if int(host[0]) != fine:
+                    raise error(int(host[0]))
+        finally:
+            if self.uploads:
+                uploads, self.uploads = self.uploads, []
+                for event in uploads:
+                    event.wait()  # done already when a later read waited (in-order queue)
 
     def kernel(self, source: str, name: str, arg_dtypes: Any = None, label: str = "") -> Any:
         """A fresh kernel object `name` of `source`'s program (built once), its scalar

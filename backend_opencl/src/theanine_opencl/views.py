@@ -20,13 +20,19 @@ from theanine_opencl.runtime import Runtime
 
 
 def view(x: Any, shape: tuple[int, ...], strides: tuple[int, ...], offset: int) -> Any:
-    """A device array over x's buffer: byte `strides`, byte `offset` from x's first element."""
+    """A device array over x's buffer: byte `strides`, byte `offset` from x's first element
+    (pyopencl's fast constructor: the view's geometry comes from NumPy's rules already)."""
     import pyopencl.array as cla
 
     if x.base_data is None:  # x is empty: so is every view of it
         return cla.empty(x.queue, shape, x.dtype, allocator=x.allocator)
-    return cla.Array(x.queue, shape, x.dtype, strides=strides, data=x.base_data,
-                     offset=x.offset + offset, allocator=x.allocator)
+    shape = tuple(int(n) for n in shape)
+    size = 1
+    for n in shape:
+        size *= n
+    return cla.Array(None, shape, x.dtype, strides=tuple(int(s) for s in strides),
+                     data=x.base_data, offset=x.offset + offset, allocator=x.allocator,
+                     _fast=True, _size=size, _context=x.context, _queue=x.queue)
 
 
 def _plan(make: Any, host_inputs: frozenset[int] = frozenset(),

@@ -13,6 +13,8 @@ from typing import Any
 
 from numpy import ndarray as _ndarray
 
+from theanine.link.storage import to_host_all
+
 
 class Placement:
     def __init__(self, storage: Any, containers: list[Any],
@@ -24,10 +26,14 @@ class Placement:
         self.device_reads = ([] if storage is not None else
                              [k for k, c in enumerate(containers) if c.storage is not None])
         self.host_outputs = [] if storage is None or config.device_outputs else host_outputs
-        # (slot, convert) for updates whose value may land on the wrong side
-        self.updates = [(slot, c.storage) for c, slot in update_slots
-                        if c.storage is not None or storage is not None]
-        self.active = bool(storage is not None or self.device_reads or self.updates)
+        # updates whose value may land on the wrong side: the device values of host
+        # containers (read back with the user outputs) and (slot, storage) of device ones
+        updates = [(slot, c.storage) for c, slot in update_slots
+                   if c.storage is not None or storage is not None]
+        self.host_updates = [slot for slot, target in updates if target is None]
+        self.device_updates = [(slot, target) for slot, target in updates
+                               if target is not None]
+        self.active = bool(storage is not None or self.device_reads or updates)
 
     def inputs(self, values: list[Any], first_shared: int) -> None:
         for k in self.device_reads:
@@ -37,26 +43,25 @@ class Placement:
 
     def outputs(self, outs: Any, copies: list[int]) -> list[Any]:
         """The program's results placed; those in `copies` (which may alias an input or
-        another result) copied unless bringing them to the host copied them already."""
+        another result) copied unless bringing them to the host copied them already.  What
+        goes to the host is read back with one wait for all of it."""
         outs = list(outs)
         storage = self.storage
-        fresh = set()
+        fresh: list[int] = []
         if storage is not None:
-            for k in self.host_outputs:
-                if storage.is_device(outs[k]):
-                    outs[k] = storage.to_host(outs[k])
-                    fresh.add(k)
+            is_device = storage.is_device
+            fresh = [k for k in self.host_outputs if is_device(outs[k])]
+            fresh += [k for k in self.host_updates if is_device(outs[k])]
+            if fresh:
+                for k, v in zip(fresh, to_host_all(storage, [outs[k] for k in fresh])):
+                    outs[k] = v
         for k in copies:
             if k not in fresh:
                 v = outs[k]
                 outs[k] = storage.copy(v) if storage is not None and storage.is_device(v) \
                     else v.copy()
-        for slot, target in self.updates:
+        for slot, target in self.device_updates:
             v = outs[slot]
-            if target is None:  # a host container, a device value
-                if storage is not None and storage.is_device(v):
-                    outs[slot] = storage.to_host(v)
-            elif not target.is_device(v):
+            if not target.is_device(v):
                 outs[slot] = target.to_device(v)
         return outs
-

@@ -80,7 +80,11 @@ class DeviceLinker:
       may have `settle(raise_errors)`, called at the end of every call: checks that kernels
       queued for later, such as an index bound found bad on the device, raise there);
     - `build_errors(rt)`: exception types meaning the driver refused a kernel (the node then
-      falls back to `perform`).
+      falls back to `perform`);
+    - optionally `upload(value)`: the copy of a host input made when a call starts.  The
+      default waits for it (`storage.to_device`); a backend whose `settle` waits for the
+      uploads of the call may return before the copy is done (nothing on the host writes
+      that value during the call: every reader gets the device copy).
     """
 
     name: str = "device"
@@ -91,6 +95,9 @@ class DeviceLinker:
 
     def build_errors(self, rt: Any) -> tuple[type[BaseException], ...]:
         return ()
+
+    def upload(self, value: Any) -> Any:
+        return self.storage.to_device(value)
 
     def plan(self, node: Apply) -> tuple[str, Any, str]:
         """(how, DevicePlan or host thunk, why)."""
@@ -159,31 +166,38 @@ class DeviceLinker:
             warnings.warn(message, stacklevel=3)
         program = ThunkProgram(thunks).link(fgraph, node_hook)
         lock = rt.call_lock
-        moves = [(k, self._ensure_device if s == DEVICE else self._ensure_host)
+        moves = [(k, self._enter_device if s == DEVICE else self._ensure_host)
                  for k, s in enumerate(entry) if s is not None]
 
         settle = getattr(rt, "settle", None)  # checks kernels left to report at the call's end
 
         def run(*args: Any) -> Any:  # one call at a time uses the device queue or stream
             with lock:
-                if moves:
-                    args = list(args)
-                    for k, move in moves:
-                        args[k] = move(args[k])
                 if settle is None:
-                    return program(*args)
+                    return program(*_moved(args))
                 try:
-                    outs = program(*args)
+                    outs = program(*_moved(args))
                 except BaseException:
                     settle(raise_errors=False)
                     raise
                 settle(raise_errors=True)
                 return outs
 
+        def _moved(args: tuple) -> Any:
+            if not moves:
+                return args
+            args = list(args)
+            for k, move in moves:
+                args[k] = move(args[k])
+            return args
+
         run.report = report  # type: ignore[attr-defined]
         return run
 
     # -- moving values -------------------------------------------------------------------
+
+    def _enter_device(self, v: Any) -> Any:
+        return v if self.storage.is_device(v) else self.upload(v)
 
     def _ensure_device(self, v: Any) -> Any:
         return v if self.storage.is_device(v) else self.storage.to_device(v)
@@ -240,7 +254,25 @@ def place(fgraph: FunctionGraph, order: list[Apply], planned: dict[Apply, tuple]
     """Send to the host the device-planned nodes whose operands all come from the host and
     whose results no device node reads (shape arithmetic: `x.shape[0] * 2` is not worth two
     copies); a node like `arange(n)` that feeds a kernel stays on the device.  Host scalars
-    read by a plan offering `by_value` become kernel arguments."""
+    read by a plan offering `by_value` become kernel arguments.
+
+    So do the caller's scalars (explicit inputs with every dimension broadcastable, and the
+    views of them, such as `lr.dimshuffle('x')`, made on the host) wherever every kernel
+    reading one takes it by value: an upload costs a wait for the device, a kernel argument
+    nothing.  A caller's scalar that some kernel reads from a buffer is uploaded as before."""
+    scalars = {v for v in fgraph.inputs if is_tensor(v) and all(v.type.broadcastable)
+               and getattr(v, "container", None) is None}  # shared values live on the device
+    while True:
+        trial, read_from_buffers = _place(fgraph, order, dict(planned), scalars)
+        if not read_from_buffers:
+            return trial
+        scalars -= read_from_buffers
+
+
+def _place(fgraph: FunctionGraph, order: list[Apply], planned: dict[Apply, tuple],
+           scalars: set[Variable]) -> tuple[dict[Apply, tuple], set[Variable]]:
+    """`place` taking the caller's `scalars` by value; also those of them that some kernel
+    would still read from a buffer, or that are outputs (none: the placement holds)."""
     def from_host(v: Variable) -> bool:
         if isinstance(v, Constant) or not is_tensor(v):
             return True
@@ -250,14 +282,24 @@ def place(fgraph: FunctionGraph, order: list[Apply], planned: dict[Apply, tuple]
         return (not isinstance(what, DevicePlan) or v.owner in hostable
                 or v.index in what.host_outputs)
 
+    # by-value values: the caller's scalars and their host views, each with its scalars
+    roots: dict[Variable, set[Variable]] = {v: {v} for v in scalars}
     hostable: set[Apply] = set()
+    host_views: set[Apply] = set()
     for node in order:
-        if isinstance(planned[node][1], DevicePlan) and node.inputs and all(
-                from_host(v) for v in node.inputs):
+        what = planned[node][1]
+        if not isinstance(what, DevicePlan) or not node.inputs:
+            continue
+        if all(from_host(v) for v in node.inputs):
             hostable.add(node)
+        elif what.how == "view" and all(from_host(v) or v in roots for v in node.inputs) and all(
+                is_tensor(out) and all(out.type.broadcastable) for out in node.outputs):
+            host_views.add(node)
+            found = set().union(*(roots[v] for v in node.inputs if v in roots))
+            roots.update((out, found) for out in node.outputs)
     for node in reversed(order):
         what = planned[node][1]
-        if node in hostable and not any(
+        if node in host_views or node in hostable and not any(
                 client != "output" and isinstance(planned[client][1], DevicePlan)
                 and i not in planned[client][1].host_inputs
                 for out in node.outputs for client, i in fgraph.clients.get(out, [])):
@@ -265,10 +307,19 @@ def place(fgraph: FunctionGraph, order: list[Apply], planned: dict[Apply, tuple]
             continue
         hostable.discard(node)
         host_scalars = frozenset(k for k in getattr(what, "scalar_inputs", ())
-                                 if from_host(node.inputs[k]))
+                                 if node.inputs[k] in roots or from_host(node.inputs[k]))
         if host_scalars and getattr(what, "by_value", None) is not None:
             planned[node] = (planned[node][0], what.by_value(host_scalars), "")
-    return planned
+    # an output stays where it was (on the device when a kernel reads it, under
+    # `device_outputs` too), so no by-value value is one
+    read_from_buffers = set().union(*(roots[v] for v in fgraph.outputs if v in roots))
+    for node in order:
+        what = planned[node][1]
+        if isinstance(what, DevicePlan):
+            for i, v in enumerate(node.inputs):
+                if v in roots and i not in what.host_inputs:
+                    read_from_buffers |= roots[v]
+    return planned, read_from_buffers
 
 
 def entry_side(fgraph: FunctionGraph, v: Variable, planned: dict[Apply, tuple],

@@ -15,6 +15,7 @@ backends have none.  Three places consult it, and nothing else in the core knows
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,6 +44,9 @@ class DeviceStorage(Protocol):
         """A device copy of a device array (any strides), C-ordered."""
         ...
 
+    # optional: `to_host_all(values) -> list[np.ndarray]`, several reads with one wait
+    # (`to_host_all` below falls back to `to_host` one by one)
+
 
 def storage_of(backend: Any) -> DeviceStorage | None:
     """The backend's device storage, None for a host backend."""
@@ -67,6 +71,15 @@ def shared_storage() -> DeviceStorage | None:
     if storage is None or not backend.is_available()[0]:
         return None
     return storage
+
+
+def to_host_all(storage: DeviceStorage, values: Sequence[Any]) -> list[np.ndarray]:
+    """Host copies of `storage`'s device arrays `values`.  A storage may read them back with
+    one wait for all (its `to_host_all`); else each is read by `to_host`."""
+    many = getattr(storage, "to_host_all", None)
+    if many is not None:
+        return many(values)
+    return [storage.to_host(v) for v in values]
 
 
 def to_host_if_device(value: Any, storage: DeviceStorage | None) -> Any:
