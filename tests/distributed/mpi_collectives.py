@@ -68,6 +68,9 @@ def main(outdir: str, pieces: bool = False) -> None:
                                      ("sum", "max")])
     for i, value in enumerate(many(*d["parts"])):
         results[f"parts{i}"] = value
+    scalar = T.dscalar("scalar")
+    results["scalar_sum"], results["scalar_gather"] = theanine.function(
+        [scalar], [dist.allreduce(scalar * 1, "sum"), dist.allgather(scalar)])(float(r))
     arena = shared_memory.ARENA
     results["path"] = np.array([arena.mode == "shm", arena.across is not None])
     dist.barrier()

@@ -102,6 +102,8 @@ def test_collectives_and_gradients_match_numpy(n, group, pieces, shm, across, tm
             np.testing.assert_allclose(got[f"parts{2 * i}"], stacked.sum(0), rtol=1e-12)
             np.testing.assert_array_equal(got[f"parts{2 * i + 1}"], stacked.max(0))
         assert list(got["path"]) == [shm, across]
+        assert got["scalar_sum"].shape == () and got["scalar_sum"] == sum(range(n))
+        np.testing.assert_array_equal(got["scalar_gather"], np.arange(n, dtype=float))
 
 
 def _weights(path: Path) -> list[np.ndarray]:

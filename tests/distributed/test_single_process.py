@@ -246,3 +246,14 @@ def test_allreduce_overwrites_only_inputs_nobody_else_reads():
                                      "distributed_inplace"))
     assert [n.op.inplace for n in excluded.maker.fgraph.toposort()
             if isinstance(n.op, Allreduce)] == [()]
+
+
+@pytest.mark.parametrize("dtype", ["int8", "float32", "bool"])
+def test_collectives_of_a_scalar_keep_its_rank(dtype):
+    s = T.scalar("s", dtype=dtype)
+    outs = [dist.broadcast(s), dist.allgather(s)]
+    if dtype != "bool":
+        outs.append(dist.allreduce(s * 2, "sum"))
+    got = theanine.function([s], outs)(np.asarray(1, dtype))
+    assert [np.shape(g) for g in got] == [(), (1,), ()][:len(outs)]
+    assert all(g.dtype == dtype for g in got)

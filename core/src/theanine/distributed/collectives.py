@@ -42,7 +42,7 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
     large ones each reduced straight from the input into its result, with no extra copy.
     """
     c = comm()
-    arrays = [np.ascontiguousarray(a) for a in arrays]
+    arrays = [np.asarray(a, order="C") for a in arrays]
     if c is None:
         return [a if i in inplace else a.copy() for i, a in enumerate(arrays)]
     what = f"allreduce({op}) of {len(arrays)} array(s)"
@@ -154,7 +154,7 @@ def reduce_to_root(array: np.ndarray, root: int, name: str, order: GraphOrder | 
                    ) -> np.ndarray:
     """The sum over ranks on `root`, zeros elsewhere (the gradient of `broadcast`)."""
     c = comm()
-    send = np.ascontiguousarray(array)
+    send = np.asarray(array, order="C")
     if c is None:
         return send.copy()
     _check_root(root, name)
@@ -170,7 +170,7 @@ def reduce_to_root(array: np.ndarray, root: int, name: str, order: GraphOrder | 
 def allgather(array: np.ndarray, name: str, order: GraphOrder | None = None) -> np.ndarray:
     """Every rank's array stacked along a new leading axis of length `size()`."""
     c = comm()
-    send = np.ascontiguousarray(array)
+    send = np.asarray(array, order="C")
     if c is None:
         return send[None].copy()
     what = "allgather"
@@ -185,7 +185,7 @@ def reduce_scatter(array: np.ndarray, name: str, order: GraphOrder | None = None
                    ) -> np.ndarray:
     """Row `rank()` of the sum over ranks of an array of shape `(size(), ...)` (the gradient
     of `allgather`)."""
-    send = np.ascontiguousarray(array)
+    send = np.asarray(array, order="C")
     n = _state.size if comm() is not None else 1
     if send.ndim == 0 or send.shape[0] != n:
         raise ValueError(f"reduce_scatter of {name}: expected a leading axis of length "
