@@ -43,6 +43,8 @@ def _record(monkeypatch) -> list[str]:
         return real(rt, source, label)
 
     monkeypatch.setattr(ocl, "_build", build)
+    import theanine_opencl.gemm_cpu as gemm_cpu  # PoCL's own product, never a GPU's
+    monkeypatch.setattr(gemm_cpu, "usable", lambda rt: False)
     monkeypatch.setattr(ocl.Runtime, "program", lambda self, source, label="":
                         build(self, source, label))
     return sources

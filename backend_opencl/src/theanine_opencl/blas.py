@@ -4,7 +4,9 @@ matrix · matrix: a tiled kernel.  A work-group computes a TS x TS tile of the r
 TS x (TS / WPT) items load one TS x TS tile of each operand into local memory per step of the
 shared dimension, and each item accumulates WPT results of one column in registers (reading
 each value of the operands' tile once per WPT products).  Operands are read through their
-own strides, so a transposed or row-strided matrix costs no copy.
+own strides, so a transposed or row-strided matrix costs no copy.  That kernel is for GPUs:
+a CPU device (PoCL) gets `gemm_cpu`'s, written for how PoCL compiles work-groups (15-30x
+faster there).
 
 A product with a vector (matrix · vector, vector · matrix, vector · vector) is one dot product
 per result element: a work-group per element with a tree over local memory, or one work item
@@ -26,6 +28,7 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.codegen.opencl import OpenCLRenderer
 from theanine.graph.basic import Apply
+from theanine_opencl import gemm_cpu
 from theanine_opencl.plan import DevicePlan, named_program
 from theanine_opencl.reduce import GROUP, SERIAL_BELOW
 from theanine_opencl.runtime import Runtime
@@ -53,13 +56,23 @@ def _scale_params(t: str, gemm: bool, by_value: frozenset[int], alpha_t: str,
 
 
 def _render(r: OpenCLRenderer, unit: Unit, dtype: str, gemm: bool, by_value: frozenset[int],
-            alpha_t: str, beta_t: str) -> None:
+            alpha_t: str, beta_t: str, cpu: bool) -> None:
     t = r.ctype(dtype)
     scale, pro, epi = _scale_params(t, gemm, by_value, r.ctype(alpha_t), r.ctype(beta_t))
     operands = (f"__global const {t} *a, const long ao, const long as0, const long as1, "
                 f"__global const {t} *b, const long bo, const long bs0, const long bs1")
     tail = ", ".join([*scale, f"__global {t} *c"])
     zload = "        const {t} zv = beta != 0 ? z[zo + {i} * zs0 + {j} * zs1] : 0;"
+    if cpu:
+        unit.kernels.append(gemm_cpu.render(t, np.dtype(dtype).itemsize, f"{operands}, {tail}",
+                                            pro, gemm))
+    else:
+        _render_tiled(unit, t, operands, tail, pro, epi, zload if gemm else "")
+    _render_vector(unit, t, operands, tail, pro, epi, zload if gemm else "")
+
+
+def _render_tiled(unit: Unit, t: str, operands: str, tail: str, pro: list[str], epi: str,
+                  zload: str) -> None:
     unit.kernels.append("\n".join([
         f"__kernel void KNAME_mm(const long M, const long N, const long K, {operands}, "
         f"{tail}) {{",
@@ -89,13 +102,17 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, gemm: bool, by_value: fro
         f"        const long i = gr + w * {RTS};",
         "        if (i >= M || gc >= N) continue;",
         f"        const {t} acc = accs[w];",
-        *([zload.format(t=t, i="i", j="gc")] if gemm else []),
+        *([zload.format(t=t, i="i", j="gc")] if zload else []),
         f"        c[i * N + gc] = {epi};",
         "    }",
         "}"]))
+
+
+def _render_vector(unit: Unit, t: str, operands: str, tail: str, pro: list[str], epi: str,
+                   zload: str) -> None:
     # one dot product per result element: c[i] = sum_k a[ao + i*as0 + k*as1] * b[bo + k*bs0]
     fold = "acc += a[ao + i * as0 + k * as1] * b[bo + k * bs0];"
-    write = [*([zload.format(t=t, i="i", j="0")] if gemm else []), f"        c[i] = {epi};"]
+    write = [*([zload.format(t=t, i="i", j="0")] if zload else []), f"        c[i] = {epi};"]
     unit.kernels.append("\n".join([
         f"__kernel void KNAME_vg(const long K, {operands}, {tail}) {{",
         f"    __local {t} buf[{GROUP}];",
@@ -158,11 +175,12 @@ def _plan(node: Apply, renderer: OpenCLRenderer, dtype: str, gemm: bool,
           by_value: frozenset[int]) -> DevicePlan:
     alpha_t = node.inputs[1].type.dtype if gemm else dtype
     beta_t = node.inputs[4].type.dtype if gemm else dtype
-    unit = Unit(renderer)
-    _render(renderer, unit, dtype, gemm, by_value, alpha_t, beta_t)
-    source, name = named_program(unit)
 
     def make_thunk(rt: Runtime) -> Any:
+        cpu = gemm_cpu.usable(rt)
+        unit = Unit(renderer)
+        _render(renderer, unit, dtype, gemm, by_value, alpha_t, beta_t, cpu)
+        source, name = named_program(unit)
         i64 = np.int64
         scale: list[Any] = []
         if gemm:
@@ -176,7 +194,7 @@ def _plan(node: Apply, renderer: OpenCLRenderer, dtype: str, gemm: bool,
                    rt.kernel(source, name + "_vg", [i64] + operands + scale + [None], label),
                    rt.kernel(source, name + "_vs", [i64] * 2 + operands + scale + [None],
                           label))
-        return _thunk(node, rt, kernels, np.dtype(dtype), gemm, by_value)
+        return _thunk(node, rt, kernels, np.dtype(dtype), gemm, by_value, cpu)
 
     return DevicePlan(make_thunk, by_value, by_value=None if (by_value or not gemm) else (
         lambda ks: gemm_plan(node, renderer, ks)), scalar_inputs=frozenset({1, 4}) if gemm
@@ -203,7 +221,7 @@ def _elem(a: Any) -> tuple[Any, int, list[int]]:
 
 
 def _thunk(node: Apply, rt: Runtime, kernels: tuple, dtype: np.dtype, gemm: bool,
-           by_value: frozenset[int]) -> Any:
+           by_value: frozenset[int], cpu: bool) -> Any:
     knl_mm, knl_vg, knl_vs = kernels
     queue = rt.queue
     serial_rows = SERIAL_ROWS_ON_CPU if rt.is_cpu else None
@@ -241,8 +259,9 @@ def _thunk(node: Apply, rt: Runtime, kernels: tuple, dtype: np.dtype, gemm: bool
             xb = yb = out.base_data
         if x.ndim == 2 and y.ndim == 2:
             m, n = shape
-            groups = (-(-n // TS) * TS, -(-m // TS) * RTS)
-            knl_mm(queue, groups, (TS, RTS), m, n, k, xb, xo, *xs, yb, yo, *ys, *scale,
+            groups, local = gemm_cpu.work_size(m, n) if cpu else (
+                (-(-n // TS) * TS, -(-m // TS) * RTS), (TS, RTS))
+            knl_mm(queue, groups, local, m, n, k, xb, xo, *xs, yb, yo, *ys, *scale,
                    out.base_data)
             return [out]
         if x.ndim == 2:  # rows of x against the vector y
