@@ -160,6 +160,11 @@ class CStyleRenderer:
             return f"th_{fn}_{dtype}("
         raise Unsupported(f"{op_name}: unknown function {fn} in its C expression")
 
+    def temp_ctype(self, dtype: str) -> str:
+        """The type of a temporary of `dtype` (a dialect may store a dtype in buffers as a
+        type that does not round like it: OpenCL's bool buffers are uchar)."""
+        return self.ctype(dtype)
+
     def program_body(self, unit: Unit, program: ScalarProgram, operands: Sequence[str],
                      indent: str = "    ") -> tuple[list[str], str]:
         """Lines computing `program` on the C expressions `operands` (one temporary per step,
@@ -170,7 +175,7 @@ class CStyleRenderer:
             e = self.expr(unit, op, [names[r] for r in refs],
                           [program.dtype_of(r) for r in refs], dtype)
             var = f"t{k}"
-            lines.append(f"{indent}{self.ctype(dtype)} {var} = {e};")
+            lines.append(f"{indent}{self.temp_ctype(dtype)} {var} = {e};")
             names.append(var)
         return lines, names[-1]
 

@@ -45,6 +45,11 @@ class OpenCLRenderer(CStyleRenderer):
             raise Unsupported(f"dtype {dtype} on OpenCL: {why}")
         return OPENCL_TYPES[dtype]
 
+    def temp_ctype(self, dtype: str) -> str:
+        # a bool temporary must be OpenCL's bool (any nonzero value becomes 1, as NumPy's
+        # True + True is True), not the uchar that bool buffers hold: 1 + 1 would stay 2
+        return "bool" if dtype == "bool" else self.ctype(dtype)
+
     def math_name(self, fn: str, dtype: str) -> str:
         return fn  # OpenCL's math builtins are overloaded on float and double
 
