@@ -257,3 +257,13 @@ def test_collectives_of_a_scalar_keep_its_rank(dtype):
     got = theanine.function([s], outs)(np.asarray(1, dtype))
     assert [np.shape(g) for g in got] == [(), (1,), ()][:len(outs)]
     assert all(g.dtype == dtype for g in got)
+
+
+def test_gradient_of_allgather_of_a_scalar_is_a_0d_array():
+    s = T.dscalar("s")
+    g = T.grad((dist.allgather(s) * 2).sum(), s)  # a reduce-scatter of a vector of length 1
+    f = theanine.function([s], g * 3 + 1)  # an in-place elementwise consumer
+    np.testing.assert_allclose(f(1.5), 7.0)
+    node = [n for n in f.maker.fgraph.toposort() if "ReduceScatter" in str(n.op)][0]
+    out = node.op.python_thunk(node)(np.array([2.0]))[0]
+    assert isinstance(out, np.ndarray) and out.shape == ()

@@ -192,7 +192,7 @@ def reduce_scatter(array: np.ndarray, name: str, order: GraphOrder | None = None
                          f"{n} (the number of ranks), got shape {send.shape}")
     c = comm()
     if c is None:
-        return send[0].copy()
+        return np.array(send[0], copy=True)  # send[0] of a vector is a NumPy scalar
     what = "reduce_scatter(sum)"
     out = np.empty(send.shape[1:], send.dtype)
     with _state.lock:
