@@ -38,15 +38,16 @@ def _record(monkeypatch) -> list[str]:
     sources: list[str] = []
     real = ocl._build
 
-    def build(rt, source, label):
-        sources.append(source)
-        return real(rt, source, label)
+    def build(rt, source, label, portable=True):
+        if portable:
+            sources.append(source)
+        return real(rt, source, label, portable)
 
     monkeypatch.setattr(ocl, "_build", build)
     import theanine_opencl.gemm_cpu as gemm_cpu  # PoCL's own product, never a GPU's
     monkeypatch.setattr(gemm_cpu, "usable", lambda rt: False)
-    monkeypatch.setattr(ocl.Runtime, "program", lambda self, source, label="":
-                        build(self, source, label))
+    monkeypatch.setattr(ocl.Runtime, "program", lambda self, source, label="", portable=True:
+                        build(self, source, label, portable))
     return sources
 
 

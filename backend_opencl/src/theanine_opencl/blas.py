@@ -189,11 +189,13 @@ def _plan(node: Apply, renderer: OpenCLRenderer, dtype: str, gemm: bool,
             scale += [None, i64, i64, i64]
         operands = [None, i64, i64, i64] * 2
         label = f"opencl {node.op}"
+        portable = not cpu  # the CPU kernel's float16/vload16 are OpenCL's alone
         kernels = (rt.kernel(source, name + "_mm", [i64] * 3 + operands + scale + [None],
-                          label),
-                   rt.kernel(source, name + "_vg", [i64] + operands + scale + [None], label),
+                          label, portable),
+                   rt.kernel(source, name + "_vg", [i64] + operands + scale + [None], label,
+                             portable),
                    rt.kernel(source, name + "_vs", [i64] * 2 + operands + scale + [None],
-                          label))
+                             label, portable))
         return _thunk(node, rt, kernels, np.dtype(dtype), gemm, by_value, cpu)
 
     return DevicePlan(make_thunk, by_value, by_value=None if (by_value or not gemm) else (

@@ -60,14 +60,16 @@ class Runtime:
         return (f"{d.name} ({d.platform.name} {d.platform.version.strip()}; "
                 f"{'fp64' if self.fp64 else 'no fp64'})")
 
-    def program(self, source: str, label: str = "") -> Any:
-        """The built program of `source`, its binary kept in the artifact cache."""
+    def program(self, source: str, label: str = "", portable: bool = True) -> Any:
+        """The built program of `source`, its binary kept in the artifact cache.  A program
+        written for this kind of device only (`portable=False`: the CPU GEMM's vector types)
+        is left out of the kernels recorded for the CUDA check."""
         prog = self.programs.get(source)
         if prog is None:
             with self.lock:
                 prog = self.programs.get(source)
                 if prog is None:
-                    prog = self.programs[source] = _build(self, source, label)
+                    prog = self.programs[source] = _build(self, source, label, portable)
         return prog
 
     def empty(self, shape: tuple[int, ...], dtype: Any, data: Any = None) -> Any:
@@ -126,22 +128,24 @@ class Runtime:
                 for event in uploads:
                     event.wait()  # done already when a later read waited (in-order queue)
 
-    def kernel(self, source: str, name: str, arg_dtypes: Any = None, label: str = "") -> Any:
+    def kernel(self, source: str, name: str, arg_dtypes: Any = None, label: str = "",
+               portable: bool = True) -> Any:
         """A fresh kernel object `name` of `source`'s program (built once), its scalar
         argument dtypes set (`None` for buffers).  Each node gets its own object: a kernel
         holds its argument values, and pyopencl's attribute access rebuilds it every time."""
-        knl = self.cl.Kernel(self.program(source, label), name)
+        knl = self.cl.Kernel(self.program(source, label, portable), name)
         if arg_dtypes is not None:
             knl.set_scalar_arg_dtypes(list(arg_dtypes))
         return knl
 
 
-def _build(rt: Runtime, source: str, label: str) -> Any:
+def _build(rt: Runtime, source: str, label: str, portable: bool = True) -> Any:
     """Build from the cached binary when there is one, else from source (and cache that)."""
     from theanine.cache import artifact_key, get_cache
     from theanine.codegen.record import record_source
 
-    record_source(source)  # THEANINE_RECORD_KERNELS: the CUDA backend's compile-only check
+    if portable:
+        record_source(source)  # THEANINE_RECORD_KERNELS: the CUDA backend's compile-only check
     cl = rt.cl
     key = artifact_key(kind="opencl-program", source=source, device=rt.identity)
 
