@@ -14,15 +14,17 @@ import numpy as np
 
 from theanine.distributed import shared_memory
 from theanine.distributed.handshake import Agreement, GraphOrder
-from theanine.distributed.runtime import DistributedError, _state, comm, wait
+from theanine.distributed.runtime import (
+    DistributedError,
+    _state,
+    comm,
+    in_place,
+    mpi_op,
+    wait,
+)
 
 REDUCE_OPS = ("sum", "mean", "max")
 
-
-def _mpi_op(op: str):
-    from mpi4py import MPI
-
-    return MPI.MAX if op == "max" else MPI.SUM
 
 
 #: arrays smaller than this travel packed in one buffer (one message instead of many tiny
@@ -48,23 +50,24 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
     what = f"allreduce({op}) of {len(arrays)} array(s)"
     layout = _layout(arrays)
     arena = shared_memory.ARENA
+
+    def agree() -> None:
+        Agreement(what, names, layout, order).finish()
+
     with _state.lock:
-        if arena.mode is None:  # the first allreduce: agree, then decide together
-            Agreement(what, names, layout, order).finish()
+        first = arena.mode is None
+        if first:  # the first allreduce: agree, then decide together
+            agree()
             arena.plan()
-            agreed = True
-        else:
-            agreed = False
         if arena.mode == "shm":
             results = [a if i in inplace else np.empty_like(a) for i, a in enumerate(arrays)]
             shared_memory.allreduce(
                 arena, [a.reshape(-1) for a in arrays], [r.reshape(-1) for r in results],
-                op, (lambda: None) if agreed else
-                (lambda: Agreement(what, names, layout, order).finish()), what)
+                op, (lambda: None) if first else agree, what)
             reduced = results
-        else:
+        else:  # the handshake posted with the data, checked before any result is used
             results, reduced = _mpi_allreduce(
-                c, arrays, op, what, None if agreed else Agreement(what, names, layout, order),
+                c, arrays, op, what, None if first else Agreement(what, names, layout, order),
                 inplace)
     if op == "mean":
         for out in reduced:
@@ -76,7 +79,7 @@ def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,
                    agreement: Agreement | None, inplace: Sequence[int]
                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """MPI's allreduce of every array at once; the results, and the buffers they view."""
-    mpi_op = _mpi_op(op)
+    reduction = mpi_op(op)
     small = [i for i, a in enumerate(arrays) if a.nbytes < PACK_BYTES]
     if len(small) < 2:
         small = []
@@ -88,8 +91,8 @@ def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,
     packed = None
     if small:  # first: it completes while the large ones are still moving
         packed = _pack([arrays[i] for i in small])
-        requests.append(c.Iallreduce(_in_place(), packed, mpi_op))
-    requests += [c.Iallreduce(_in_place() if i in inplace else arrays[i], results[i], mpi_op)
+        requests.append(c.Iallreduce(in_place(), packed, reduction))
+    requests += [c.Iallreduce(in_place() if i in inplace else arrays[i], results[i], reduction)
                  for i in direct]
     _complete(agreement, requests, what, arrays, results, packed)
     reduced = [results[i] for i in direct]
@@ -129,11 +132,6 @@ def _pack(arrays: list[np.ndarray]) -> np.ndarray:
     return buf
 
 
-def _in_place():
-    from mpi4py import MPI
-
-    return MPI.IN_PLACE
-
 
 def broadcast(array: np.ndarray, root: int, name: str, order: GraphOrder | None = None
               ) -> np.ndarray:
@@ -162,7 +160,7 @@ def reduce_to_root(array: np.ndarray, root: int, name: str, order: GraphOrder | 
     out = np.zeros(send.shape, send.dtype)
     with _state.lock:
         agreement = Agreement(what, (name,), _layout([send]), order)
-        request = c.Ireduce(send, out if _state.rank == root else None, _mpi_op("sum"), root)
+        request = c.Ireduce(send, out if _state.rank == root else None, mpi_op("sum"), root)
         _complete(agreement, [request], what, send, out)
     return out
 
@@ -197,7 +195,7 @@ def reduce_scatter(array: np.ndarray, name: str, order: GraphOrder | None = None
     out = np.empty(send.shape[1:], send.dtype)
     with _state.lock:
         agreement = Agreement(what, (name,), _layout([send]), order)
-        _complete(agreement, [c.Ireduce_scatter_block(send, out, _mpi_op("sum"))], what, send,
+        _complete(agreement, [c.Ireduce_scatter_block(send, out, mpi_op("sum"))], what, send,
                   out)
     return out
 

@@ -196,6 +196,20 @@ def wait(request: Any, what: str, patient: bool = False) -> None:
                     os.sched_yield()
 
 
+def mpi_op(op: str) -> Any:
+    """MPI's reduction for `op` ("max"; "sum" and "mean", which divides afterwards)."""
+    from mpi4py import MPI
+
+    return MPI.MAX if op == "max" else MPI.SUM
+
+
+def in_place() -> Any:
+    """MPI's IN_PLACE: the receive buffer is also the send buffer."""
+    from mpi4py import MPI
+
+    return MPI.IN_PLACE
+
+
 def barrier() -> None:
     """Wait until every rank reaches this point (bounded by the timeout)."""
     from theanine.distributed.handshake import Agreement

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from theanine.distributed.runtime import DistributedError, _state, wait
+from theanine.distributed.runtime import DistributedError, _state, in_place, mpi_op, wait
 
 #: ranks of one machine that reduce in one shared window at most (tests split a machine into
 #: several "machines" with it); 1 turns shared memory off: MPI's own allreduce then
@@ -74,7 +74,7 @@ class SharedArena:
             self.mode = "mpi"
             return self.mode
         self.node = node
-        if len(sizes) > 1 and sizes[0] < world.Get_size():
+        if sizes[0] < world.Get_size():  # several machines
             self.across = world.Split(node.Get_rank(), key=world.Get_rank())
         self.mode = "shm"
         return self.mode
@@ -219,20 +219,9 @@ def _piece(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np
         for slot in others[1:]:
             combine(out, slot[dst], out=out)
     if arena.across is not None and moves.chunk.stop > moves.chunk.start:
-        wait(arena.across.Iallreduce(_in_place(), mine[moves.chunk], _mpi_op(op)), what)
+        wait(arena.across.Iallreduce(in_place(), mine[moves.chunk], mpi_op(op)), what)
     arena.node_barrier(what)
     for k, i, dst, src in moves.gathers:  # every rank's reduced chunk
         results[i][dst] = slots[k][src]
     arena.parity ^= 1
 
-
-def _in_place() -> Any:
-    from mpi4py import MPI
-
-    return MPI.IN_PLACE
-
-
-def _mpi_op(op: str) -> Any:
-    from mpi4py import MPI
-
-    return MPI.MAX if op == "max" else MPI.SUM
