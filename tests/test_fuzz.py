@@ -343,3 +343,19 @@ def test_argmax_over_several_axes_oracle_is_the_flattened_argmax() -> None:
     naive = [int(np.argmax(x[:, j, :].reshape(-1))) for j in range(3)]
     np.testing.assert_array_equal(expected, naive)
     np.testing.assert_array_equal(_spec_value("argmax_axes", [x], axis=(0, 2)), naive)
+
+
+def test_the_update_check_catches_a_shared_value_overwritten_too_early(monkeypatch) -> None:
+    """Without the readers-first orderings, an in-place update overwrites a shared value that
+    another node still reads: the training-step variant of the check must see it."""
+    from theanine.graph.fg import FunctionGraph
+
+    monkeypatch.setattr(FunctionGraph, "orderings", lambda self, order=None: {})
+    report = run_fuzz(7, 150, backends=["python"], optimizers=["fast_run"],
+                      excluded=CI_EXCLUDED)
+    updates = [m for m in report.mismatches if m.kind == "update"]
+    assert updates, report.summary()
+    for m in updates:
+        assert "givens=[(inputs[0], state)]" in m.reproducer
+        with pytest.raises(AssertionError):
+            exec(compile(m.reproducer, "<reproducer>", "exec"), {})  # noqa: S102

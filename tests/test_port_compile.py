@@ -425,8 +425,13 @@ def test_in_borrow_lets_an_output_alias_the_argument():
         theano.In(x, mutable=True, borrow=False)
     m = theano.In(x, mutable=True)
     assert m.borrow and m.mutable
+    plain = theano.function([x], x + 1)
+    assert plain(xv).tolist() == [2.0, 3.0] and xv.tolist() == [1.0, 2.0]
+    # mutable: the in-place add may reuse the argument's buffer (Theano's meaning)
     f = theano.function([m], x + 1)
-    assert f(xv).tolist() == [2.0, 3.0] and xv.tolist() == [1.0, 2.0]
+    assert f(xv).tolist() == [2.0, 3.0]
+    if f.maker.backend.name in ("python", "c"):  # a device backend adds into its own copy
+        assert xv.tolist() == [2.0, 3.0]
 
 
 def test_in_update_keeps_state_like_a_loop():

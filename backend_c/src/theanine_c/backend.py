@@ -176,10 +176,15 @@ class CBackend:
                 or registry.find_impl(Reduce, self.name) is not plugin._reduce):
             return {}
         plans: dict[Apply, tuple[str, Any, str]] = {}
+        # a deferred producer reads its operands when the reduction runs: not one that must
+        # read a graph input before another node overwrites it (`FunctionGraph.orderings`)
+        first = {r for readers in fgraph.orderings().values() for r in readers}
         for node in fgraph.apply_nodes:
             if type(node.op) is not Reduce or node.inputs[0].owner is None:
                 continue
             producer = node.inputs[0].owner
+            if producer in first:
+                continue
             var = node.inputs[0]
             clients = fgraph.clients.get(var, [])
             if type(producer.op) is not Elemwise or not fusable(

@@ -157,6 +157,7 @@ def gemm_impl(node: Apply) -> Any:
     d = np.dtype(dtype)
     z_var, _, x_var, y_var, _ = node.inputs
     nds = (x_var.type.ndim, y_var.type.ndim)
+    inplace = node.op.inplace
 
     def thunk(z: Any, alpha: Any, x: Any, y: Any, beta: Any) -> tuple:
         x = np.asarray(x, dtype=d)
@@ -167,7 +168,10 @@ def gemm_impl(node: Apply) -> Any:
         if z.shape != expected:
             raise ValueError(f"gemm: {z_var} has shape {z.shape}, the product {expected}")
         b = float(beta)
-        out = np.array(z, dtype=d, order="C") if b else np.empty(expected, d)
+        if inplace and b and z.dtype == d and z.flags.c_contiguous and z.flags.writeable:
+            out = z  # the node may destroy z: no copy of it first
+        else:
+            out = np.array(z, dtype=d, order="C") if b else np.empty(expected, d)
         _product(gemm, gemv, x, y, out, float(alpha), b)
         return (out,)
 

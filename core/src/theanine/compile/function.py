@@ -239,7 +239,8 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
         stats = as_profile(profile, name, mode_obj)
         stats.add("normalize inputs, outputs, updates, givens", time.perf_counter() - started)
     maker = FunctionMaker(in_vars + shared_vars, targets, mode_obj,
-                          borrowed=[v for v, s in zip(in_vars, specs) if s.borrow], profile=stats)
+                          borrowed=[v for v, s in zip(in_vars, specs) if s.borrow],
+                          mutable=_mutable(specs, update_pairs), profile=stats)
     made = time.perf_counter()
     _check_float64(maker.fgraph)
     n_out = len(out_vars)
@@ -252,6 +253,16 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
     stats.add("make the Function", time.perf_counter() - made)
     stats.compile_time += time.perf_counter() - started
     return profiled(fn, stats)
+
+
+def _mutable(specs: list[In], update_pairs: list[tuple[Variable, Variable]]
+             ) -> list[Variable]:
+    """The inputs whose buffers the compiled graph may overwrite: the shared values it updates
+    (their old values are replaced after the call) and `In(mutable=True)` arguments, except a
+    default value that no update replaces (the next call would read it overwritten)."""
+    explicit = [s.variable for s in specs
+                if s.mutable and (s.update is not None or not s.has_default)]
+    return explicit + [v for v, _ in update_pairs]
 
 
 def _input_update(spec: In) -> Variable:
@@ -299,8 +310,9 @@ class FunctionMaker:
 
     def __init__(self, inputs: list[Variable], outputs: list[Variable], mode: Mode,
                  borrowed: list[Variable] = (), fgraph: FunctionGraph | None = None,
-                 profile: Any = None):
+                 profile: Any = None, mutable: list[Variable] = ()):
         """`borrowed`: inputs an output may alias without a copy (`In(borrow=True)`).
+        `mutable`: inputs whose buffers rewrites may let nodes overwrite (`_mutable`).
         `fgraph`: an already rewritten graph to link as it is (an unpickled function).
         `profile`: a `ProfileStats` that times each phase and, through the node hook, each
         node.  Nodes built meanwhile take their creation line from the node they replace."""
@@ -313,6 +325,8 @@ class FunctionMaker:
             if fgraph is None:
                 with phase("build the FunctionGraph"):
                     fgraph = FunctionGraph(inputs, outputs, clone=True)
+                    fgraph.mutable_inputs = frozenset(fgraph.inputs[inputs.index(v)]
+                                                      for v in mutable)
                 self._rewrite(fgraph, profile)
                 borrowed = [fgraph.inputs[inputs.index(v)] for v in borrowed]
             self.fgraph = fgraph
@@ -403,8 +417,22 @@ class Function:
         # the fast path (all inputs given positionally) only for functions without implicit
         # inputs or states
         self._n_in = -1 if self._state_slots or len(self._explicit) < len(specs) else len(specs)
+        self._protect = self._unowned_destroyed()
         self._lock = _update_lock(self._containers) if self._update_slots else None
         self._state_lock = threading.Lock() if self._state_slots else None
+
+    def _unowned_destroyed(self) -> list[int]:
+        """Positions of the graph inputs that the compiled graph overwrites but this function
+        may not (a copy without the updates that made them mutable): passed as copies."""
+        fg = self.maker.fgraph
+        k_of = {v: k for k, v in enumerate(fg.inputs)}
+        states = set(self.state_inputs)
+        owned = {k for k, s in enumerate(self.specs) if s.mutable and (
+            k in states if s.update is not None else not s.has_default)}
+        owned |= {len(self.specs) + self.shared_vars.index(v) for v in self.updated}
+        destroyed = {k_of[n.inputs[i]] for n in fg.apply_nodes
+                     for ins in n.op.destroy_map.values() for i in ins if n.inputs[i] in k_of}
+        return sorted(destroyed - owned)
 
     def _bind(self, args: tuple, kwargs: dict[str, Any]) -> list[Any]:
         explicit = self._explicit
@@ -461,6 +489,8 @@ class Function:
     def _run(self, values: list[Any]) -> Any:
         for c in self._containers:
             values.append(c.value)
+        for k in self._protect:
+            values[k] = values[k].copy()
         placement = self._placement
         if placement.active:
             placement.inputs(values, len(values) - len(self._containers))

@@ -32,7 +32,8 @@ class In:
     `name`: the keyword the argument can be passed by (defaults to the variable's name);
     `update`: an expression whose value, after each call, becomes the new default (state kept
     by the function itself; needs `value`); `mutable`: the function may overwrite the
-    argument's buffer (it never does today); `borrow`: an output may be the argument itself
+    argument's buffer (an in-place Op may write its result there once nothing else reads
+    it; the default when `update` is given); `borrow`: an output may be the argument itself
     instead of a copy; `strict`: refuse values that are not already of the exact type;
     `allow_downcast`: accept lossy casts for this input.
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -282,8 +282,11 @@ def graph_inputs(outputs: Variable | Iterable[Variable],
     return [v for v in ancestors(outputs, blocked) if v.owner is None or v in blocked]
 
 
-def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable]) -> list[Apply]:
-    """The Apply nodes between `inputs` and `outputs`, each after the nodes it depends on."""
+def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable],
+                after: Mapping[Apply, Sequence[Apply]] | None = None) -> list[Apply]:
+    """The Apply nodes between `inputs` and `outputs`, each after the nodes it depends on
+    (and after the nodes `after` lists for it: orderings that are not data dependencies)."""
+    after = after or {}
     stop = set(inputs)
     order: list[Apply] = []
     done: set[Apply] = set()
@@ -302,6 +305,8 @@ def io_toposort(inputs: Iterable[Variable], outputs: Iterable[Variable]) -> list
             for inp in reversed(node.inputs):
                 if inp.owner is not None and inp.owner not in done and inp not in stop:
                     stack.append((inp, False))
+            stack.extend((first.outputs[0], False) for first in after.get(node, ())
+                         if first not in done)
     return order
 
 

@@ -29,6 +29,10 @@ class Feature(Protocol):
 class FunctionGraph:
     """The graph from `inputs` to `outputs`, with client lists and a listener bus."""
 
+    #: inputs whose buffers the graph may overwrite once every other reader has run (the
+    #: shared values a function updates, `In(mutable=True)`): see `rewriting.inplace`
+    mutable_inputs: frozenset[Variable] = frozenset()
+
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
                  clone: bool = True, features: Sequence[Any] = ()):
         if clone:
@@ -171,10 +175,53 @@ class FunctionGraph:
 
     # Queries ------------------------------------------------------------------------------
     def toposort(self) -> list[Apply]:
-        return io_toposort(self.inputs, self.outputs)
+        """The nodes in an order the backends may run them: each after its inputs, and a node
+        that overwrites a graph input after every other node reading that input."""
+        order = io_toposort(self.inputs, self.outputs)
+        after = self.orderings(order)
+        return io_toposort(self.inputs, self.outputs, after) if after else order
+
+    def readers(self, v: Variable, but: Apply | None = None) -> list[Client] | None:
+        """The clients (node, input index) that read `v`, directly or through views of it,
+        except `but` reading `v` itself (`but` reading a view of `v` is listed); None if `v`
+        or a view of it is an output of the graph."""
+        found: list[Client] = []
+        stack = [v]
+        while stack:
+            var = stack.pop()
+            for client, k in self.clients.get(var, []):
+                if client == "output":
+                    return None
+                if client is but and var is v:
+                    continue
+                found.append((client, k))
+                stack += [client.outputs[o]
+                          for o, ins in getattr(client.op, "view_map", {}).items() if k in ins]
+        return found
+
+    def orderings(self, order: list[Apply] | None = None) -> dict[Apply, list[Apply]]:
+        """The orderings that are not data dependencies: for each node overwriting a graph
+        input (a mutable one, `rewriting.inplace`), the other nodes reading that input, which
+        must run before it.  A linker that schedules nodes itself must honor them."""
+        after: dict[Apply, list[Apply]] = {}
+        inputs = None
+        for node in order if order is not None else self.apply_nodes:
+            destroy_map = node.op.destroy_map
+            if not destroy_map:
+                continue
+            inputs = set(self.inputs) if inputs is None else inputs
+            for ins in destroy_map.values():
+                for i in ins:
+                    if node.inputs[i] in inputs:
+                        after.setdefault(node, []).extend(
+                            r for r, _ in self.readers(node.inputs[i], but=node) or ()
+                            if r is not node)
+        return after
 
     def clone(self) -> FunctionGraph:
-        return FunctionGraph(self.inputs, self.outputs, clone=True)
+        copy = FunctionGraph(self.inputs, self.outputs, clone=True)
+        copy.mutable_inputs = frozenset(copy.equiv[v] for v in self.mutable_inputs)
+        return copy
 
     def __str__(self) -> str:
         return f"FunctionGraph({', '.join(str(o) for o in self.outputs)})"

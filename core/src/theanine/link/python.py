@@ -239,6 +239,7 @@ class _ProgramWriter:
         self.ids = {node: n for n, node in enumerate(self.order)}
         self.branches = {node: b for node in self.order
                          if (b := node.op.lazy_branches(node)) is not None}
+        self.after = fgraph.orderings(self.order)  # readers before a node overwriting them
         self.env: dict[str, Any] = {"_UNSET": _UNSET}
         for node in self.order:
             if node not in self.branches:
@@ -299,6 +300,7 @@ class _ProgramWriter:
             stack.append((node, True))
             stack.extend((i.owner, False) for i in reversed(node.inputs)
                          if i.owner is not None and i.owner not in path.done)
+            stack.extend((r, False) for r in self.after.get(node, ()) if r not in path.done)
 
     def _guard(self, node: Apply, path: _Path) -> str:
         """'' when `node` has not run on any way here, else the test that it has not run."""

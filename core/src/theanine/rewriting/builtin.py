@@ -9,7 +9,7 @@ from theanine.rewriting.canonicalize import (
     constant_folding,
 )
 from theanine.rewriting.fusion import FusionRewriter
-from theanine.rewriting.inplace import InplaceElemwise
+from theanine.rewriting.inplace import InplaceElemwise, InplaceGemm
 from theanine.rewriting.merge import MergeRewriter
 from theanine.rewriting.specialize import SPECIALIZE
 from theanine.rewriting.stabilize import STABILIZE
@@ -39,5 +39,6 @@ def theanine_register_rewrites(register) -> None:
     register(MergeRewriter("merge_before_inplace"), stage="inplace",
              tags=("fast_run", "merge"), position=-1, name="merge_before_inplace")
     register(InplaceElemwise(), stage="inplace", tags=("fast_run", "inplace"))
+    register(InplaceGemm(), stage="inplace", tags=("fast_run", "inplace"))
     register(MergeRewriter("final_merge"), stage="final_merge", tags=("fast_run", "merge"),
              name="final_merge")

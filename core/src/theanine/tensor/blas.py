@@ -21,7 +21,18 @@ from theanine.tensor.type import TensorType
 
 class Gemm(Op):
     """beta * z + alpha * dot(x, y), for matrix x and a matrix or vector y, or vector x and
-    matrix y.  alpha and beta are scalars; the output has z's type."""
+    matrix y.  alpha and beta are scalars; the output has z's type.  `inplace` (set by the
+    `inplace_gemm` rewrite where the destroy handler allows): the result may be written into
+    z, as a weight update `W - lr * dot(x.T, d)` does into its shared value."""
+
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False):
+        self.inplace = inplace
+        self.destroy_map = {0: [0]} if inplace else {}
+
+    def __str__(self) -> str:
+        return "Gemm{inplace}" if self.inplace else "Gemm"
 
     def make_node(self, z: Any, alpha: Any, x: Any, y: Any, beta: Any) -> Apply:
         z, alpha, x, y, beta = (as_tensor_variable(v) for v in (z, alpha, x, y, beta))
@@ -37,6 +48,7 @@ class Gemm(Op):
     @staticmethod
     def _compute(z: np.ndarray, alpha: Any, x: np.ndarray, y: np.ndarray, beta: Any,
                  node: Apply) -> np.ndarray:
+        """The result, written into z when the node may destroy it and z can hold it."""
         if x.shape[-1] != y.shape[0]:
             raise ValueError(f"gemm: shapes {x.shape} ({node.inputs[2]}) and {y.shape} "
                              f"({node.inputs[3]}) are not aligned")
@@ -50,6 +62,12 @@ class Gemm(Op):
         r = np.dot(x, y)
         if a != 1:
             r *= a
+        if (node.op.inplace and b and type(z) is np.ndarray and z.dtype == r.dtype
+                and z.flags.writeable):
+            if b != 1:
+                z *= b
+            z += r
+            return z
         if b:
             r += z if b == 1 else b * z
         return r.astype(z.dtype, copy=False)

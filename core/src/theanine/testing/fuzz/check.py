@@ -8,6 +8,8 @@ Rules (docs/testing.md says why):
   result is undefined, so returning one is a "missing-error" mismatch: an in-place op that
   skips a check the reference makes is exactly this bug class);
 - a compiled function must leave its input arrays unchanged;
+- under `fast_run`, the graph again as a training step (`updates.check_update`): its first
+  input a shared value updated with an output of its type, which in-place ops may overwrite;
 - gradients are outputs like any other; for float64 graphs through smooth ops, the reference
   gradient is spot-checked against central finite differences, and so is `Rop` of the
   differentiated output (a Jacobian-vector product, `rop.jvp_problems`).
@@ -29,6 +31,7 @@ from theanine.testing.fuzz.case import Built, Case, build
 from theanine.testing.fuzz.domains import OpSpec, flt
 from theanine.testing.fuzz.reference import evaluate
 from theanine.testing.fuzz.rop import jvp_problems
+from theanine.testing.fuzz.updates import check_update, updated_output
 
 OPTIMIZERS: tuple[str | None, ...] = ("fast_run", "fast_compile", None)
 REFERENCE = "reference"
@@ -217,7 +220,12 @@ def _check_config(built: Built, backend: str, opt: str | None, want: list[Any] |
         problem = _diff(w, h, tolerance_dtype(built, out.dtype))
         if problem is not None:
             return problem[0], k, problem[1]
-    return None
+    k = updated_output(built) if opt == "fast_run" else None
+    if k is None:
+        return None
+    with _native_from_first_call():
+        return check_update(built, backend, opt, want, k,
+                            lambda w, h, dtype: _diff(w, h, tolerance_dtype(built, dtype)))
 
 
 def _numpy_oracle(case: Case, built: Built, specs: Mapping[str, OpSpec]

@@ -25,6 +25,7 @@ from theanine.testing.fuzz.check import (
 from theanine.testing.fuzz.domains import OpSpec
 from theanine.testing.fuzz.reference import evaluate
 from theanine.testing.fuzz.rop import jvp_lines
+from theanine.testing.fuzz.updates import updated_output
 
 MAX_TRIES = 300
 
@@ -163,6 +164,22 @@ def _comparison(m: Mismatch, specs: Mapping[str, OpSpec]) -> list[str]:
                     f"atol={atol} * scale, equal_nan=True)"]
 
 
+def _update_lines(m: Mismatch, specs: Mapping[str, OpSpec]) -> list[str]:
+    """The case as a training step (`updates.check_update`): outputs and the new value."""
+    k = updated_output(build(m.case, specs))
+    dtype = m.dtype or "float64"
+    return ["from theanine.testing.fuzz.check import _diff",
+            "want = reference(outputs, dict(zip(inputs, values)))",
+            "state = theano.shared(values[0].copy(), name='state', "
+            "broadcastable=inputs[0].broadcastable)",
+            f"f = theano.function(inputs[1:], outputs, mode=theano.Mode(backend={m.backend!r}, "
+            f"optimizer={m.optimizer!r}), givens=[(inputs[0], state)], "
+            f"updates=[(state, outputs[{k}])], on_unused_input='ignore')",
+            "got = f(*values[1:])",
+            f"for w, g in zip([*want, want[{k}]], [*got, state.get_value()]):",
+            f"    assert _diff(w, g, {dtype!r}) is None, _diff(w, g, {dtype!r})"]
+
+
 def _numpy_lines(m: Mismatch, specs: Mapping[str, OpSpec]) -> list[str]:
     """Step `m.step`'s perform against the NumPy expression its spec declares."""
     assert m.step is not None
@@ -211,6 +228,8 @@ def reproducer(m: Mismatch, specs: Mapping[str, OpSpec]) -> str:
             "import theanine.tensor as T",
             "from theanine.testing.fuzz import reference", ""]
     body = to_code(m.case, specs)
+    if m.kind in ("update", "update-error"):
+        return "\n".join(head + body + _update_lines(m, specs)) + "\n"
     if m.backend != REFERENCE:
         body.append(f"f = theano.function(inputs, outputs, mode=theano.Mode("
                     f"backend={m.backend!r}, optimizer={opt}), on_unused_input='ignore')")
