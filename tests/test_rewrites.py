@@ -373,3 +373,19 @@ def test_shape_of_a_join_is_computed_from_the_operands_and_still_checked():
     np.testing.assert_array_equal(f(np.ones((5, 4)), np.ones((3, 4))), [8, 4])
     with pytest.raises(ValueError, match=r"dimension 1: operands have lengths \[4, 3\]"):
         f(np.ones((5, 4)), np.ones((3, 3)))
+
+
+def test_constant_factors_made_by_gradients_and_specialization_fold_into_one():
+    w = th.shared(np.array([1.0, -2.0, 3.0]), name="w")
+    x = T.fvector("x")
+    # the gradient of 0.01 * sum(w ** 2) is alloc(0.01, n) * 2 * w; 0.1 * (x / 2) becomes
+    # 0.1 * (x * 0.5) in specialization
+    f = th.function([x], [T.grad(0.01 * (w ** 2).sum(), w), 0.1 * (x / 2)],
+                        mode=Mode(backend="python").excluding("fusion"))
+    nodes = f.maker.fgraph.toposort()
+    muls = [n for n in nodes if str(n.op).startswith("Elemwise{mul")]
+    assert len(muls) == 2 and not any("Alloc" in str(n.op) for n in nodes), nodes
+    xv = np.array([1.0, 2.0, -4.0], dtype="float32")
+    got_w, got_x = f(xv)
+    np.testing.assert_allclose(got_w, 0.02 * np.array([1.0, -2.0, 3.0]))
+    np.testing.assert_allclose(got_x, np.float32(0.1) * (xv / 2), rtol=1e-6)

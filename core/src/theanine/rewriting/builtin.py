@@ -6,6 +6,7 @@ from theanine.hookspecs import hookimpl
 from theanine.rewriting.canonicalize import (
     CANONICALIZE,
     alloc_of_scalar_in_elemwise,
+    collect_constants,
     constant_folding,
 )
 from theanine.rewriting.fusion import FusionRewriter
@@ -26,6 +27,9 @@ def theanine_register_rewrites(register) -> None:
         register(rw, stage="stabilize", tags=("fast_run", "stabilize"))
     for rw in SPECIALIZE:
         register(rw, stage="specialize", tags=("fast_run", "specialize"))
+    # specialization makes new constant factors (x / 2 -> x * 0.5, 2 * x ** 1 -> 2 * x)
+    register(collect_constants, stage="specialize", tags=("fast_run", "specialize"),
+             name="collect_constants_after_specialize")
     # what rewrites of the fusion stage put in before fusion (a plugin's substitutions build
     # their constants as broadcast DimShuffles of scalars) is folded before it is fused
     register(constant_folding, stage="fusion", tags=("fast_run", "fusion"), position=-1,

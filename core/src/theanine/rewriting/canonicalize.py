@@ -134,6 +134,27 @@ def collect_constants(fgraph, node):
     return None
 
 
+@node_rewriter([Elemwise])
+def elemwise_of_constant_alloc(fgraph, node):
+    """f(alloc(c, *shape), c2) → alloc(f(c, c2), *shape) when the other operands are scalar
+    constants: one value broadcast, which constant folding then computes (the gradient of a
+    scaled sum, alloc(0.01, n) * 2, becomes alloc(0.02, n), and collapses into its reader)."""
+    if len(node.outputs) != 1:
+        return None
+    allocs = [i for i in node.inputs if i.owner is not None and isinstance(i.owner.op, Alloc)]
+    if len(allocs) != 1:
+        return None
+    alloc = allocs[0]
+    if alloc.type.broadcastable != node.outputs[0].type.broadcastable:
+        return None
+    others = [i for i in node.inputs if i is not alloc]
+    if any(not all(i.type.broadcastable) or scalar_constant(i) is None for i in others) \
+            or scalar_constant(alloc.owner.inputs[0]) is None:
+        return None
+    value = node.op(*[alloc.owner.inputs[0] if i is alloc else i for i in node.inputs])
+    return [same_type_or_none(node.outputs[0], alloc.owner.op(value, *alloc.owner.inputs[1:]))]
+
+
 @node_rewriter([Alloc])
 def useless_alloc(fgraph, node):
     """An alloc with no dimensions, or one whose value already has the full shape, is its
@@ -340,7 +361,8 @@ def useless_subtensor(fgraph, node):
     return None
 
 
-CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants, useless_alloc,
+CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants,
+                elemwise_of_constant_alloc, useless_alloc,
                 alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast,
                 shape_of_computed, shape_of_computed_whole, subtensor_of_make_vector,
                 useless_subtensor,
