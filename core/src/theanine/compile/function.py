@@ -15,6 +15,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from theanine.compile.arguments import (
+    input_update,
+    label,
+    normalize_givens,
+    normalize_updates,
+    owned_mutable,
+    refuse_inplace,
+)
 from theanine.compile.io import In, Out, converter
 from theanine.compile.mode import Mode, get_mode
 from theanine.compile.placement import Placement
@@ -25,94 +33,10 @@ from theanine.graph.fg import FunctionGraph
 from theanine.link.backend import link_program, select_backend
 from theanine.link.storage import storage_of
 from theanine.rewriting import rewrite_graph
-from theanine.tensor.type import TensorType
 
 
 class UnusedInputError(ValueError):
     """An explicit input does not contribute to any output or update."""
-
-
-def _label(v: Any) -> str:
-    if not isinstance(v, Variable):
-        return f"{type(v).__name__} {v!r}"[:100]
-    return v.name if v.name is not None else str(v)
-
-
-def _normalize_updates(updates: Any) -> list[tuple[Variable, Variable]]:
-    if updates is None:
-        return []
-    if isinstance(updates, dict):
-        pairs = list(updates.items())
-    else:
-        pairs = list(updates)
-    out = []
-    seen = set()
-    for item in pairs:
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError("updates must be a list (or dict) of (shared variable, new "
-                            f"expression) pairs, like [(s, s + 1)]; got the item {item!r}")
-        var, expr = item
-        if not isinstance(var, SharedVariable):
-            raise TypeError(f"update target {_label(var)} is not a shared variable; only shared "
-                            "variables can be updated")
-        if var in seen:
-            raise ValueError(f"shared variable {_label(var)} is updated more than once")
-        seen.add(var)
-        expr = _update_expression(var, expr)
-        if expr.type != var.type:
-            if not var.type.is_compatible(expr.type) and not (
-                    expr.dtype == var.dtype and expr.ndim == var.ndim):
-                raise TypeError(
-                    f"update of shared variable {_label(var)} has the wrong type: expected "
-                    f"{var.type}, got {expr.type} ({expr}); cast the expression (e.g. "
-                    f"T.cast(expr, '{var.dtype}')) so that it matches")
-            from theanine.tensor.basic import Rebroadcast
-
-            expr = Rebroadcast(var.type.broadcastable)(expr)
-        out.append((var, expr))
-    return out
-
-
-def _update_expression(var: SharedVariable, expr: Any) -> Variable:
-    """The update as a tensor variable; a plain value becomes a constant of `var`'s type."""
-    from theanine.tensor.basic import as_tensor_variable, constant
-
-    if not isinstance(var.type, TensorType):  # e.g. a RandomState: only its own type fits
-        if isinstance(expr, Variable) and expr.type == var.type:
-            return expr
-        raise TypeError(f"update of shared variable {_label(var)} ({var.type}) must be a "
-                        f"symbolic variable of type {var.type}, got {_label(expr)}")
-    try:
-        if isinstance(expr, Variable):
-            return as_tensor_variable(expr)
-        return constant(var.type.filter(expr))
-    except TypeError as exc:
-        raise TypeError(f"update of shared variable {_label(var)} ({var.type}): {exc}") from None
-
-
-def _normalize_givens(givens: Any, strict: bool = True) -> dict[Variable, Variable]:
-    from theanine.tensor.basic import as_tensor_variable
-
-    if givens is None:
-        return {}
-    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
-    out: dict[Variable, Variable] = {}
-    for item in pairs:
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError(f"each givens entry must be a (variable, replacement) pair, got "
-                            f"{item!r}")
-        old, new = item
-        if not isinstance(old, Variable):
-            raise TypeError(f"givens key {old!r} is not a symbolic variable")
-        try:
-            new = as_tensor_variable(new)
-        except TypeError as exc:
-            raise TypeError(f"givens replacement for {_label(old)}: {exc}") from None
-        if strict and new.type != old.type and not old.type.is_compatible(new.type):
-            raise TypeError(f"givens replacement for {_label(old)} has the wrong type: expected "
-                            f"{old.type}, got {new.type} ({new})")
-        out[old] = new
-    return out
 
 
 def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: Any = None,
@@ -148,19 +72,19 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
         if spec is None:
             raise TypeError(f"function input {k} is {inputs[k]!r}, not a symbolic variable")
         if isinstance(spec.variable, SharedVariable):
-            raise TypeError(f"input {_label(spec.variable)} is a shared variable; shared "
+            raise TypeError(f"input {label(spec.variable)} is a shared variable; shared "
                             "variables are implicit inputs: use set_value, or givens to "
                             "substitute a value")
         if isinstance(spec.variable, Constant):
             raise TypeError(f"input {k} ({spec.variable}) is a constant, not an input")
         if spec.implicit and not spec.has_default:
-            raise ValueError(f"input {_label(spec.variable)} is implicit but has no value")
+            raise ValueError(f"input {label(spec.variable)} is implicit but has no value")
         if spec.allow_downcast is None:
             spec.allow_downcast = allow_input_downcast
     in_vars = [s.variable for s in specs]
     for k, v in enumerate(in_vars):
         if v in in_vars[:k]:
-            raise ValueError(f"input {_label(v)} appears more than once in the inputs (at "
+            raise ValueError(f"input {label(v)} appears more than once in the inputs (at "
                              f"positions {in_vars.index(v)} and {k})")
     seen_default = False
     for s in specs:
@@ -169,7 +93,7 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
         if s.has_default:
             seen_default = True
         elif seen_default:
-            raise TypeError(f"input {_label(s.variable)} has no default but follows an input "
+            raise TypeError(f"input {label(s.variable)} has no default but follows an input "
                             "that has one")
 
     single = outputs is not None and not isinstance(outputs, list | tuple)
@@ -185,8 +109,8 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
             out_vars.append(o if isinstance(o, Variable) else as_tensor_variable(o))
             borrow.append(False)
 
-    update_pairs = _normalize_updates(updates)
-    given = _normalize_givens(givens, rebuild_strict)
+    update_pairs = normalize_updates(updates)
+    given = normalize_givens(givens, rebuild_strict)
     # Default updates (random streams) unless disabled.
     explicit = {v for v, _ in update_pairs}
     skip_defaults = (set(no_default_updates) if isinstance(no_default_updates, list | tuple)
@@ -197,13 +121,13 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
                     and v not in explicit and (skip_defaults is None or v not in skip_defaults)):
                 update_pairs.append((v, v.default_update))
                 explicit.add(v)
-    state_updates = [(k, _input_update(s)) for k, s in enumerate(specs) if s.update is not None]
+    state_updates = [(k, input_update(s)) for k, s in enumerate(specs) if s.update is not None]
 
     targets = out_vars + [e for _, e in update_pairs] + [e for _, e in state_updates]
     if given:
         targets = clone_replace(targets, given, strict=False)
     if not accept_inplace:
-        _refuse_inplace(targets, in_vars)
+        refuse_inplace(targets, in_vars)
     # What the graph reads: explicit inputs and shared variables.
     leaves = graph_inputs(targets, blockers=in_vars)
     shared_vars: list[SharedVariable] = []
@@ -214,7 +138,7 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
             if v not in shared_vars:
                 shared_vars.append(v)
             continue
-        raise ValueError(f"variable {_label(v)} ({v.type}) is needed to compute the outputs but "
+        raise ValueError(f"variable {label(v)} ({v.type}) is needed to compute the outputs but "
                          "is not in the function's inputs; add it to the inputs or give it a "
                          "value with givens")
     for v, _ in update_pairs:
@@ -223,7 +147,7 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
     used = set(leaves)
     for k, v in enumerate(in_vars):
         if v not in used and on_unused_input != "ignore":
-            msg = (f"input {k} ({_label(v)}) is not used to compute any output or update; pass "
+            msg = (f"input {k} ({label(v)}) is not used to compute any output or update; pass "
                    "on_unused_input='ignore' (or 'warn') to allow it")
             if on_unused_input == "raise":
                 raise UnusedInputError(msg)
@@ -240,7 +164,10 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
         stats.add("normalize inputs, outputs, updates, givens", time.perf_counter() - started)
     maker = FunctionMaker(in_vars + shared_vars, targets, mode_obj,
                           borrowed=[v for v, s in zip(in_vars, specs) if s.borrow],
-                          mutable=_mutable(specs, update_pairs), profile=stats)
+                          mutable=[(in_vars + shared_vars)[k] for k in owned_mutable(
+                              specs, [k for k, _ in state_updates], shared_vars,
+                              [v for v, _ in update_pairs])],
+                          profile=stats)
     made = time.perf_counter()
     _check_float64(maker.fgraph)
     n_out = len(out_vars)
@@ -253,38 +180,6 @@ def function(inputs: Sequence[Variable | In] = (), outputs: Any = None, mode: An
     stats.add("make the Function", time.perf_counter() - made)
     stats.compile_time += time.perf_counter() - started
     return profiled(fn, stats)
-
-
-def _mutable(specs: list[In], update_pairs: list[tuple[Variable, Variable]]
-             ) -> list[Variable]:
-    """The inputs whose buffers the compiled graph may overwrite: the shared values it updates
-    (their old values are replaced after the call) and `In(mutable=True)` arguments, except a
-    default value that no update replaces (the next call would read it overwritten)."""
-    explicit = [s.variable for s in specs
-                if s.mutable and (s.update is not None or not s.has_default)]
-    return explicit + [v for v, _ in update_pairs]
-
-
-def _input_update(spec: In) -> Variable:
-    """`In(update=)` as a variable of the input's type."""
-    from theanine.tensor.basic import as_tensor_variable
-
-    expr = as_tensor_variable(spec.update)
-    if expr.type != spec.variable.type and not spec.variable.type.is_compatible(expr.type):
-        raise TypeError(f"update of input {_label(spec.variable)} has the wrong type: expected "
-                        f"{spec.variable.type}, got {expr.type} ({expr})")
-    return expr
-
-
-def _refuse_inplace(targets: list[Variable], in_vars: list[Variable]) -> None:
-    """Theano's rule: a user graph may not hold Ops that overwrite their inputs unless
-    `accept_inplace=True` (rewrites add in-place Ops only where that is safe)."""
-    from theanine.graph.basic import io_toposort
-
-    for node in io_toposort(in_vars, targets):
-        if getattr(node.op, "destroy_map", None):
-            raise TypeError(f"the graph holds {node}, which overwrites its input(s) in place; "
-                            "pass accept_inplace=True to function() to allow it")
 
 
 def _check_float64(fgraph: FunctionGraph) -> None:
@@ -312,7 +207,7 @@ class FunctionMaker:
                  borrowed: list[Variable] = (), fgraph: FunctionGraph | None = None,
                  profile: Any = None, mutable: list[Variable] = ()):
         """`borrowed`: inputs an output may alias without a copy (`In(borrow=True)`).
-        `mutable`: inputs whose buffers rewrites may let nodes overwrite (`_mutable`).
+        `mutable`: inputs whose buffers rewrites may let nodes overwrite (`owned_mutable`).
         `fgraph`: an already rewritten graph to link as it is (an unpickled function).
         `profile`: a `ProfileStats` that times each phase and, through the node hook, each
         node.  Nodes built meanwhile take their creation line from the node they replace."""
@@ -425,14 +320,9 @@ class Function:
         """Positions of the graph inputs that the compiled graph overwrites but this function
         may not (a copy without the updates that made them mutable): passed as copies."""
         fg = self.maker.fgraph
-        k_of = {v: k for k, v in enumerate(fg.inputs)}
-        states = set(self.state_inputs)
-        owned = {k for k, s in enumerate(self.specs) if s.mutable and (
-            k in states if s.update is not None else not s.has_default)}
-        owned |= {len(self.specs) + self.shared_vars.index(v) for v in self.updated}
-        destroyed = {k_of[n.inputs[i]] for n in fg.apply_nodes
-                     for ins in n.op.destroy_map.values() for i in ins if n.inputs[i] in k_of}
-        return sorted(destroyed - owned)
+        destroyed = {fg.inputs.index(v) for v in fg.input_destroyers()}
+        owned = owned_mutable(self.specs, self.state_inputs, self.shared_vars, self.updated)
+        return sorted(destroyed.difference(owned))
 
     def _bind(self, args: tuple, kwargs: dict[str, Any]) -> list[Any]:
         explicit = self._explicit
@@ -536,9 +426,9 @@ class Function:
         swap = dict(swap or {})
         for old, new in swap.items():
             if old not in self.shared_vars:
-                raise ValueError(f"swap: {_label(old)} is not a shared variable of this function")
+                raise ValueError(f"swap: {label(old)} is not a shared variable of this function")
             if not isinstance(new, SharedVariable) or new.type != old.type:
-                raise TypeError(f"swap: {_label(old)} ({old.type}) can only be swapped for a "
+                raise TypeError(f"swap: {label(old)} ({old.type}) can only be swapped for a "
                                 f"shared variable of the same type, got {new!r}")
         shared_vars = [swap.get(v, v) for v in self.shared_vars]
         updated = [] if delete_updates else [swap.get(v, v) for v in self.updated]

@@ -199,23 +199,30 @@ class FunctionGraph:
                           for o, ins in getattr(client.op, "view_map", {}).items() if k in ins]
         return found
 
-    def orderings(self, order: list[Apply] | None = None) -> dict[Apply, list[Apply]]:
-        """The orderings that are not data dependencies: for each node overwriting a graph
-        input (a mutable one, `rewriting.inplace`), the other nodes reading that input, which
-        must run before it.  A linker that schedules nodes itself must honor them."""
-        after: dict[Apply, list[Apply]] = {}
+    def input_destroyers(self, order: list[Apply] | None = None) -> dict[Variable, list[Apply]]:
+        """The graph inputs that some node overwrites (a mutable one, `rewriting.inplace`),
+        each with the nodes that do, in `order` (else any order)."""
+        found: dict[Variable, list[Apply]] = {}
         inputs = None
         for node in order if order is not None else self.apply_nodes:
-            destroy_map = node.op.destroy_map
-            if not destroy_map:
+            if not node.op.destroy_map:
                 continue
             inputs = set(self.inputs) if inputs is None else inputs
-            for ins in destroy_map.values():
+            for ins in node.op.destroy_map.values():
                 for i in ins:
                     if node.inputs[i] in inputs:
-                        after.setdefault(node, []).extend(
-                            r for r, _ in self.readers(node.inputs[i], but=node) or ()
-                            if r is not node)
+                        found.setdefault(node.inputs[i], []).append(node)
+        return found
+
+    def orderings(self, order: list[Apply] | None = None) -> dict[Apply, list[Apply]]:
+        """The orderings that are not data dependencies: for each node overwriting a graph
+        input, the other nodes reading that input, which must run before it.  A linker that
+        schedules nodes itself must honor them."""
+        after: dict[Apply, list[Apply]] = {}
+        for v, nodes in self.input_destroyers(order).items():
+            for node in nodes:
+                after.setdefault(node, []).extend(
+                    r for r, _ in self.readers(v, but=node) or () if r is not node)
         return after
 
     def clone(self) -> FunctionGraph:

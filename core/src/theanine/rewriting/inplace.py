@@ -33,7 +33,7 @@ class DestroyHandler:
         v: Variable = node.inputs[i]
         if v.type != node.outputs[out].type:
             return False
-        if v in getattr(fgraph, "mutable_inputs", ()):
+        if v in fgraph.mutable_inputs:
             return _readers_can_precede(fgraph, node, v)
         owner = v.owner
         if owner is None or v in fgraph.inputs:
@@ -56,7 +56,7 @@ class DestroyHandler:
 
     def _still_safe(self, fgraph: FunctionGraph, node: Apply, i: int) -> bool:
         v = node.inputs[i]
-        if v in getattr(fgraph, "mutable_inputs", ()):
+        if v in fgraph.mutable_inputs:
             return _readers_can_precede(fgraph, node, v)
         if v.owner is None or v in fgraph.inputs:
             return False
