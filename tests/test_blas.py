@@ -8,6 +8,7 @@ import theanine.tensor as T
 from theanine.compile.mode import Mode
 from theanine.gradient import verify_grad
 from theanine.tensor.blas import Gemm, gemm
+from theanine.tensor.elemwise import DimShuffle
 
 RANKS = [((3, 4), (4, 2)), ((3, 4), (4,)), ((4,), (4, 2))]
 
@@ -55,6 +56,35 @@ def test_dot_plus_scaled_update_becomes_gemm():
     Xv, Gv = np.arange(12.0).reshape(4, 3), np.ones((4, 2))
     np.testing.assert_allclose(f(Xv, Gv, 0.5), g(Xv, Gv, 0.5))
     np.testing.assert_allclose(W.get_value(), np.ones((3, 2)))  # the shared value is untouched
+
+
+@pytest.mark.parametrize("wv", [T.dvector, T.dmatrix])
+def test_weight_decay_step_is_one_inplace_gemm(wv, rng):
+    """w - lr * (x.T @ dz + l2 * w): the gradient's gemm(w, 1, x.T, dz, l2) folds into the
+    update, gemm(w, -lr, x.T, dz, 1 - lr * l2), which overwrites w (the shared value)."""
+    x, dz = T.dmatrix("x"), wv("dz")
+    lr = T.dscalar("lr")
+    w0 = rng.normal(size=(3,) if wv is T.dvector else (3, 2))
+    w = th.shared(w0.copy(), name="w")
+    step = th.function([x, dz, lr], [], updates=[(w, w - lr * (T.dot(x.T, dz) + 0.02 * w))])
+    gemms = [n for n in step.maker.fgraph.apply_nodes if isinstance(n.op, Gemm)]
+    assert len(gemms) == 1 and gemms[0].op.inplace, th.explain(step)
+    # besides the gemm: x's transpose and the scalar arithmetic of lr, no pass over w
+    others = [n for n in step.maker.fgraph.apply_nodes
+              if not isinstance(n.op, Gemm | DimShuffle) and n.outputs[0].ndim]
+    assert not others, others
+    xv, dzv = rng.normal(size=(5, 3)), rng.normal(size=(5,) + w0.shape[1:])
+    step(xv, dzv, 0.1)
+    np.testing.assert_allclose(w.get_value(), w0 - 0.1 * (xv.T @ dzv + 0.02 * w0), rtol=1e-12)
+
+
+def test_gemm_of_another_accumulator_is_not_folded():
+    """b*z + c*gemm(u, ...) with u not z: two accumulators, no single gemm."""
+    x, y, z, u = T.dmatrices("x", "y", "z", "u")
+    f = th.function([x, y, z, u], z - 0.5 * (T.dot(x, y) + 0.3 * u))
+    vals = [np.arange(4.0).reshape(2, 2) + k for k in range(4)]
+    xv, yv, zv, uv = vals
+    np.testing.assert_allclose(f(*vals), zv - 0.5 * (xv @ yv + 0.3 * uv))
 
 
 def test_dot_used_elsewhere_is_not_recomputed_by_gemm():

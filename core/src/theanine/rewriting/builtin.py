@@ -8,6 +8,7 @@ from theanine.rewriting.canonicalize import (
     alloc_of_scalar_in_elemwise,
     collect_constants,
     constant_folding,
+    neg_of_sub_of_neg,
 )
 from theanine.rewriting.fusion import FusionRewriter
 from theanine.rewriting.inplace import InplaceElemwise, InplaceGemm
@@ -30,6 +31,9 @@ def theanine_register_rewrites(register) -> None:
     # specialization makes new constant factors (x / 2 -> x * 0.5, 2 * x ** 1 -> 2 * x)
     register(collect_constants, stage="specialize", tags=("fast_run", "specialize"),
              name="collect_constants_after_specialize")
+    # stabilization writes sigmoid(-u) and -softplus(-u) for a u that may be -a - b
+    register(neg_of_sub_of_neg, stage="specialize", tags=("fast_run", "specialize"),
+             name="neg_of_sub_of_neg_after_stabilize")
     # what rewrites of the fusion stage put in before fusion (a plugin's substitutions build
     # their constants as broadcast DimShuffles of scalars) is folded before it is fused
     register(constant_folding, stage="fusion", tags=("fast_run", "fusion"), position=-1,

@@ -1,10 +1,11 @@
 """Canonicalization: constant folding and the algebraic clean-ups that make graphs (above all
-the graphs `grad` writes) small: x*1, x+0, x**1, neg(neg(x)), x-x, constant collection,
-allocs that only broadcast, and DimShuffle chains.
+the graphs `grad` writes) small: x*1, x+0, x**1, neg(neg(x)), -(-a - b), x-x, constant
+collection, allocs that only broadcast, nested SameExtent checks, and DimShuffle chains.
 
-An identity is applied only where it holds for every value, infinities and NaNs included:
-x - x → 0 is kept for integers (inf - inf is NaN), and an operand is dropped only when no
-run-time shape check goes with it."""
+An identity is applied only where it holds for every value, infinities and NaNs included
+(the sign of a zero result aside: x + 0 → x and -(-a - b) → a + b may turn -0 into +0 or
+back): x - x → 0 is kept for integers (inf - inf is NaN), and an operand is dropped only
+when no run-time shape check goes with it."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from theanine.tensor.basic import (
     constant,
 )
 from theanine.tensor.elemwise import DimShuffle, Elemwise
-from theanine.tensor.math import cast
+from theanine.tensor.math import Dot, cast
 from theanine.tensor.subtensor import Subtensor
 from theanine.tensor.variable import TensorConstant
 
@@ -55,15 +56,13 @@ def constant_folding(fgraph, node):
 
 
 def _identity_operand(node, neutral, positions):
-    """The other operand of a binary node whose operand at one of `positions` is `neutral`
-    (an alloc'd neutral only when the other operand provably has its shape: the alloc may
-    be what checks that operands agree)."""
+    """The other operand of a binary node whose operand at one of `positions` is `neutral`,
+    when dropping it drops no shape check (`_neutral_droppable`)."""
     out = node.outputs[0]
     for k in positions:
         if is_constant_value(node.inputs[k], neutral):
             other = node.inputs[1 - k]
-            alloc = _alloc_under(node.inputs[k])
-            if alloc is not None and not _alloc_shape_implied(alloc, [other]):
+            if not _neutral_droppable(node.inputs[k], other):
                 continue
             kept = same_type_or_none(out, other)
             if kept is not None:
@@ -71,11 +70,28 @@ def _identity_operand(node, neutral, positions):
     return None
 
 
+def _neutral_droppable(v, other) -> bool:
+    """Whether `v`, a constant broadcast by DimShuffles and maybe an Alloc, checks nothing
+    that `other` does not: each dimension of v not broadcastable is an alloc extent that
+    `other` verifies (x + zeros((2, 3)) or x + zeros_like(x).T must still refuse a 3 x 2 x)."""
+    found = _alloc_under(v)
+    if found is None:
+        return all(v.broadcastable)
+    alloc, order = found
+    return all(alloc.inputs[0].broadcastable) and _alloc_shape_implied(alloc, [other], order)
+
+
 def _alloc_under(v):
-    """The Alloc node under v's broadcasting DimShuffles that has extents, if any."""
+    """(the Alloc node with extents under v's DimShuffles, and for each dimension of v the
+    alloc dimension it is, None where a DimShuffle inserted it), or None."""
+    order = list(range(v.ndim))
     while v.owner is not None and isinstance(v.owner.op, DimShuffle | Alloc):
-        if isinstance(v.owner.op, Alloc) and len(v.owner.inputs) > 1:
-            return v.owner
+        op = v.owner.op
+        if isinstance(op, Alloc) and len(v.owner.inputs) > 1:
+            return v.owner, order
+        if isinstance(op, DimShuffle):
+            order = [None if i is None or op.new_order[i] == "x" else op.new_order[i]
+                     for i in order]
         v = v.owner.inputs[0]
     return None
 
@@ -96,6 +112,26 @@ def useless_elemwise(fgraph, node):
             kept = same_type_or_none(node.outputs[0], inner[0])
             return [kept] if kept is not None else None
     return None
+
+
+@node_rewriter([Elemwise])
+def neg_of_sub_of_neg(fgraph, node):
+    """-(-a - b) → a + b (the gradient of 1/(1 + exp(-z - b)) and its sigmoid leave one).
+
+    Equal for every value, infinities and NaNs included, except the sign of an exact zero:
+    -(-a - b) is -0 where a + b is +0 (a = -b ≠ 0, or a = +0, b = -0), as x + 0 → x gives -0
+    for x = -0.  neg(neg(a)) → a (useless_elemwise) is exact to the bit; neg(a - b) → b - a
+    is left alone: it only saves a negation that fusion makes free, for the same zero sign."""
+    if scalar_op_of(node) != ps.neg:
+        return None
+    diff = elemwise_of(node.inputs[0], ps.sub)
+    if diff is None:
+        return None
+    inner = elemwise_of(diff[0], ps.neg)
+    out = node.outputs[0]
+    if inner is None or diff[0].dtype != out.dtype:  # an integer -a that wrapped, then cast
+        return None
+    return [same_type_or_none(out, inner[0] + diff[1])]
 
 
 @node_rewriter([Elemwise])
@@ -166,6 +202,31 @@ def useless_alloc(fgraph, node):
     return None
 
 
+@node_rewriter([SameExtent])
+def flatten_same_extent(fgraph, node):
+    """SameExtent(SameExtent(a, b), SameExtent(a, b)) → SameExtent(a, b): nested checks
+    become one over the distinct extents (the same equalities), and a check of one distinct
+    extent is that extent.  Shape inference of nested Elemwise builds such trees."""
+    distinct = _distinct(node.inputs)
+    if len(distinct) == 1:
+        return [distinct[0]]
+    leaves = _distinct([e for d in distinct for e in
+                        (d.owner.inputs if d.owner is not None
+                         and isinstance(d.owner.op, SameExtent) else [d])])
+    if leaves == list(node.inputs):
+        return None
+    return [leaves[0] if len(leaves) == 1 else SameExtent(node.op.what)(*leaves)]
+
+
+def _distinct(extents) -> list:
+    """`extents` without repeats, in order: two `shape(x)[j]` of the same x and j are one
+    (shape inference builds a new one each time, and merging comes later)."""
+    kept: dict = {}
+    for e in extents:
+        kept.setdefault(_shape_entry_of(e) or e, e)
+    return list(kept.values())
+
+
 @node_rewriter([Elemwise])
 def alloc_of_scalar_in_elemwise(fgraph, node):
     """alloc(c, *shape(x)) ⊕ u → c ⊕ u when u has x's shape.
@@ -188,61 +249,85 @@ def alloc_of_scalar_in_elemwise(fgraph, node):
     return None
 
 
-def _alloc_shape_implied(alloc_node, operands) -> bool:
-    """Whether the elementwise `operands` provably have the shape the alloc builds: its
-    extents are `shape(v)[i]` (or `SameExtent` checks of several such) and computing the
-    operands, or the node that still combines them, already verifies that they have the
-    shape of every such v (dropping the alloc must not drop a check)."""
+def _alloc_shape_implied(alloc_node, operands, order=None) -> bool:
+    """Whether the elementwise `operands` provably have the shape the alloc builds, so that
+    dropping it drops no check: each of its extents is `shape(v)[j]` (or `SameExtent` checks
+    of such, nested or not), and every such (v, j) behind the extent that is the node's
+    dimension k is one that computing the operands, and the node that still combines them,
+    verifies equal to dimension k.  `order[k]`: the alloc dimension that dimension k is
+    (None: a broadcast one), where DimShuffles come between."""
     dims = alloc_node.inputs[1:]
-    sources = _shape_sources(dims)
-    verified: set = set()
-    for u in operands:
-        if u.ndim == len(dims) and not any(u.broadcastable):
-            verified |= _verified_same_shape(u)
-    return bool(sources) and sources <= verified
-
-
-def _verified_same_shape(u) -> set:
-    """Variables whose shape is u's because computing u checks it: u, and through
-    elementwise nodes whose inputs and output have no broadcastable dimension, their inputs
-    (Elemwise refuses at run time to stretch a dimension not marked broadcastable)."""
-    found: set = set()
-    stack = [u]
-    while stack:
-        v = stack.pop()
-        if v in found:
+    order = list(range(len(dims))) if order is None else order
+    verified = _verified_extents(operands, len(order))
+    for k, i in enumerate(order):
+        if i is None:
             continue
-        found.add(v)
-        node = v.owner
-        if node is not None and isinstance(node.op, Elemwise) and not any(v.broadcastable):
-            stack.extend(i for i in node.inputs if i.ndim == v.ndim and not any(i.broadcastable))
-    return found
+        sources = _extent_sources(dims[i])
+        if not sources or not sources <= verified[k]:
+            return False
+    return set(range(len(dims))) <= set(order)
 
 
-def _shape_sources(dims) -> set:
-    """The variables x whose shape `dims` is: each dim i is `shape(x)[i]` or a `SameExtent`
-    of such extents; the empty set when some dim is anything else."""
+def _verified_extents(operands, ndim) -> list[set]:
+    """For each dimension i of an elementwise result, the (v, j) with v.shape[j] equal to it
+    whenever the operands compute: an operand's own non-broadcastable dimensions (the node
+    refuses to stretch them), through Elemwise nodes to their inputs not broadcastable there,
+    and through `Dot` to the operand dimension its output dimension is."""
+    verified: list[set] = [set() for _ in range(ndim)]
+    for u in operands:
+        if u.ndim != ndim:
+            continue
+        for i, b in enumerate(u.broadcastable):
+            stack = [] if b else [(u, i)]
+            while stack:
+                v, j = stack.pop()
+                if (v, j) in verified[i]:
+                    continue
+                verified[i].add((v, j))
+                node = v.owner
+                if node is not None and isinstance(node.op, Elemwise):
+                    stack.extend((w, j) for w in node.inputs if not w.broadcastable[j])
+                elif node is not None and isinstance(node.op, Dot):
+                    x, y = node.inputs
+                    stack.append(_dot_operand_dim(x, y, j))
+    return verified
+
+
+def _dot_operand_dim(x, y, j):
+    """(operand, dimension) that dimension j of dot(x, y) is (its shape is
+    x.shape[:-1] + y.shape[1:])."""
+    return (x, j) if j < x.ndim - 1 else (y, j - x.ndim + 2)
+
+
+def _extent_sources(d) -> set | None:
+    """The (x, j) with d = `shape(x)[j]`, or a `SameExtent` (nested or not) of such; None
+    when some extent behind d is anything else."""
     sources: set = set()
-    for i, d in enumerate(dims):
-        node = d.owner
-        extents = node.inputs if node is not None and isinstance(node.op, SameExtent) else [d]
-        for e in extents:
-            x = _shape_entry_of(e, i)
-            if x is None or x.ndim != len(dims):
-                return set()
-            sources.add(x)
+    stack = [d]
+    while stack:
+        e = stack.pop()
+        if e.owner is not None and isinstance(e.owner.op, SameExtent):
+            stack.extend(e.owner.inputs)
+            continue
+        entry = _shape_entry_of(e)
+        if entry is None:
+            return None
+        sources.add(entry)
     return sources
 
 
-def _shape_entry_of(e, i):
-    """x if `e` is `shape(x)[i]`, else None."""
+def _shape_entry_of(e):
+    """(x, j) if `e` is `shape(x)[j]` (j normalized to be non-negative), else None."""
     node = e.owner
-    if node is None or not isinstance(node.op, Subtensor) or node.op.idx_list != (i,):
+    if node is None or not isinstance(node.op, Subtensor) or len(node.op.idx_list) != 1 \
+            or not isinstance(node.op.idx_list[0], int):
         return None
     shp = node.inputs[0]
     if shp.owner is None or not isinstance(shp.owner.op, Shape):
         return None
-    return shp.owner.inputs[0]
+    x = shp.owner.inputs[0]
+    j = node.op.idx_list[0]
+    return (x, j % x.ndim) if -x.ndim <= j < x.ndim else None
 
 
 @node_rewriter([DimShuffle])
@@ -305,9 +390,10 @@ def shape_of_computed_whole(fgraph, node):
     entries = [_computed_extent(fgraph, v, i) for i in range(v.ndim)]
     if any(e is None for e in entries):
         return None
-    sources = {_shape_entry_of(e, i) for i, e in enumerate(entries)}
-    if len(sources) == 1 and None not in sources:
-        x = sources.pop()
+    first = _shape_entry_of(entries[0])
+    if first is not None and all(_shape_entry_of(e) == (first[0], i)
+                                 for i, e in enumerate(entries)):
+        x = first[0]
         if x.ndim == v.ndim:
             return [x.shape] if x is not v else None
     return [same_type_or_none(node.outputs[0], MakeVector("int64")(*entries))]
@@ -361,9 +447,8 @@ def useless_subtensor(fgraph, node):
     return None
 
 
-CANONICALIZE = (constant_folding, useless_elemwise, sub_self, collect_constants,
-                elemwise_of_constant_alloc, useless_alloc,
-                alloc_of_scalar_in_elemwise, dimshuffle_chain, useless_rebroadcast,
-                shape_of_computed, shape_of_computed_whole, subtensor_of_make_vector,
-                useless_subtensor,
-                gradient_only_identity)
+CANONICALIZE = (constant_folding, useless_elemwise, neg_of_sub_of_neg, sub_self,
+                collect_constants, elemwise_of_constant_alloc, useless_alloc,
+                flatten_same_extent, alloc_of_scalar_in_elemwise, dimshuffle_chain,
+                useless_rebroadcast, shape_of_computed, shape_of_computed_whole,
+                subtensor_of_make_vector, useless_subtensor, gradient_only_identity)

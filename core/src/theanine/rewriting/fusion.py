@@ -11,6 +11,7 @@ import numpy as np
 
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.fg import FunctionGraph
+from theanine.scalar import basic as ps
 from theanine.scalar.composite import Composite
 from theanine.tensor.elemwise import Elemwise
 
@@ -18,6 +19,24 @@ from theanine.tensor.elemwise import Elemwise
 def _fusable(node: Apply) -> bool:
     return isinstance(node.op, Elemwise) and len(node.outputs) == 1 \
         and not getattr(node.op, "destroy_map", None)
+
+
+#: scalar ops that cost nothing next to a pass over memory (division and transcendental
+#: functions do)
+_CHEAP = (ps.neg, ps.add, ps.sub, ps.mul)
+
+
+def _duplicable(fgraph: FunctionGraph, node: Apply) -> bool:
+    """Whether fusion may recompute `node` in each consumer rather than keep it as a node of
+    its own: one cheap scalar op over at most one operand that is not a broadcast scalar (a
+    consumer then reads no more than it read of the result; the node's pass over memory and
+    its output buffer go), and every client a fusable Elemwise (no graph output, and no other
+    reader that would keep it computed anyway)."""
+    if not _fusable(node) or node.op.scalar_op not in _CHEAP:
+        return False
+    if sum(not all(i.broadcastable) for i in node.inputs) > 1:
+        return False
+    return all(c != "output" and _fusable(c) for c, _ in fgraph.clients.get(node.outputs[0], []))
 
 
 #: longest text kept for a subexpression; longer ones print as `op(...)`, which bounds the
@@ -94,21 +113,29 @@ class FusionRewriter:
 
     @staticmethod
     def _cluster(fgraph: FunctionGraph, root: Apply) -> list[Apply]:
-        """root plus producers whose only client is inside the cluster."""
+        """root plus producers whose only clients are in the cluster, then the producers
+        that `_duplicable` lets it recompute (and theirs): the node stays until the last of
+        its consumers' clusters takes it, which then owns it, so it is gone."""
         members = {root}
         order = [root]
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            for inp in node.inputs:
-                prod = inp.owner
-                if prod is None or prod in members or not _fusable(prod):
-                    continue
-                clients = fgraph.clients.get(inp, [])
-                if all(c != "output" and c in members for c, _ in clients):
+
+        def grow(take) -> None:
+            stack = list(order)
+            while stack:
+                node = stack.pop()
+                for inp in node.inputs:
+                    prod = inp.owner
+                    if prod is None or prod in members or not _fusable(prod) \
+                            or not take(prod, fgraph.clients.get(inp, [])):
+                        continue
                     members.add(prod)
                     order.append(prod)
                     stack.append(prod)
+
+        grow(lambda prod, clients: all(c != "output" and c in members for c, _ in clients))
+        # a shared producer's own producers are read by the node that stays: only cheap
+        # ones are taken (recomputed), never one its other consumers also need computed
+        grow(lambda prod, clients: _duplicable(fgraph, prod))
         return order
 
     @staticmethod

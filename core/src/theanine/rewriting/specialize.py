@@ -20,7 +20,7 @@ from theanine.rewriting.patterns import (
 from theanine.scalar import basic as ps
 from theanine.tensor import math as tm
 from theanine.tensor.basic import constant, fill
-from theanine.tensor.blas import gemm, is_blas_type
+from theanine.tensor.blas import Gemm, gemm, is_blas_type
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.math import Dot, Reduce
 
@@ -114,8 +114,9 @@ def _unbroadcast_scalar(v):
 
 
 def _dot_term(fgraph, t):
-    """(alpha, x, y) if t is dot(x, y), -dot(x, y) or alpha * dot(x, y), with the dot used
-    only there (else the gemm would compute it a second time)."""
+    """(alpha, x, y, inner) if t is dot(x, y), -dot(x, y) or alpha * dot(x, y), with the dot
+    used only there (else the gemm would compute it a second time); `inner` is None, or
+    (z, a, b) when the product is itself gemm(z, a, x, y, b), used only there."""
     alpha = None
     neg = elemwise_of(t, ps.neg)
     if neg is not None:
@@ -125,14 +126,24 @@ def _dot_term(fgraph, t):
         if factor is not None:
             alpha, t = factor
     node = t.owner
-    if node is None or not isinstance(node.op, Dot) or len(fgraph.clients.get(t, ())) != 1:
+    if node is None or len(fgraph.clients.get(t, ())) != 1:
         return None
-    return (1.0 if alpha is None else alpha), node.inputs[0], node.inputs[1]
+    alpha = 1.0 if alpha is None else alpha
+    if isinstance(node.op, Dot):
+        return alpha, node.inputs[0], node.inputs[1], None
+    if isinstance(node.op, Gemm) and not node.op.inplace:
+        z, a, x, y, b = node.inputs
+        return alpha, x, y, (z, a, b)
+    return None
 
 
 @node_rewriter([Elemwise])
 def dot_to_gemm(fgraph, node):
-    """b*z + a*dot(x, y), z - dot(x, y), ... → gemm(z, ±a, x, y, b)."""
+    """b*z + a*dot(x, y), z - dot(x, y), ... → gemm(z, ±a, x, y, b).
+
+    A gemm of the same z counts as a dot: b*z ± c*gemm(z, a, x, y, d) is gemm(z, ±c*a, x, y,
+    b ± c*d), so an SGD step with weight decay, w - lr * (x.T @ dz + l2 * w), is one BLAS
+    call that can update w in place (`InplaceGemm`)."""
     op = scalar_op_of(node)
     if op not in (ps.add, ps.sub):
         return None
@@ -141,21 +152,42 @@ def dot_to_gemm(fgraph, node):
         return None
     a, b = node.inputs
     orders = [(a, b)] if op == ps.sub else [(a, b), (b, a)]
+    sign = -1.0 if op == ps.sub else 1.0
     for z, t in orders:
         term = _dot_term(fgraph, t)
         if term is None:
             continue
-        alpha, x, y = term
+        alpha, x, y, inner = term
         beta = 1.0
         factor = _scalar_factor(z)
         if factor is not None:
             beta, z = factor
         if z.type != out.type or x.dtype != out.dtype or y.dtype != out.dtype:
             continue
-        if op == ps.sub:
-            alpha = -alpha
+        if inner is not None:
+            inner_z, inner_alpha, inner_beta = inner
+            if inner_z is not z:
+                continue  # two different accumulators
+            beta = _plus(beta, _times(sign * 1.0, _times(alpha, inner_beta)))
+            alpha = _times(alpha, inner_alpha)
+        alpha = _times(sign, alpha)
         return [gemm(z, _as_scalar(alpha, out.dtype), x, y, _as_scalar(beta, out.dtype))]
     return None
+
+
+def _times(a, b):
+    """a * b for Python floats and 0-d variables (constant folding finishes the work)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a * b
+    if isinstance(a, float) and a == 1.0:
+        return b
+    if isinstance(b, float) and b == 1.0:
+        return a
+    return a * b
+
+
+def _plus(a, b):
+    return a + b if isinstance(a, float) and isinstance(b, float) else b + a
 
 
 def _as_scalar(v, dtype):
