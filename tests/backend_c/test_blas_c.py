@@ -4,6 +4,10 @@ rewrite turns into Gemm."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from c_checks import compile_both, hows, report, require_c
@@ -121,3 +125,62 @@ def test_literal_alpha_becomes_gemm():
     x, y, z = T.dmatrices("x", "y", "z")
     fc = compile_both([x, y, z], z + 0.5 * T.dot(x, y))[1]
     assert any(isinstance(n.op, Gemm) for n in fc.maker.fgraph.toposort())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_matrix_vector_products_split_over_threads(dtype, rng, monkeypatch):
+    """Products between SPLIT_MIN and OpenBLAS's own threading threshold run one gemv per
+    OpenMP thread (when the runtime has several, which spin when idle): every layout, both
+    orientations, Gemm's alpha and beta, against NumPy."""
+    import theanine_c.gemv as gemv
+
+    calls = []  # (the runtime's thread count, whether the product was split)
+    original = gemv.SplitGemv.__call__
+
+    def recorded(self, *args):
+        calls.append((self.enabled and self._threads(), original(self, *args)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(gemv.SplitGemv, "__call__", recorded)
+    a, v, u = T.matrix("a", dtype=dtype), T.vector("v", dtype=dtype), T.vector("u", dtype=dtype)
+    s = T.scalar("s", dtype=dtype)
+    outputs = [T.dot(a, v), T.dot(u, a), T.dot(a.T, u), s * u + 2 * T.dot(a, v)]
+    f = compile_both([a, v, u, s], outputs)[1]
+    assert hows(f, Dot) == ["native"] * 3, report(f).summary()
+    for m, n in [(400, 784), (333, 517), (64, 1024)]:
+        assert gemv.SplitGemv.covers(m * n)
+        x, y = rng.standard_normal(n).astype(dtype), rng.standard_normal(m).astype(dtype)
+        for name, av in _views(rng, (m, n), dtype).items():
+            got = f(av, x, y, np.asarray(0.5, dtype))
+            want = [av @ x, y @ av, av.T @ y, 0.5 * y + 2 * (av @ x)]
+            for k, (g, w) in enumerate(zip(got, want)):
+                _close(g, w.astype(dtype), dtype, f"output {k}, {name} {m}x{n}")
+    assert calls, "no matrix-vector product reached the split gemv"
+    assert all(split == (threads > 1) for threads, split in calls)
+
+
+_SPIN_PROBE = """
+import numpy as np, theanine, theanine.tensor as T
+from theanine_c import build
+from theanine_c.toolchain import toolchain
+a, v = T.dmatrix("a"), T.dvector("v")
+theanine.function([a, v], T.dot(a, v), backend="c")(np.ones((2, 2)), np.ones(2))
+print(toolchain().openmp, build.threads_spin())
+"""
+
+
+@pytest.mark.parametrize("env, spins", [({}, True), ({"OMP_WAIT_POLICY": "PASSIVE"}, False),
+                                        ({"GOMP_SPINCOUNT": "0"}, False),
+                                        ({"OMP_WAIT_POLICY": "ACTIVE"}, True)])
+def test_idle_openmp_threads_spin_unless_the_user_says_otherwise(env, spins):
+    """By default the backend's OpenMP threads spin briefly when idle (what the split gemv
+    needs); the user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins."""
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    done = subprocess.run([sys.executable, "-c", _SPIN_PROBE], env={**clean, **env},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    openmp, spinning = done.stdout.split()
+    if openmp != "True":
+        pytest.skip("this compiler has no OpenMP: kernels run on one thread")
+    assert spinning == str(spins)

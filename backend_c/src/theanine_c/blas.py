@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +18,10 @@ import numpy as np
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
 from theanine_c.build import buffer_pointer, ffi
+from theanine_c.gemv import SplitGemv
+from theanine_c.gemv import source as split_source
+from theanine_c.plan import NativePlan
+from theanine_c.renderer import CRenderer
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 _CDEF = """
@@ -84,8 +89,9 @@ def _functions(dtype: str) -> tuple[Any, Any]:
 
 
 def _product(gemm: Any, gemv: Any, x: np.ndarray, y: np.ndarray, out: np.ndarray,
-             alpha: float, beta: float) -> None:
-    """out = alpha * dot(x, y) + beta * out, for matrix/vector operands (out C-contiguous)."""
+             alpha: float, beta: float, split: SplitGemv | None = None) -> None:
+    """out = alpha * dot(x, y) + beta * out, for matrix/vector operands (out C-contiguous);
+    `split`, when given, runs a large matrix-vector product on every OpenMP thread."""
     if out.size == 0:
         return
     if x.ndim == 2 and y.ndim == 2:
@@ -106,9 +112,11 @@ def _product(gemm: Any, gemv: Any, x: np.ndarray, y: np.ndarray, out: np.ndarray
         ys = y.strides[0] // y.itemsize if y.strides[0] % y.itemsize == 0 else 0
         if ys <= 0:  # BLAS reads a negative increment from the other end: copy instead
             y, ys = np.ascontiguousarray(y), 1
-        gemv(ROW_MAJOR, tx, rows, cols, alpha, _ptr(xa), lx, _ptr(y), ys, beta, _ptr(out), 1)
+        args = (rows, cols, alpha, _ptr(xa), lx, _ptr(y), ys, beta, _ptr(out))
+        if split is None or not split(tx == TRANS, *args):
+            gemv(ROW_MAJOR, tx, *args, 1)
     else:  # vector · matrix = matrixᵀ · vector
-        _product(gemm, gemv, y.T, x, out, alpha, beta)
+        _product(gemm, gemv, y.T, x, out, alpha, beta, split)
 
 
 def _scale(out: np.ndarray, beta: float) -> None:
@@ -128,30 +136,38 @@ def _check(node: Apply, x: np.ndarray, y: np.ndarray, nds: tuple[int, int]) -> N
                          f"({node.inputs[1]}) are not aligned: {x.shape[-1]} != {y.shape[0]}")
 
 
-def dot_impl(node: Apply) -> Any:
+def dot_impl(node: Apply, renderer: CRenderer) -> Any:
     """A plain product is NumPy's call into the same OpenBLAS: its C dispatch costs ~1 us where
-    preparing the CBLAS arguments in Python costs ~5 (what Gemm's fused scaling repays)."""
+    preparing the CBLAS arguments in Python costs ~5 (what Gemm's fused scaling repays); a
+    matrix-vector product large enough to split pays them (`theanine_c.gemv`)."""
     x_var, y_var = node.inputs
     dtype = node.outputs[0].type.dtype
-    _functions(dtype)  # float32/float64 only: other dtypes fall back
+    gemm, gemv = _functions(dtype)  # float32/float64 only: other dtypes fall back
     d = np.dtype(dtype)
     nds = (x_var.type.ndim, y_var.type.ndim)
     dot = np.dot
 
-    def thunk(x: Any, y: Any) -> tuple:
-        if type(x) is not np.ndarray or x.dtype != d:
-            x = np.asarray(x, dtype=d)
-        if type(y) is not np.ndarray or y.dtype != d:
-            y = np.asarray(y, dtype=d)
-        if (x.ndim, y.ndim) != nds or x.shape[-1] != y.shape[0]:
-            _check(node, x, y, nds)
-        r = dot(x, y)
-        return (r if nds != (1, 1) else np.asarray(r, dtype=d),)
+    def make(split: SplitGemv | None) -> Any:
+        def thunk(x: Any, y: Any) -> tuple:
+            if type(x) is not np.ndarray or x.dtype != d:
+                x = np.asarray(x, dtype=d)
+            if type(y) is not np.ndarray or y.dtype != d:
+                y = np.asarray(y, dtype=d)
+            if (x.ndim, y.ndim) != nds or x.shape[-1] != y.shape[0]:
+                _check(node, x, y, nds)
+            if split is not None and split.covers(x.size if x.ndim == 2 else y.size):
+                out = np.empty(x.shape[:-1] + y.shape[1:], d)
+                _product(gemm, gemv, x, y, out, 1.0, 0.0, split)
+                return (out,)
+            r = dot(x, y)
+            return (r if nds != (1, 1) else np.asarray(r, dtype=d),)
 
-    return thunk
+        return thunk
+
+    return _with_split(node, renderer, gemv, nds, make)
 
 
-def gemm_impl(node: Apply) -> Any:
+def gemm_impl(node: Apply, renderer: CRenderer) -> Any:
     dtype = node.outputs[0].type.dtype
     gemm, gemv = _functions(dtype)
     d = np.dtype(dtype)
@@ -159,20 +175,34 @@ def gemm_impl(node: Apply) -> Any:
     nds = (x_var.type.ndim, y_var.type.ndim)
     inplace = node.op.inplace
 
-    def thunk(z: Any, alpha: Any, x: Any, y: Any, beta: Any) -> tuple:
-        x = np.asarray(x, dtype=d)
-        y = np.asarray(y, dtype=d)
-        _check(node, x, y, nds)
-        expected = x.shape[:-1] + y.shape[1:]
-        z = np.asarray(z)
-        if z.shape != expected:
-            raise ValueError(f"gemm: {z_var} has shape {z.shape}, the product {expected}")
-        b = float(beta)
-        if inplace and b and z.dtype == d and z.flags.c_contiguous and z.flags.writeable:
-            out = z  # the node may destroy z: no copy of it first
-        else:
-            out = np.array(z, dtype=d, order="C") if b else np.empty(expected, d)
-        _product(gemm, gemv, x, y, out, float(alpha), b)
-        return (out,)
+    def make(split: SplitGemv | None) -> Any:
+        def thunk(z: Any, alpha: Any, x: Any, y: Any, beta: Any) -> tuple:
+            x = np.asarray(x, dtype=d)
+            y = np.asarray(y, dtype=d)
+            _check(node, x, y, nds)
+            expected = x.shape[:-1] + y.shape[1:]
+            z = np.asarray(z)
+            if z.shape != expected:
+                raise ValueError(f"gemm: {z_var} has shape {z.shape}, the product {expected}")
+            b = float(beta)
+            if inplace and b and z.dtype == d and z.flags.c_contiguous and z.flags.writeable:
+                out = z  # the node may destroy z: no copy of it first
+            else:
+                out = np.array(z, dtype=d, order="C") if b else np.empty(expected, d)
+            _product(gemm, gemv, x, y, out, float(alpha), b, split)
+            return (out,)
 
-    return thunk
+        return thunk
+
+    return _with_split(node, renderer, gemv, nds, make)
+
+
+def _with_split(node: Apply, renderer: CRenderer, gemv: Any, nds: tuple[int, int],
+                make: Callable[[SplitGemv | None], Any]) -> Any:
+    """The thunk `make(split)`: a matrix-vector node's compiles the split gemv first (a
+    `NativePlan`), any other's is ready now."""
+    dtype = node.outputs[0].type.dtype
+    if sorted(nds) != [1, 2]:
+        return make(None)
+    source, name = split_source(dtype, renderer)
+    return NativePlan((source,), lambda libs: make(SplitGemv(libs[0], name, gemv)))

@@ -192,11 +192,41 @@ def _build_batch(tool: Toolchain, sources: Sequence[Source], keys: Sequence[str]
     return path
 
 
+#: how long (in libgomp's spin iterations, ~50 ns each here) an idle OpenMP thread spins
+#: before it sleeps: about 0.2 ms, so the threads of one training step's parallel regions stay
+#: awake between them, but not across the NumPy BLAS calls that follow
+SPIN_COUNT = 4000
+
+
+def _wait_policy() -> None:
+    """Set how idle OpenMP threads wait, before the first kernel loads the runtime (the user's
+    own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins).  Spinning for libgomp's default 300,000
+    iterations (15 ms here) took the cores NumPy's BLAS threads needed next (an MLP step
+    went from 1.2 ms to 11 ms on 2 cores); sleeping at once costs a wake-up of 20-30 us per
+    parallel region on this VM, more than a split gemv saves.  Runtimes other than libgomp
+    read only the policy: passive."""
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return
+    os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+
+
+
+def threads_spin() -> bool:
+    """Whether idle OpenMP threads spin before they sleep (libgomp, loaded, with a spin count
+    > 0): what a parallel region of a few microseconds needs to be worth its fork."""
+    if b"libgomp.so.1" not in _PINNED:
+        return False
+    count = os.environ.get("GOMP_SPINCOUNT")
+    if count is None:
+        return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() != "PASSIVE"
+    try:
+        return int(count.strip()) > 0
+    except ValueError:  # "infinite", or a count with a suffix
+        return True
+
 def _load(key: str, path: Path, source: Source) -> Library:
-    # libgomp reads this when the first kernel loads it: idle OpenMP threads sleep instead of
-    # spinning on the cores NumPy's BLAS threads need next (an MLP step went from 11 ms to
-    # 1.2 ms on 2 cores); the user's own setting wins
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    _wait_policy()
     with _LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:

@@ -31,16 +31,8 @@ def _rendered(module: str, plan: str) -> Callable[[Any], Any]:
     return impl
 
 
-def _dot(node: Any) -> Any:
-    from theanine_c.blas import dot_impl
-
-    return dot_impl(node)
-
-
-def _gemm(node: Any) -> Any:
-    from theanine_c.blas import gemm_impl
-
-    return gemm_impl(node)
+_dot = _rendered("blas", "dot_impl")
+_gemm = _rendered("blas", "gemm_impl")
 
 
 def _scan(node: Any) -> Any:
