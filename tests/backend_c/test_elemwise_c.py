@@ -480,3 +480,13 @@ def test_equal_inputs_give_equal_outputs_wherever_they_sit(name, dtype):
         assert_ulp_close(getattr(np, name)(v) * 3, got, 8, f"{name} {dtype}", [v])
     got = fs(np.full((70, 3), 0.75, dtype=dtype))   # the strided entry point
     assert got.shape == (3, 70) and (got == got[0, 0]).all(), np.unique(got)
+    # the strided entry point's rows that run whole blocks in place (a row broadcast down, a
+    # column constant along each row) and their gathered tails
+    b = TensorType(dtype, (True, False))("b")
+    c = TensorType(dtype, (False, True))("c")
+    fr = compile_both([m, b, c], getattr(T, name)(m * b + c), optimizer=None)[1]
+    mv, bv, cv = (np.full(shape, v, dtype) for shape, v in
+                  (((5, 150), 0.5), ((1, 150), 1.5), ((5, 1), 0.375)))
+    got = fr(mv, bv, cv)
+    assert got.shape == (5, 150) and (got == got[0, 0]).all(), np.unique(got)
+    assert_ulp_close(getattr(np, name)(mv * bv + cv), got, 8, f"{name} {dtype} rows", [mv])

@@ -81,3 +81,28 @@ def test_max_over_an_empty_axis_raises_even_when_the_result_is_empty(fused):
         with pytest.raises(ValueError, match="empty array"):
             f(np.zeros((0, 0)))
     np.testing.assert_array_equal(fc(np.zeros((0, 3))), fp(np.zeros((0, 3))))
+
+
+@pytest.mark.parametrize("kind", ["sum", "max"])
+def test_batch_axis_reductions_of_large_products(kind):
+    """Reducing the leading axis walks whole rows (blocks of outputs past ROW_BLOCK, operands
+    broadcast along either axis), the trailing one vectorizes each row: both against a
+    sequential accumulation in float64 (sum) and against the Python backend."""
+    rng = np.random.default_rng(5)
+    x = T.fmatrix("x")
+    r = T.TensorType("float32", (True, False))("r")
+    c = T.TensorType("float32", (False, True))("c")
+    xv = rng.normal(size=(50, 600)).astype("float32")
+    rv = rng.normal(size=(1, 600)).astype("float32")
+    cv = rng.normal(size=(50, 1)).astype("float32")
+    product = xv * rv + cv
+    for axis in (0, 1):
+        fc, fp = _functions(getattr(T, kind)(x * r + c, axis=axis), [x, r, c])
+        assert any("fused" in n.why for n in fc.maker.program.report.nodes), fc.report()
+        got = fc(xv, rv, cv)
+        np.testing.assert_allclose(got, fp(xv, rv, cv), rtol=1e-5, atol=1e-5)
+        if axis == 0:  # rows in order: the same sum as a sequential float64 accumulation
+            acc = product[0].astype("float64")
+            for row in product[1:]:
+                acc = np.maximum(acc, row) if kind == "max" else acc + row.astype("float64")
+            np.testing.assert_array_equal(got, acc.astype("float32"))

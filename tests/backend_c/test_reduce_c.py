@@ -129,3 +129,27 @@ def test_large_reduction_uses_threads_and_stays_exact_for_integers(rng):
     assert got[0] == v.sum(dtype="int64")
     assert np.array_equal(got[1], v.sum(axis=0, dtype="int64"))
     assert np.array_equal(got[2], v.max(axis=1))
+
+
+@pytest.mark.parametrize("kind", ["sum", "max", "prod"])
+@pytest.mark.parametrize("shape, axis", [((128, 500), 0), ((3, 40, 300), (0, 1)),
+                                         ((6, 7, 520), 1), ((4, 5, 6), (0, 2))])
+def test_reductions_over_outer_axes_walk_rows_in_order(kind, shape, axis, rng):
+    """Reducing leading axes (a bias gradient's sum over the batch) accumulates whole rows;
+    every output still adds its elements in row order, so it equals a sequential
+    accumulation in the accumulator's dtype (float64 for float32 sums) to the bit."""
+    x = TensorType("float32", (False,) * len(shape))("x")
+    f = compile_both([x], getattr(T, kind)(x, axis=axis))[1]
+    assert hows(f, Reduce) == ["native"]
+    v = (rng.standard_normal(shape) * (0.5 if kind == "prod" else 2)).astype("float32")
+    axes = (axis,) if isinstance(axis, int) else axis
+    kept = [d for d in range(v.ndim) if d not in axes]
+    rows = np.transpose(v, axes + tuple(kept)).reshape(-1, *[v.shape[d] for d in kept])
+    acc_dtype = "float64" if kind in ("sum", "prod") else "float32"
+    acc = rows[0].astype(acc_dtype)
+    combine = {"sum": np.add, "prod": np.multiply, "max": np.maximum}[kind]
+    for r in rows[1:]:
+        acc = combine(acc, r.astype(acc_dtype))
+    got = f(v)
+    assert got.dtype == np.float32 and got.shape == acc.shape
+    np.testing.assert_array_equal(got, acc.astype("float32"))

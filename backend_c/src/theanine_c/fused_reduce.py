@@ -20,7 +20,7 @@ from theanine_c.build import buffer_pointer, ffi
 from theanine_c.elemwise import _broadcast_error, _coerce, _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.reduce import reduce_acc_dtype, reduction_output
-from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
+from theanine_c.renderer import PARALLEL_THRESHOLD, ROW_BLOCK, CRenderer
 
 
 class Deferred:
@@ -75,7 +75,11 @@ def fused_reduce_plan(producer: Apply, node: Apply, renderer: CRenderer) -> Nati
     kernel = ReduceKernel(op.kind, mid, reduce_acc_dtype(op, mid, out_dtype), out_dtype,
                           len(keep), max(1, len(red)))
     unit = Unit(renderer)
-    _render(renderer, unit, kernel, program)
+    last_kept, last_red = (keep[-1] if keep else None), (red[-1] if red else None)
+    bcast = [i.type.broadcastable for i in producer.inputs]
+    _render(renderer, unit, kernel, program,
+            tuple(last_kept is None or b[last_kept] for b in bcast),
+            tuple(last_red is None or b[last_red] for b in bcast))
     source, name = named_source(unit.source(), unit.declarations)
 
     def make_thunk(libs: Any) -> Any:
@@ -84,21 +88,44 @@ def fused_reduce_plan(producer: Apply, node: Apply, renderer: CRenderer) -> Nati
     return NativePlan((source,), make_thunk)
 
 
-def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgram) -> None:
-    _, combine = r.reduce_parts(unit, kernel)
+def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgram,
+            kept_bcast: tuple[bool, ...], inner_bcast: tuple[bool, ...]) -> None:
+    """The kernel: one output per iteration of the (parallel) outer loop, the reduced
+    dimensions as rows of the last one; two faster paths where memory allows.
+
+    `kept_bcast[k]` / `inner_bcast[k]`: operand k is broadcast along the last kept / the
+    last reduced dimension (stride 0 there, known from its type)."""
+    identity, combine = r.reduce_parts(unit, kernel)
     nin = len(program.in_dtypes)
     nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
     ins = [r.ctype(d) for d in program.in_dtypes]
+    sizes = [np.dtype(d).itemsize for d in program.in_dtypes]
     acc_t, out_t = r.ctype(kernel.acc_dtype), r.ctype(kernel.out_dtype)
-    operands = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
-    body, res = r.program_body(unit, program, operands, indent="                ")
-    value = r.cast(res, kernel.in_dtype, kernel.acc_dtype)
+    start = _identity(kernel.kind, kernel.acc_dtype)
+
+    def step(operands: list[str], acc: str, indent: str) -> list[str]:
+        body, res = r.program_body(unit, program, operands, indent=indent)
+        value = r.cast(res, kernel.in_dtype, kernel.acc_dtype)
+        return [*body, f"{indent}{acc} = {combine.format(a=acc, b=value)};"]
+
+    # unit-stride rows of the last reduced dimension: a typed loop the compiler vectorizes
+    # (sum/prod in another order, as the plain reduction and NumPy's pairwise sum do)
+    unit_inner = " && ".join([f"s{k} == {sizes[k]}" for k in range(nin) if not inner_bcast[k]]
+                             or ["1"])
+    typed = [f"*(const {t} *)q{k}" if inner_bcast[k] else f"((const {t} *)q{k})[j]"
+             for k, t in enumerate(ins)]
+    strided = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
+    omp_op = {"sum": "+", "prod": "*"}.get(kernel.kind) if identity is not None else None
+    simd = f"#pragma omp simd reduction({omp_op}:acc)" if omp_op else ""
     lines = [f"void KNAME(const int64_t *shape, const int64_t *strides, char **p, "
              f"{out_t} *{r.restrict} out) {{",
              "    int64_t n_out = 1, n_rows = 1;",
              f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
              f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
              f"    const int64_t inner = shape[{nd - 1}];",
+             *[f"    const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)],
+             *(_rows_path(r, kernel, ins, sizes, kept_bcast, inner_bcast, step, start,
+                          unit_inner) if nk else []),
              "    " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
                                  f"{PARALLEL_THRESHOLD} && n_out > 1)"),
              "    for (int64_t o = 0; o < n_out; o++) {",
@@ -108,7 +135,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              "            int64_t c = rem % shape[d]; rem /= shape[d];",
              *[f"            b{k} += c * strides[{k * nd} + d];" for k in range(nin)],
              "        }",
-             f"        {acc_t} acc = {_identity(kernel.kind, kernel.acc_dtype)};",
+             f"        {acc_t} acc = {start};",
              "        for (int64_t r = 0; r < n_rows; r++) {",
              *[f"            char *q{k} = b{k};" for k in range(nin)],
              "            int64_t rr = r;",
@@ -116,11 +143,15 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              "                int64_t c = rr % shape[d]; rr /= shape[d];",
              *[f"                q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
              "            }",
-             *[f"            const int64_t s{k} = strides[{k * nd + nd - 1}];"
-               for k in range(nin)],
-             "            for (int64_t j = 0; j < inner; j++) {",
-             *body,
-             f"                acc = {combine.format(a='acc', b=value)};",
+             f"            if ({unit_inner}) {{",
+             *([f"                {simd}"] if simd else []),
+             "                for (int64_t j = 0; j < inner; j++) {",
+             *step(typed, "acc", "                    "),
+             "                }",
+             "            } else {",
+             "                for (int64_t j = 0; j < inner; j++) {",
+             *step(strided, "acc", "                    "),
+             "                }",
              "            }",
              "        }",
              f"        out[o] = {r.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
@@ -128,6 +159,59 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              "}"]
     unit.kernels.append("\n".join(lines))
     unit.declarations.append("void KNAME(void *, void *, void *, void *);")
+
+
+def _rows_path(r: CRenderer, kernel: ReduceKernel, ins: list[str], sizes: list[int],
+               kept_bcast: tuple[bool, ...], inner_bcast: tuple[bool, ...], step: Any,
+               start: str, unit_inner: str) -> list[str]:
+    """Where the last kept dimension is unit-stride (or broadcast) for every operand and the
+    rows of the reduced one are not (a sum over the batch axis): blocks of `ROW_BLOCK`
+    outputs accumulate the reduced elements in order, a vectorized pass along the kept
+    dimension each, instead of a strided column walk per output (same order per output)."""
+    nin = len(ins)
+    nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
+    acc_t = r.ctype(kernel.acc_dtype)
+    unit_kept = " && ".join([f"strides[{k * nd + nk - 1}] == {sizes[k]}"
+                             for k in range(nin) if not kept_bcast[k]] or ["1"])
+    operands = [f"*(const {t} *)(q{k} + j * s{k})" if kept_bcast[k]
+                else f"((const {t} *)(q{k} + j * s{k}))[kk]" for k, t in enumerate(ins)]
+    return [
+        f"    if ({unit_kept} && !({unit_inner}) && shape[{nk - 1}] > 1) {{",
+        f"        const int64_t K = shape[{nk - 1}], kb = (K + {ROW_BLOCK - 1}) / {ROW_BLOCK};",
+        "        const int64_t n_blocks = n_out / K * kb;",
+        "        " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
+                                f"{PARALLEL_THRESHOLD} && n_blocks > 1)"),
+        "        for (int64_t c = 0; c < n_blocks; c++) {",
+        f"            const int64_t oo = c / kb, k0 = (c % kb) * {ROW_BLOCK};",
+        f"            const int64_t m = K - k0 < {ROW_BLOCK} ? K - k0 : {ROW_BLOCK};",
+        *[f"            char *b{k} = p[{k}]{'' if kept_bcast[k] else f' + k0 * {sizes[k]}'};"
+          for k in range(nin)],
+        "            int64_t rem = oo;",
+        f"            for (int d = {nk - 2}; d >= 0; d--) {{",
+        "                int64_t cc = rem % shape[d]; rem /= shape[d];",
+        *[f"                b{k} += cc * strides[{k * nd} + d];" for k in range(nin)],
+        "            }",
+        f"            {acc_t} acc[{ROW_BLOCK}];",
+        f"            for (int64_t kk = 0; kk < m; kk++) acc[kk] = {start};",
+        "            for (int64_t r = 0; r < n_rows; r++) {",
+        *[f"                char *q{k} = b{k};" for k in range(nin)],
+        "                int64_t rr = r;",
+        f"                for (int d = {nd - 2}; d >= {nk}; d--) {{",
+        "                    int64_t cc = rr % shape[d]; rr /= shape[d];",
+        *[f"                    q{k} += cc * strides[{k * nd} + d];" for k in range(nin)],
+        "                }",
+        "                for (int64_t j = 0; j < inner; j++) {",
+        "                    #pragma omp simd",
+        "                    for (int64_t kk = 0; kk < m; kk++) {",
+        *step(operands, "acc[kk]", "                        "),
+        "                    }",
+        "                }",
+        "            }",
+        "            for (int64_t kk = 0; kk < m; kk++) out[oo * K + k0 + kk] = "
+        f"{r.cast('acc[kk]', kernel.acc_dtype, kernel.out_dtype)};",
+        "        }",
+        "        return;",
+        "    }"]
 
 
 def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],

@@ -42,6 +42,8 @@ def _vector_base(fn: str) -> str | None:
 
 #: elements per call of a vector-math block function
 BLOCK = 64
+#: outputs that accumulate together when a reduction walks rows (`_reduce_rows`)
+ROW_BLOCK = 256
 
 
 #: no fused multiply-add: NumPy rounds after every operation, so `x * y - z` with z == x * y
@@ -205,8 +207,15 @@ class CRenderer(CStyleRenderer):
         row_parallel = self._parallel("parallel for schedule(static) if(outer * inner > "
                                       f"{PARALLEL_THRESHOLD} && outer > 1)") \
             if self.openmp else ""
-        chunk = ", ".join(f"q{k} + j * strides[{k * nd + nd - 1}], strides[{k * nd + nd - 1}]"
-                          for k in range(nin))
+        chunk = ", ".join(f"q{k} + j * s{k}, s{k}" for k in range(nin))
+        # a row whose operands are unit-stride (or constant along it) runs whole blocks in
+        # place, as the flat loop does; any other row gathers every block
+        direct = " && ".join([f"so == {out_size}"] + [f"(s{k} == {sizes[k]} || s{k} == 0)"
+                                                    for k in range(nin)])
+        splat_row = [f"            {t} c{k}[{BLOCK}]; const {t} *d{k} = (const {t} *)q{k};\n"
+                     f"            if (!s{k}) {{ for (int j = 0; j < {BLOCK}; j++) "
+                     f"c{k}[j] = *d{k}; d{k} = c{k}; }}" for k, t in enumerate(ins)]
+        blocks = ", ".join(f"d{k} + (s{k} ? j : 0)" for k in range(nin))
         unit.kernels.append("\n".join([
             f"void {name}_strided({', '.join(params)}) {{",
             f"    int64_t inner = shape[{nd - 1}], outer = 1;",
@@ -220,7 +229,12 @@ class CRenderer(CStyleRenderer):
             *[f"            q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
             f"            qo += c * strides[{nin * nd} + d];", "        }",
             f"        const int64_t so = strides[{nin * nd + nd - 1}];",
-            f"        for (int64_t j = 0; j < inner; j += {BLOCK}) {name}_gather("
+            *[f"        const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)],
+            "        int64_t j = 0;",
+            f"        if ({direct}) {{", *splat_row,
+            f"            for (; j + {BLOCK} <= inner; j += {BLOCK}) "
+            f"{name}_block({blocks}, ({out_t} *)qo + j);", "        }",
+            f"        for (; j < inner; j += {BLOCK}) {name}_gather("
             f"inner - j < {BLOCK} ? inner - j : {BLOCK}, {chunk}, qo + j * so, so);",
             "    }", "}"]))
         unit.declarations.append(f"void {name}_strided(void *, void *{', void *' * (nin + 1)});")
@@ -249,6 +263,7 @@ class CRenderer(CStyleRenderer):
                  f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
                  f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
                  f"    const int64_t inner = shape[{nd - 1}], s = strides[{nd - 1}];",
+                 *(self._reduce_rows(kernel, combine, in_t, acc_t, identity) if nk else []),
                  "    " + self._parallel("parallel for schedule(static) if(n_out * n_rows * "
                                     f"inner > {PARALLEL_THRESHOLD} && n_out > 1)"),
                  "    for (int64_t o = 0; o < n_out; o++) {",
@@ -277,6 +292,48 @@ class CRenderer(CStyleRenderer):
                  "}"]
         unit.kernels.append("\n".join(ln for ln in lines if ln))
         unit.declarations.append(f"void {name}(void *, void *, void *, void *);")
+
+    def _reduce_rows(self, kernel: ReduceKernel, combine: str, in_t: str, acc_t: str,
+                     identity: str | None) -> list[str]:
+        """When the last kept dimension is unit-stride and the reduced ones are not (a sum over
+        the batch axis), a column walk per output would stride through memory: instead each
+        block of `ROW_BLOCK` outputs accumulates the reduced rows in order, a vectorized pass
+        along each.  Every output adds its elements in the same order as the column walk, so
+        the results are the same to the bit."""
+        nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
+        size = self._size(kernel.in_dtype)
+        first = identity if identity is not None else self.cast(
+            f"((const {in_t} *)base)[k]", kernel.in_dtype, kernel.acc_dtype)
+        step = combine.format(a="acc[k]", b=self.cast("t[k]", kernel.in_dtype, kernel.acc_dtype))
+        return [
+            f"    if (strides[{nk - 1}] == {size} && s != {size} && shape[{nk - 1}] > 1) {{",
+            f"        const int64_t K = shape[{nk - 1}], kb = (K + {ROW_BLOCK - 1}) / {ROW_BLOCK};",
+            "        const int64_t n_blocks = n_out / K * kb;",
+            "        " + self._parallel("parallel for schedule(static) if(n_out * n_rows * "
+                                       f"inner > {PARALLEL_THRESHOLD} && n_blocks > 1)"),
+            "        for (int64_t c = 0; c < n_blocks; c++) {",
+            f"            const int64_t oo = c / kb, k0 = (c % kb) * {ROW_BLOCK};",
+            f"            const int64_t m = K - k0 < {ROW_BLOCK} ? K - k0 : {ROW_BLOCK};",
+            f"            char *base = x + k0 * {size}; int64_t rem = oo;",
+            f"            for (int d = {nk - 2}; d >= 0; d--) {{",
+            "                base += (rem % shape[d]) * strides[d]; rem /= shape[d]; }",
+            f"            {acc_t} acc[{ROW_BLOCK}];",
+            f"            for (int64_t k = 0; k < m; k++) acc[k] = {first};",
+            "            for (int64_t r = 0; r < n_rows; r++) {",
+            "                char *row = base; int64_t rr = r;",
+            f"                for (int d = {nd - 2}; d >= {nk}; d--) {{",
+            "                    row += (rr % shape[d]) * strides[d]; rr /= shape[d]; }",
+            "                for (int64_t j = 0; j < inner; j++) {",
+            f"                    const {in_t} *t = (const {in_t} *)(row + j * s);",
+            "                    #pragma omp simd",
+            f"                    for (int64_t k = 0; k < m; k++) acc[k] = {step};",
+            "                }",
+            "            }",
+            "            for (int64_t k = 0; k < m; k++) out[oo * K + k0 + k] = "
+            f"{self.cast('acc[k]', kernel.acc_dtype, kernel.out_dtype)};",
+            "        }",
+            "        return;",
+            "    }"]
 
     @staticmethod
     def _omp_op(kernel: ReduceKernel) -> str | None:
