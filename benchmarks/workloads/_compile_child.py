@@ -43,8 +43,9 @@ def _symbolic(engine: str, tiered: bool, x: Any, y: Any, w0: Any) -> dict[str, A
     train(x, y)
     done = time.perf_counter()
     report = getattr(getattr(train, "_program", None), "report", None)
-    return {"compile": compiled - start, "first_result": done - start,
-            "report": f"{report.tier}: {report.summary()}" if report else ""}
+    tier = getattr(report, "tier", None)  # the C backend's: Python while it compiles, or native
+    text = "" if report is None else f"{tier}: {report.summary()}" if tier else report.summary()
+    return {"compile": compiled - start, "first_result": done - start, "report": text}
 
 
 def _jax(x: Any, y: Any, w0: Any, cache_dir: str) -> dict[str, Any]:
