@@ -205,4 +205,4 @@ def _with_split(node: Apply, renderer: CRenderer, gemv: Any, nds: tuple[int, int
     if sorted(nds) != [1, 2]:
         return make(None)
     source, name = split_source(dtype, renderer)
-    return NativePlan((source,), lambda libs: make(SplitGemv(libs[0], name, gemv)))
+    return NativePlan((source,), lambda libs: make(SplitGemv.loaded(libs[0], name, gemv)))

@@ -211,7 +211,6 @@ def _wait_policy() -> None:
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 
-
 def threads_spin() -> bool:
     """Whether idle OpenMP threads spin before they sleep (libgomp, loaded, with a spin count
     > 0): what a parallel region of a few microseconds needs to be worth its fork."""
@@ -224,6 +223,7 @@ def threads_spin() -> bool:
         return int(count.strip()) > 0
     except ValueError:  # "infinite", or a count with a suffix
         return True
+
 
 def _load(key: str, path: Path, source: Source) -> Library:
     _wait_policy()

@@ -84,16 +84,20 @@ def source(dtype: str, renderer: CRenderer) -> tuple[Source, str]:
 
 class SplitGemv:
     """The loaded split gemv: `__call__` takes gemv's row-major CBLAS arguments (unit-stride
-    y) and returns False, doing nothing, when the product is outside the split's range,
-    OpenMP has one thread, or its idle threads sleep at once (the user's
-    `OMP_WAIT_POLICY=PASSIVE`, or a runtime other than libgomp): woken from sleep, the
-    threads would cost more than the split saves."""
+    y) and returns False, doing nothing, when the product is outside the split's range or
+    OpenMP has one thread.  Made only where idle threads spin (`loaded`)."""
 
     def __init__(self, lib: Library, name: str, gemv: Any):
         self._split = lib.function(f"{name}_split")
         self._threads = lib.function(f"{name}_threads")
-        self.enabled = threads_spin()
         self._gemv = ffi().cast("void *", gemv)
+
+    @classmethod
+    def loaded(cls, lib: Library, name: str, gemv: Any) -> SplitGemv | None:
+        """The split, or None where OpenMP's idle threads sleep at once (the user's
+        `OMP_WAIT_POLICY=PASSIVE`, or a runtime other than libgomp): woken from sleep, they
+        would cost more than the split saves, and the product stays one plain call."""
+        return cls(lib, name, gemv) if threads_spin() else None
 
     @staticmethod
     def covers(size: int) -> bool:
@@ -102,7 +106,7 @@ class SplitGemv:
 
     def __call__(self, trans: bool, rows: int, cols: int, alpha: float, a: Any, lda: int,
                  x: Any, incx: int, beta: float, y: Any) -> bool:
-        if not self.enabled or not self.covers(rows * cols):
+        if not self.covers(rows * cols):
             return False
         threads = self._threads()
         if threads < 2:

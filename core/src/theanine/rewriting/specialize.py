@@ -168,7 +168,7 @@ def dot_to_gemm(fgraph, node):
             inner_z, inner_alpha, inner_beta = inner
             if inner_z is not z:
                 continue  # two different accumulators
-            beta = _plus(beta, _times(sign * 1.0, _times(alpha, inner_beta)))
+            beta = beta + _times(sign, _times(alpha, inner_beta))
             alpha = _times(alpha, inner_alpha)
         alpha = _times(sign, alpha)
         return [gemm(z, _as_scalar(alpha, out.dtype), x, y, _as_scalar(beta, out.dtype))]
@@ -184,10 +184,6 @@ def _times(a, b):
     if isinstance(b, float) and b == 1.0:
         return a
     return a * b
-
-
-def _plus(a, b):
-    return a + b if isinstance(a, float) and isinstance(b, float) else b + a
 
 
 def _as_scalar(v, dtype):
