@@ -15,7 +15,7 @@ import numpy as np
 import theanine
 import theanine.distributed as dist
 import theanine.tensor as T
-from theanine.distributed import shared_memory
+from theanine.distributed import gemm, shared_memory
 from theanine.gradient import grad
 
 
@@ -29,7 +29,17 @@ def inputs(r: int, n: int) -> dict:
             "k": rng.integers(0, 100, 6).astype("int32"),
             "big": rng.standard_normal((200, 100)),  # over PACK_BYTES: reduced where it lies
             # odd sizes: the shared-memory chunks split arrays mid-way, several per chunk
-            "parts": [rng.standard_normal(s) for s in [(7,), (33, 3), (1,), (1000,), (2, 2)]]}
+            "parts": [rng.standard_normal(s) for s in [(7,), (33, 3), (1,), (1000,), (2, 2)]],
+            # AllreduceGemm's products: whole rows through a 1 KiB window in pieces, and rows
+            # wider than it (reduced as a flat allreduce)
+            "products": [(rng.standard_normal((5, 40)), rng.standard_normal((5, 8))),
+                         (rng.standard_normal((6, 3)), rng.standard_normal((6, 200)))]}
+
+
+def weights() -> list[np.ndarray]:
+    """The starting weights of the products' updates (equal on every rank)."""
+    rng = np.random.default_rng(7)
+    return [rng.standard_normal((40, 8)), rng.standard_normal((3, 200))]
 
 
 def main(outdir: str, pieces: bool = False) -> None:
@@ -71,6 +81,17 @@ def main(outdir: str, pieces: bool = False) -> None:
     scalar = T.dscalar("scalar")
     results["scalar_sum"], results["scalar_gather"] = theanine.function(
         [scalar], [dist.allreduce(scalar * 1, "sum"), dist.allgather(scalar)])(float(r))
+    gemm.MIN_BYTES = 0  # every product update below becomes an AllreduceGemm
+    xs, ds = zip(*[(T.dmatrix(f"x{i}"), T.dmatrix(f"d{i}")) for i in range(len(d["products"]))])
+    ws = [theanine.shared(w, name=f"w{i}") for i, w in enumerate(weights())]
+    update = theanine.function([*xs, *ds], [], updates=[
+        (w, w - 0.5 * dist.allreduce(T.dot(x.T, g), "mean")) for w, x, g in zip(ws, xs, ds)])
+    results["gemm_nodes"] = np.array([str(nd.op) for nd in update.maker.fgraph.toposort()
+                                      if isinstance(nd.op, dist.AllreduceGemm)])
+    for _ in range(2):
+        update(*[p[0] for p in d["products"]], *[p[1] for p in d["products"]])
+    for i, w in enumerate(ws):
+        results[f"gemm{i}"] = w.get_value()
     arena = shared_memory.ARENA
     results["path"] = np.array([arena.mode == "shm", arena.across is not None])
     dist.barrier()

@@ -2,7 +2,8 @@
 
 Every rank starts from rank 0's weights (`broadcast_shared`), trains on its `shard` of a fixed
 full batch with updates `p - lr * allreduce(g, "mean")`, and saves its final weights and the
-compiled step's allreduce nodes to OUTDIR/rank<r>.npz.  Without mpiexec this is one process
+compiled step's allreduce nodes to OUTDIR/rank<r>.npz.  `products` makes every weight update an
+`AllreduceGemm` (whatever its size).  Without mpiexec this is one process
 training on the full batch: test_mpi.py compares the two.
 """
 
@@ -13,14 +14,17 @@ import numpy as np
 import theanine
 import theanine.distributed as dist
 import theanine.tensor as T
-from theanine.distributed.ops import Allreduce
+from theanine.distributed import gemm
+from theanine.distributed.ops import Allreduce, AllreduceGemm
 from theanine.gradient import grad
 
 BATCH, N_IN, N_HIDDEN, N_OUT, STEPS, LR = 24, 6, 8, 3, 15, 0.5
 
 
-def main(outdir: str, excluding: str) -> None:
+def main(outdir: str, excluding: str, products: bool) -> None:
     r = dist.rank()
+    if products:  # the weight updates become AllreduceGemm nodes, however small
+        gemm.MIN_BYTES = 0
     data = np.random.default_rng(7)
     x_all = data.standard_normal((BATCH, N_IN))
     y_all = data.standard_normal((BATCH, N_OUT))
@@ -45,9 +49,12 @@ def main(outdir: str, excluding: str) -> None:
     for _ in range(STEPS):
         step(x_all[part], y_all[part])
     nodes = [nd for nd in step.maker.fgraph.toposort() if isinstance(nd.op, Allreduce)]
+    products = [nd for nd in step.maker.fgraph.toposort() if isinstance(nd.op, AllreduceGemm)]
     np.savez(f"{outdir}/rank{r}.npz", *[p.get_value() for p in params],
-             allreduce_inputs=np.array([len(nd.inputs) for nd in nodes]))
+             allreduce_inputs=np.array([len(nd.inputs) for nd in nodes]),
+             products=np.array(len(products)))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
+    options = sys.argv[2:]
+    main(sys.argv[1], next((o for o in options if o != "products"), ""), "products" in options)

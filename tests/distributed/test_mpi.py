@@ -30,7 +30,7 @@ elif MPIEXEC is None:
                                          "interpreter (pip install mpich)")
 
 sys.path.insert(0, str(HERE))
-from mpi_collectives import inputs  # noqa: E402
+from mpi_collectives import inputs, weights  # noqa: E402
 from mpi_train import BATCH  # noqa: E402
 
 
@@ -101,6 +101,12 @@ def test_collectives_and_gradients_match_numpy(n, group, pieces, shm, across, tm
             stacked = np.stack([d["parts"][i] for d in ins])
             np.testing.assert_allclose(got[f"parts{2 * i}"], stacked.sum(0), rtol=1e-12)
             np.testing.assert_array_equal(got[f"parts{2 * i + 1}"], stacked.max(0))
+        # two data-parallel updates W - 0.5 * mean over ranks of x.T @ d, each one node
+        assert list(got["gemm_nodes"]) == ["AllreduceGemm{inplace}"] * 2
+        for i, w in enumerate(weights()):
+            grad = np.mean([x.T @ g for x, g in (p["products"][i] for p in ins)], axis=0)
+            np.testing.assert_allclose(got[f"gemm{i}"], w - 2 * 0.5 * grad, rtol=1e-12,
+                                       atol=1e-12)
         assert list(got["path"]) == [shm, across]
         assert got["scalar_sum"].shape == () and got["scalar_sum"] == sum(range(n))
         np.testing.assert_array_equal(got["scalar_gather"], np.arange(n, dtype=float))
@@ -111,14 +117,16 @@ def _weights(path: Path) -> list[np.ndarray]:
     return [got[k] for k in got.files if k.startswith("arr_")]
 
 
-@pytest.mark.parametrize("n", [2, 4])
-def test_data_parallel_training_equals_one_process_full_batch(n, tmp_path):
+@pytest.mark.parametrize("n,products", [(2, False), (4, False), (2, True), (4, True)])
+def test_data_parallel_training_equals_one_process_full_batch(n, products, tmp_path):
+    """`products`: the weight matrices' updates run as AllreduceGemm nodes."""
     assert BATCH % n == 0  # equal shards: the mean of per-rank means is the full-batch mean
     one, many = tmp_path / "one", tmp_path / "many"
     one.mkdir()
     many.mkdir()
     _ok(run("mpi_train.py", str(one), n=None))
-    _ok(run("mpi_train.py", str(many), n=n))
+    _ok(run("mpi_train.py", str(many), *(["products"] if products else []), n=n))
+    assert int(np.load(many / "rank0.npz")["products"]) == (2 if products else 0)
     reference = _weights(one / "rank0.npz")
     start = np.random.default_rng(1000).standard_normal((6, 8))
     assert np.abs(reference[0] - start).max() > 1e-3  # it did train

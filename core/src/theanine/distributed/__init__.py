@@ -14,6 +14,7 @@ from theanine.distributed.host import broadcast_shared, shard
 from theanine.distributed.ops import (
     Allgather,
     Allreduce,
+    AllreduceGemm,
     Broadcast,
     Collective,
     Reduce,
@@ -35,7 +36,8 @@ from theanine.distributed.runtime import (
     timeout,
 )
 
-__all__ = ["Allgather", "Allreduce", "Broadcast", "Collective", "CollectiveMismatch",
-           "CollectiveTimeout", "DistributedError", "Reduce", "ReduceScatter", "allgather",
-           "allreduce", "barrier", "broadcast", "broadcast_shared", "comm", "init",
-           "launched_by_mpiexec", "rank", "set_timeout", "shard", "size", "timeout"]
+__all__ = ["Allgather", "Allreduce", "AllreduceGemm", "Broadcast", "Collective",
+           "CollectiveMismatch", "CollectiveTimeout", "DistributedError", "Reduce",
+           "ReduceScatter", "allgather", "allreduce", "barrier", "broadcast",
+           "broadcast_shared", "comm", "init", "launched_by_mpiexec", "rank", "set_timeout",
+           "shard", "size", "timeout"]

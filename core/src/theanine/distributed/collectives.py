@@ -75,6 +75,59 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
     return results
 
 
+def allreduce_gemm(z: np.ndarray, alpha: object, x: np.ndarray, y: np.ndarray,
+                   names: Sequence[str], order: GraphOrder | None = None,
+                   inplace: bool = False) -> np.ndarray:
+    """z + alpha * (the sum over ranks of dot(x, y)), written into z when `inplace` allows:
+    the weight update `W - lr * allreduce(dot(x.T, d))` of a data-parallel step in one call.
+
+    Ranks of one machine reduce the products where BLAS wrote them, in shared memory, and add
+    the reduced chunks into z from there (`shared_memory.add_reduced_product`); otherwise
+    the product is computed, allreduced as `allreduce` does, scaled and added.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[0] \
+            or np.shape(z) != (x.shape[0], y.shape[1]):
+        raise ValueError(f"allreduce_gemm: {names[1]} {x.shape} times {names[2]} {y.shape} "
+                         f"does not give the shape of {names[0]}, {np.shape(z)}")
+    if inplace and type(z) is np.ndarray and z.flags.c_contiguous and z.flags.writeable:
+        out = z
+    else:
+        out = np.array(z, order="C")
+    alpha = out.dtype.type(alpha)
+    c = comm()
+    if c is None:
+        out += alpha * np.dot(x, y)
+        return out
+    what = "allreduce_gemm(sum)"
+    layout = _layout([out, x, y])
+    arena = shared_memory.ARENA
+
+    def agree() -> None:
+        Agreement(what, names, layout, order).finish()
+
+    with _state.lock:
+        first = arena.mode is None
+        if first:
+            agree()
+            arena.plan()
+        if arena.mode == "shm" and shared_memory.rows_fit(out.shape[1] * out.itemsize):
+            shared_memory.add_reduced_product(arena, out, alpha, x, y,
+                                              (lambda: None) if first else agree, what)
+            return out
+        product = np.dot(x, y)
+        if arena.mode == "shm":  # rows wider than the window: reduce the product in pieces
+            flat = product.reshape(-1)
+            shared_memory.allreduce(arena, [flat], [flat], "sum",
+                                    (lambda: None) if first else agree, what)
+        else:
+            _mpi_allreduce(c, [product], "sum", what,
+                           None if first else Agreement(what, names, layout, order), (0,))
+    product *= alpha
+    out += product
+    return out
+
+
 def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,
                    agreement: Agreement | None, inplace: Sequence[int]
                    ) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -1,4 +1,5 @@
-"""Allreduce into its own inputs: the gradients it reduces are temporaries nobody else reads.
+"""Allreduce into its own inputs: the gradients it reduces are temporaries nobody else reads
+(and AllreduceGemm into its z, the weight it updates, as Gemm does).
 
 The reduced values then land in the gradient buffers, which the backward pass has just
 written (so they are in cache), instead of freshly allocated ones, and a group of one process
@@ -8,7 +9,7 @@ which inputs may be overwritten, by the rules every in-place Op follows.
 
 from __future__ import annotations
 
-from theanine.distributed.ops import Allreduce, any_made
+from theanine.distributed.ops import Allreduce, AllreduceGemm, any_made
 from theanine.graph.fg import FunctionGraph
 from theanine.rewriting.inplace import DestroyHandler
 
@@ -25,6 +26,10 @@ class InplaceAllreduce:
         if not any_made():
             return
         for node in fgraph.toposort():
+            if isinstance(node.op, AllreduceGemm) and not node.op.inplace \
+                    and self.handler.can_destroy(fgraph, node, 0):
+                fgraph.replace(node.outputs[0], AllreduceGemm(inplace=True)(*node.inputs),
+                               reason=f"theanine.distributed.plugin:{self.name}")
             if not isinstance(node.op, Allreduce) or node.op.inplace:
                 continue
             inplace = tuple(i for i in range(len(node.inputs))

@@ -114,6 +114,42 @@ class Allreduce(Collective):
         return list(input_shapes)
 
 
+class AllreduceGemm(Collective):
+    """z + alpha * (the sum over ranks of dot(x, y)) for matrices: the data-parallel weight
+    update `W - lr * allreduce(dot(x.T, d))` as one node, as `Gemm` is one process's.  Nobody
+    writes it by hand: the `distributed_gemm` rewrite finds the update of a large shared
+    weight.  Each rank's product is written straight into shared memory, reduced there and
+    added into z from there: no copy of the gradient in or out, no update pass of its own.
+    `inplace` (set where the destroy handler allows): the result is written into z."""
+
+    __props__ = ("inplace",)
+
+    def __init__(self, inplace: bool = False):
+        self.inplace = inplace
+        self.destroy_map = {0: [0]} if inplace else {}
+
+    def __str__(self) -> str:
+        return "AllreduceGemm{inplace}" if self.inplace else "AllreduceGemm"
+
+    def make_node(self, z: Any, alpha: Any, x: Any, y: Any) -> Apply:
+        z, alpha, x, y = (as_tensor_variable(v) for v in (z, alpha, x, y))
+        if (z.ndim, x.ndim, y.ndim, alpha.ndim) != (2, 2, 2, 0):
+            raise TypeError(f"AllreduceGemm needs matrices z, x, y and a scalar alpha, got "
+                            f"ranks {z.ndim}, {x.ndim}, {y.ndim} and {alpha.ndim}")
+        if len({z.dtype, x.dtype, y.dtype}) != 1 or z.dtype not in ("float32", "float64"):
+            raise TypeError(f"AllreduceGemm: z, x, y must share a float dtype, got "
+                            f"{z.dtype}, {x.dtype}, {y.dtype}")
+        return Apply(self, [z, alpha, x, y], [z.type()])
+
+    def perform(self, node, inputs, output_storage):
+        z, _, x, y = node.inputs
+        output_storage[0][0] = collectives.allreduce_gemm(
+            *inputs, [_label(v) for v in (z, x, y)], self.order(node), self.inplace)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [input_shapes[0]]
+
+
 class _RootedCollective(Collective):
     """A collective of one array with a `root` rank, whose result has the input's type."""
 

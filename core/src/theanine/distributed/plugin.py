@@ -9,9 +9,12 @@ from theanine.hookspecs import hookimpl
 @hookimpl
 def theanine_register_rewrites(register) -> None:
     from theanine.distributed.fusion import AllreduceFusion
+    from theanine.distributed.gemm import allreduce_of_dot_to_gemm
     from theanine.distributed.inplace import InplaceAllreduce
     from theanine.distributed.order import StampCollectiveOrder
 
+    register(allreduce_of_dot_to_gemm, stage="specialize",
+             tags=("fast_run", "specialize", "distributed_gemm"))
     register(AllreduceFusion(), stage="fusion", tags=("fast_run", "distributed_fusion"),
              position=-1)
     register(InplaceAllreduce(), stage="inplace",

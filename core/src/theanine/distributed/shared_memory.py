@@ -17,6 +17,10 @@ by MPI among the ranks of node-rank r (one per machine) before the barrier: the 
 allreduce that NCCL and Horovod use.  Two halves of the window alternate between calls, so a
 rank that finished call k may write call k+1 while the others still read call k.  The window
 is at most `PIECE_BYTES` a half: larger allreduces go through it in pieces, a barrier each.
+
+`AllreduceGemm` (a weight update `W - lr * allreduce(dot(x.T, d))`) skips both copies: BLAS
+writes each rank's product straight into its slot, and every rank adds the reduced chunks
+into W from the slots that hold them (`add_reduced_product`).
 """
 
 from __future__ import annotations
@@ -225,3 +229,60 @@ def _piece(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np
         results[i][dst] = slots[k][src]
     arena.parity ^= 1
 
+
+
+def rows_fit(row_bytes: int) -> bool:
+    """Whether a product with rows of `row_bytes` can go through the window a block of whole
+    rows at a time (`add_reduced_product`)."""
+    return row_bytes <= PIECE_BYTES
+
+
+def add_reduced_product(arena: SharedArena, out: np.ndarray, alpha: Any, x: np.ndarray,
+                        y: np.ndarray, agree: Any, what: str) -> None:
+    """out += alpha * (the sum over ranks of dot(x, y)), for a C-contiguous matrix `out`.
+
+    The product is written by BLAS straight into this rank's slot (no copy in), rank r
+    reduces chunk r of every slot and scales it in place, and after a barrier every rank adds
+    every chunk into `out` from the slot that holds it (no copy out, no pass of its own for
+    the update).  A product larger than a window's half goes through it in blocks of rows.
+    """
+    rows, cols = out.shape
+    row_bytes = max(cols * out.itemsize, 1)
+    ready = arena.fits(min(out.nbytes, PIECE_BYTES))
+    if not ready:  # make room together, once the ranks agree on the size
+        agree()
+        arena.grow(out.nbytes)
+    step = max(1, arena.capacity // row_bytes)
+    flat = out.reshape(-1)
+    for start in range(0, max(rows, 1), step):
+        stop = min(rows, start + step)
+        _product_piece(arena, flat[start * cols:stop * cols], alpha, x[start:stop], y,
+                       agree if ready and start == 0 else None, what)
+
+
+def _product_piece(arena: SharedArena, out: np.ndarray, alpha: Any, x: np.ndarray,
+                   y: np.ndarray, agree: Any, what: str) -> None:
+    slots = arena.views(out.dtype)
+    me, n = arena.node.Get_rank(), arena.node.Get_size()
+    mine = slots[me]
+    np.dot(x, y, out=mine[:out.size].reshape(x.shape[0], y.shape[1]))
+    arena.window.Sync()
+    if agree is not None:
+        agree()  # every rank has written its product (and the layouts agree)
+        arena.window.Sync()
+    else:
+        arena.node_barrier(what)
+    edges = bounds(out.size, n)
+    own = mine[edges[me]:edges[me + 1]]
+    for k, slot in enumerate(slots):
+        if k != me:
+            np.add(own, slot[edges[me]:edges[me + 1]], out=own)
+    if arena.across is not None and own.size:
+        wait(arena.across.Iallreduce(in_place(), own, mpi_op("sum")), what)
+    np.multiply(own, alpha, out=own)
+    arena.node_barrier(what)
+    for k, slot in enumerate(slots):
+        lo, hi = edges[k], edges[k + 1]
+        if hi > lo:
+            np.add(out[lo:hi], slot[lo:hi], out=out[lo:hi])
+    arena.parity ^= 1

@@ -90,7 +90,7 @@ def div_by_power_of_two(fgraph, node):
     return [same_type_or_none(out, x * factor)]
 
 
-def _scalar_factor(v):
+def scalar_factor(v):
     """(the 0-d variable s, rest) if v is s * rest or rest * s with s a broadcast scalar."""
     args = elemwise_of(v, ps.mul)
     if args is None:
@@ -122,7 +122,7 @@ def _dot_term(fgraph, t):
     if neg is not None:
         t, alpha = neg[0], -1.0
     else:
-        factor = _scalar_factor(t)
+        factor = scalar_factor(t)
         if factor is not None:
             alpha, t = factor
     node = t.owner
@@ -159,7 +159,7 @@ def dot_to_gemm(fgraph, node):
             continue
         alpha, x, y, inner = term
         beta = 1.0
-        factor = _scalar_factor(z)
+        factor = scalar_factor(z)
         if factor is not None:
             beta, z = factor
         if z.type != out.type or x.dtype != out.dtype or y.dtype != out.dtype:
@@ -168,14 +168,14 @@ def dot_to_gemm(fgraph, node):
             inner_z, inner_alpha, inner_beta = inner
             if inner_z is not z:
                 continue  # two different accumulators
-            beta = beta + _times(sign, _times(alpha, inner_beta))
-            alpha = _times(alpha, inner_alpha)
-        alpha = _times(sign, alpha)
-        return [gemm(z, _as_scalar(alpha, out.dtype), x, y, _as_scalar(beta, out.dtype))]
+            beta = beta + times(sign, times(alpha, inner_beta))
+            alpha = times(alpha, inner_alpha)
+        alpha = times(sign, alpha)
+        return [gemm(z, as_scalar(alpha, out.dtype), x, y, as_scalar(beta, out.dtype))]
     return None
 
 
-def _times(a, b):
+def times(a, b):
     """a * b for Python floats and 0-d variables (constant folding finishes the work)."""
     if isinstance(a, float) and isinstance(b, float):
         return a * b
@@ -186,7 +186,7 @@ def _times(a, b):
     return a * b
 
 
-def _as_scalar(v, dtype):
+def as_scalar(v, dtype):
     from theanine.tensor.basic import constant
 
     if isinstance(v, float):
