@@ -50,17 +50,27 @@ class _Handle:
 
     def __init__(self, path: Path):
         libc = _libc()
+        self.path = path
         self.raw = libc.dlopen(str(path).encode(), _RTLD_NOW)
         if self.raw == ffi().NULL:
-            raise OSError(f"cannot load {path}: {ffi().string(libc.dlerror()).decode()}")
+            raise OSError(f"cannot load {path}: {_dlerror(libc)}")
         _pin_runtimes(libc)
         weakref.finalize(self, libc.dlclose, self.raw)
 
     def symbol(self, name: str, signature: str) -> Any:
         address = _libc().dlsym(self.raw, name.encode())
         if address == ffi().NULL:
-            raise OSError(f"no symbol {name}: {ffi().string(_libc().dlerror()).decode()}")
+            raise OSError(f"no symbol {name} in {self.path}: {_dlerror(_libc())}")
         return ffi().cast(signature, address)
+
+
+def _dlerror(libc: Any) -> str:
+    """libc's message for the last dlopen/dlsym failure of this thread (None when another
+    call consumed it: then say so rather than fail on the NULL)."""
+    message = libc.dlerror()
+    if message == ffi().NULL:
+        return "the dynamic loader gave no message"
+    return ffi().string(message).decode(errors="replace")
 
 
 @dataclass
@@ -108,7 +118,9 @@ def _libc() -> Any:
     f = ffi()
     f.cdef("void *dlopen(const char *, int); void *dlsym(void *, const char *); "
            "int dlclose(void *); char *dlerror(void);")
-    return f.dlopen(None)
+    libc = f.dlopen(None)
+    libc.dlerror  # noqa: B018 (looked up now: a lookup after a failure clears its message)
+    return libc
 
 
 def ffi() -> Any:
