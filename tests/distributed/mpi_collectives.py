@@ -84,14 +84,17 @@ def main(outdir: str, pieces: bool = False) -> None:
     gemm.MIN_BYTES = 0  # every product update below becomes an AllreduceGemm
     xs, ds = zip(*[(T.dmatrix(f"x{i}"), T.dmatrix(f"d{i}")) for i in range(len(d["products"]))])
     ws = [theanine.shared(w, name=f"w{i}") for i, w in enumerate(weights())]
+    bias = theanine.shared(np.zeros(8), name="bias")  # its allreduce joins the products'
     update = theanine.function([*xs, *ds], [], updates=[
-        (w, w - 0.5 * dist.allreduce(T.dot(x.T, g), "mean")) for w, x, g in zip(ws, xs, ds)])
+        (w, w - 0.5 * dist.allreduce(T.dot(x.T, g), "mean")) for w, x, g in zip(ws, xs, ds)
+    ] + [(bias, bias - dist.allreduce(ds[0].sum(0), "sum"))])
     results["gemm_nodes"] = np.array([str(nd.op) for nd in update.maker.fgraph.toposort()
-                                      if isinstance(nd.op, dist.AllreduceGemm)])
+                                      if isinstance(nd.op, dist.Collective)])
     for _ in range(2):
         update(*[p[0] for p in d["products"]], *[p[1] for p in d["products"]])
     for i, w in enumerate(ws):
         results[f"gemm{i}"] = w.get_value()
+    results["gemm_bias"] = bias.get_value()
     arena = shared_memory.ARENA
     results["path"] = np.array([arena.mode == "shm", arena.across is not None])
     dist.barrier()

@@ -52,7 +52,7 @@ def main(outdir: str, excluding: str, products: bool) -> None:
     products = [nd for nd in step.maker.fgraph.toposort() if isinstance(nd.op, AllreduceGemm)]
     np.savez(f"{outdir}/rank{r}.npz", *[p.get_value() for p in params],
              allreduce_inputs=np.array([len(nd.inputs) for nd in nodes]),
-             products=np.array(len(products)))
+             products=np.array(sum(nd.op.products for nd in products)))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def test_a_product_read_elsewhere_is_not_folded(monkeypatch, rng):
 @pytest.mark.parametrize("inplace", [False, True])
 def test_op_computes_z_plus_alpha_times_the_product(inplace, rng):
     z, x, y = T.dmatrix("z"), T.dmatrix("x"), T.dmatrix("y")
-    node = AllreduceGemm(inplace).make_node(z, T.constant(-0.5), x, y)
+    node = AllreduceGemm(1, (0,) if inplace else ()).make_node(z, T.constant(-0.5), x, y)
     zv = rng.standard_normal((3, 2))
     xv, yv = rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
     before = zv.copy()
@@ -95,3 +95,23 @@ def test_make_node_rejects_other_ranks_and_dtypes():
         AllreduceGemm()(T.dvector("z"), 1.0, T.dmatrix("x"), T.dmatrix("y"))
     with pytest.raises(TypeError, match="share a float dtype"):
         AllreduceGemm()(T.fmatrix("z"), 1.0, T.dmatrix("x"), T.dmatrix("y"))
+
+
+def test_fusion_joins_the_other_gradients_to_one_node_equal_to_numpy(rng, monkeypatch):
+    monkeypatch.setattr(gemm, "MIN_BYTES", 0)
+    w1, w2 = rng.standard_normal((6, 4)), rng.standard_normal((4, 3))
+    b = rng.standard_normal(4)
+    W1, W2, B = (theanine.shared(v.copy(), name=n) for v, n in [(w1, "W1"), (w2, "W2"), (b, "b")])
+    x, d1, d2 = T.dmatrix("x"), T.dmatrix("d1"), T.dmatrix("d2")
+    h = T.dmatrix("h")
+    step = theanine.function([x, h, d1, d2], [], updates=[
+        (W1, W1 - 0.1 * dist.allreduce(T.dot(x.T, d1), "mean")),
+        (W2, W2 - 0.2 * dist.allreduce(T.dot(h.T, d2), "mean")),
+        (B, B - 0.3 * dist.allreduce(d1.sum(0), "mean"))])
+    assert [str(o) for o in _ops(step)] == ["AllreduceGemm{2 products,inplace}"]
+    xv, hv = rng.standard_normal((5, 6)), rng.standard_normal((5, 4))
+    d1v, d2v = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    step(xv, hv, d1v, d2v)
+    np.testing.assert_allclose(W1.get_value(), w1 - 0.1 * xv.T @ d1v, rtol=1e-14)
+    np.testing.assert_allclose(W2.get_value(), w2 - 0.2 * hv.T @ d2v, rtol=1e-14)
+    np.testing.assert_allclose(B.get_value(), b - 0.3 * d1v.sum(0), rtol=1e-14)

@@ -101,12 +101,16 @@ def test_collectives_and_gradients_match_numpy(n, group, pieces, shm, across, tm
             stacked = np.stack([d["parts"][i] for d in ins])
             np.testing.assert_allclose(got[f"parts{2 * i}"], stacked.sum(0), rtol=1e-12)
             np.testing.assert_array_equal(got[f"parts{2 * i + 1}"], stacked.max(0))
-        # two data-parallel updates W - 0.5 * mean over ranks of x.T @ d, each one node
-        assert list(got["gemm_nodes"]) == ["AllreduceGemm{inplace}"] * 2
+        # two data-parallel updates W - 0.5 * mean over ranks of x.T @ d and a bias's
+        # allreduce: one collective
+        assert list(got["gemm_nodes"]) == ["AllreduceGemm{2 products,inplace}"]
         for i, w in enumerate(weights()):
             grad = np.mean([x.T @ g for x, g in (p["products"][i] for p in ins)], axis=0)
             np.testing.assert_allclose(got[f"gemm{i}"], w - 2 * 0.5 * grad, rtol=1e-12,
                                        atol=1e-12)
+        np.testing.assert_allclose(got["gemm_bias"],
+                                   -2 * sum(p["products"][0][1].sum(0) for p in ins),
+                                   rtol=1e-12, atol=1e-12)
         assert list(got["path"]) == [shm, across]
         assert got["scalar_sum"].shape == () and got["scalar_sum"] == sum(range(n))
         np.testing.assert_array_equal(got["scalar_gather"], np.arange(n, dtype=float))

@@ -75,32 +75,46 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
     return results
 
 
-def allreduce_gemm(z: np.ndarray, alpha: object, x: np.ndarray, y: np.ndarray,
+def allreduce_gemm(products: Sequence[tuple], extras: Sequence[np.ndarray],
                    names: Sequence[str], order: GraphOrder | None = None,
-                   inplace: bool = False) -> np.ndarray:
-    """z + alpha * (the sum over ranks of dot(x, y)), written into z when `inplace` allows:
-    the weight update `W - lr * allreduce(dot(x.T, d))` of a data-parallel step in one call.
+                   inplace: Sequence[int] = ()) -> list[np.ndarray]:
+    """For each (z, alpha, x, y) of `products`: z + alpha * (the sum over ranks of dot(x,
+    y)); then the sum over ranks of each of `extras`.  The data-parallel weight updates
+    `W - lr * allreduce(dot(x.T, d))` of a step, and its other gradients, in one collective.
+    Outputs listed in `inplace` may be written into their input (a z, an extra); `names`:
+    z, x, y of each product, then the extras.
 
     Ranks of one machine reduce the products where BLAS wrote them, in shared memory, and add
-    the reduced chunks into z from there (`shared_memory.add_reduced_product`); otherwise
-    the product is computed, allreduced as `allreduce` does, scaled and added.
+    the reduced chunks into each z from there (`shared_memory.reduce_products`); otherwise
+    the products are computed, allreduced with the extras as `allreduce` does, and added.
+    Alpha scales the smaller operand of each product before the product.
     """
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[0] \
-            or np.shape(z) != (x.shape[0], y.shape[1]):
-        raise ValueError(f"allreduce_gemm: {names[1]} {x.shape} times {names[2]} {y.shape} "
-                         f"does not give the shape of {names[0]}, {np.shape(z)}")
-    if inplace and type(z) is np.ndarray and z.flags.c_contiguous and z.flags.writeable:
-        out = z
-    else:
-        out = np.array(z, order="C")
-    alpha = out.dtype.type(alpha)
+    p = len(products)
+    outs, xs, ys = [], [], []
+    for i, (z, alpha, x, y) in enumerate(products):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[0] \
+                or np.shape(z) != (x.shape[0], y.shape[1]):
+            zn, xn, yn = names[3 * i:3 * i + 3]
+            raise ValueError(f"allreduce_gemm: {xn} {x.shape} times {yn} {y.shape} does not "
+                             f"give the shape of {zn}, {np.shape(z)}")
+        if i in inplace and type(z) is np.ndarray and z.flags.c_contiguous \
+                and z.flags.writeable:
+            outs.append(z)
+        else:
+            outs.append(np.array(z, order="C"))
+        x, y = _scaled(x, y, outs[-1].dtype.type(alpha))
+        xs.append(x)
+        ys.append(y)
+    extras = [np.asarray(e, order="C") for e in extras]
+    kept = [p + j in inplace for j in range(len(extras))]
     c = comm()
     if c is None:
-        out += alpha * np.dot(x, y)
-        return out
-    what = "allreduce_gemm(sum)"
-    layout = _layout([out, x, y])
+        for out, x, y in zip(outs, xs, ys):
+            out += np.dot(x, y)
+        return outs + [e if k else e.copy() for e, k in zip(extras, kept)]
+    what = f"allreduce_gemm(sum) of {p} product(s) and {len(extras)} array(s)"
+    layout = _layout([a for i in range(p) for a in (outs[i], xs[i], ys[i])] + extras)
     arena = shared_memory.ARENA
 
     def agree() -> None:
@@ -111,21 +125,27 @@ def allreduce_gemm(z: np.ndarray, alpha: object, x: np.ndarray, y: np.ndarray,
         if first:
             agree()
             arena.plan()
-        if arena.mode == "shm" and shared_memory.rows_fit(out.shape[1] * out.itemsize):
-            shared_memory.add_reduced_product(arena, out, alpha, x, y,
-                                              (lambda: None) if first else agree, what)
-            return out
-        product = np.dot(x, y)
-        if arena.mode == "shm":  # rows wider than the window: reduce the product in pieces
-            flat = product.reshape(-1)
-            shared_memory.allreduce(arena, [flat], [flat], "sum",
-                                    (lambda: None) if first else agree, what)
-        else:
-            _mpi_allreduce(c, [product], "sum", what,
-                           None if first else Agreement(what, names, layout, order), (0,))
-    product *= alpha
-    out += product
-    return out
+        if arena.mode == "shm":
+            results = [e if k else np.empty_like(e) for e, k in zip(extras, kept)]
+            shared_memory.reduce_products(
+                arena, outs, xs, ys, [e.reshape(-1) for e in extras],
+                [r.reshape(-1) for r in results], (lambda: None) if first else agree, what)
+            return outs + results
+        reduced, _ = _mpi_allreduce(
+            c, [np.dot(x, y) for x, y in zip(xs, ys)] + extras, "sum", what,
+            None if first else Agreement(what, names, layout, order),
+            [i for i in range(p + len(extras)) if i < p or kept[i - p]])
+    for out, product in zip(outs, reduced):
+        out += product
+    return outs + reduced[p:]
+
+
+def _scaled(x: np.ndarray, y: np.ndarray, alpha: np.generic) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) with alpha folded into the smaller operand, a copy: a pass over a (batch,
+    features) operand instead of one over the (features, features) product."""
+    if alpha == 1:
+        return x, y
+    return (x, y * alpha) if y.size <= x.size else (x * alpha, y)
 
 
 def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,

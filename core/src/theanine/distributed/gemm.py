@@ -5,11 +5,12 @@ One process folds `W - lr * dot(x.T, d)` into one BLAS call that updates W in pl
 update, so the product lands in a buffer of its own, is copied into shared memory, reduced,
 copied back, and then added into W by a pass of its own.  `AllreduceGemm` has BLAS write the
 product into shared memory, reduces it there and adds it into W from there
-(`shared_memory.add_reduced_product`): about half the memory traffic.
+(`shared_memory.reduce_products`): about half the memory traffic.  The fusion rewrite
+then joins the step's other sum allreduces to it: one collective per step.
 
-Only for shared weights of at least `MIN_BYTES`: each AllreduceGemm is a collective of its
-own (a handshake and a barrier), where a small gradient rides along in the step's fused
-allreduce for almost nothing.
+Only for shared weights of at least `MIN_BYTES`: a small gradient's copies cost less than
+the Python work of one more product per call, and it rides along in the fused collective
+either way.
 """
 
 from __future__ import annotations

@@ -26,16 +26,15 @@ class InplaceAllreduce:
         if not any_made():
             return
         for node in fgraph.toposort():
-            if isinstance(node.op, AllreduceGemm) and not node.op.inplace \
-                    and self.handler.can_destroy(fgraph, node, 0):
-                fgraph.replace(node.outputs[0], AllreduceGemm(inplace=True)(*node.inputs),
-                               reason=f"theanine.distributed.plugin:{self.name}")
-            if not isinstance(node.op, Allreduce) or node.op.inplace:
+            op = node.op
+            if not isinstance(op, Allreduce | AllreduceGemm) or op.inplace:
                 continue
-            inplace = tuple(i for i in range(len(node.inputs))
-                            if self.handler.can_destroy(fgraph, node, i, out=i))
+            source = op.input_of if isinstance(op, AllreduceGemm) else (lambda j: j)
+            inplace = tuple(j for j in range(len(node.outputs))
+                            if self.handler.can_destroy(fgraph, node, source(j), out=j))
             if inplace:
-                new = Allreduce(node.op.op, inplace).make_node(*node.inputs)
+                new = (AllreduceGemm(op.products, inplace) if isinstance(op, AllreduceGemm)
+                       else Allreduce(op.op, inplace)).make_node(*node.inputs)
                 fgraph.replace_all(list(zip(node.outputs, new.outputs)),
                                    reason=f"theanine.distributed.plugin:{self.name}")
         self.handler.validate(fgraph)

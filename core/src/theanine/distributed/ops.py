@@ -30,6 +30,15 @@ def _label(var: Variable) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _labels(node: Apply, operands: Any) -> list[str]:
+    """The labels of a node's `operands`, made at its first call (printing an unnamed
+    expression costs microseconds a call)."""
+    labels = node.tag.get("collective_labels")
+    if labels is None:
+        labels = node.tag["collective_labels"] = [_label(v) for v in operands]
+    return labels
+
+
 #: whether this process ever made a collective Op (built or unpickled): until then the
 #: distributed rewrites skip every graph without looking at it
 _made = False
@@ -94,7 +103,7 @@ class Allreduce(Collective):
         return Apply(self, xs, [x.type() for x in xs])
 
     def perform(self, node, inputs, output_storage):
-        results = collectives.allreduce(inputs, self.op, [_label(v) for v in node.inputs],
+        results = collectives.allreduce(inputs, self.op, _labels(node, node.inputs),
                                         self.order(node), self.inplace)
         for cell, r in zip(output_storage, results):
             cell[0] = r
@@ -115,39 +124,66 @@ class Allreduce(Collective):
 
 
 class AllreduceGemm(Collective):
-    """z + alpha * (the sum over ranks of dot(x, y)) for matrices: the data-parallel weight
-    update `W - lr * allreduce(dot(x.T, d))` as one node, as `Gemm` is one process's.  Nobody
-    writes it by hand: the `distributed_gemm` rewrite finds the update of a large shared
-    weight.  Each rank's product is written straight into shared memory, reduced there and
-    added into z from there: no copy of the gradient in or out, no update pass of its own.
-    `inplace` (set where the destroy handler allows): the result is written into z."""
+    """For each of `products` quadruples (z, alpha, x, y) of inputs: z + alpha * (the sum
+    over ranks of dot(x, y)), for matrices; then the sum over ranks of each further input.
 
-    __props__ = ("inplace",)
+    The data-parallel weight update `W - lr * allreduce(dot(x.T, d))` as one node, as `Gemm`
+    is one process's.  Nobody writes it by hand: the `distributed_gemm` rewrite finds the
+    update of a large shared weight, and `allreduce_fusion` joins the step's other sum
+    allreduces to it (one collective per step).  Each rank's product is written straight into
+    shared memory, reduced there and added into z from there.  `inplace`: the outputs written
+    into their input (a z, or a further input nobody else reads).
+    """
 
-    def __init__(self, inplace: bool = False):
-        self.inplace = inplace
-        self.destroy_map = {0: [0]} if inplace else {}
+    __props__ = ("products", "inplace")
+
+    def __init__(self, products: int = 1, inplace: tuple[int, ...] = ()):
+        if products < 1:
+            raise ValueError(f"AllreduceGemm needs at least one product, got {products}")
+        self.products = products
+        self.inplace = tuple(inplace)
+        self.destroy_map = {j: [self.input_of(j)] for j in self.inplace}
+
+    def input_of(self, out: int) -> int:
+        """The input that output `out` may be written into."""
+        return 4 * out if out < self.products else 3 * self.products + out
 
     def __str__(self) -> str:
-        return "AllreduceGemm{inplace}" if self.inplace else "AllreduceGemm"
+        parts = [f"{self.products} products"] if self.products > 1 else []
+        parts += ["inplace"] if self.inplace else []
+        return f"AllreduceGemm{{{','.join(parts)}}}" if parts else "AllreduceGemm"
 
-    def make_node(self, z: Any, alpha: Any, x: Any, y: Any) -> Apply:
-        z, alpha, x, y = (as_tensor_variable(v) for v in (z, alpha, x, y))
-        if (z.ndim, x.ndim, y.ndim, alpha.ndim) != (2, 2, 2, 0):
-            raise TypeError(f"AllreduceGemm needs matrices z, x, y and a scalar alpha, got "
-                            f"ranks {z.ndim}, {x.ndim}, {y.ndim} and {alpha.ndim}")
-        if len({z.dtype, x.dtype, y.dtype}) != 1 or z.dtype not in ("float32", "float64"):
-            raise TypeError(f"AllreduceGemm: z, x, y must share a float dtype, got "
-                            f"{z.dtype}, {x.dtype}, {y.dtype}")
-        return Apply(self, [z, alpha, x, y], [z.type()])
+    def make_node(self, *inputs: Any) -> Apply:
+        xs = [as_tensor_variable(v) for v in inputs]
+        p = self.products
+        if len(xs) < 4 * p:
+            raise TypeError(f"AllreduceGemm of {p} product(s) needs {4 * p} inputs (z, alpha, "
+                            f"x, y each), got {len(xs)}")
+        for i in range(p):
+            z, alpha, x, y = xs[4 * i:4 * i + 4]
+            if (z.ndim, x.ndim, y.ndim, alpha.ndim) != (2, 2, 2, 0):
+                raise TypeError(f"AllreduceGemm needs matrices z, x, y and a scalar alpha, "
+                                f"got ranks {z.ndim}, {x.ndim}, {y.ndim} and {alpha.ndim}")
+        dtypes = {v.dtype for i, v in enumerate(xs) if i >= 4 * p or i % 4 != 1}
+        if len(dtypes) != 1 or xs[0].dtype not in ("float32", "float64"):
+            raise TypeError(f"AllreduceGemm: z, x, y (and the further inputs) must share a "
+                            f"float dtype, got {', '.join(sorted(dtypes))}")
+        outs = [xs[4 * i].type() for i in range(p)] + [v.type() for v in xs[4 * p:]]
+        return Apply(self, xs, outs)
 
     def perform(self, node, inputs, output_storage):
-        z, _, x, y = node.inputs
-        output_storage[0][0] = collectives.allreduce_gemm(
-            *inputs, [_label(v) for v in (z, x, y)], self.order(node), self.inplace)
+        p = self.products
+        products = [tuple(inputs[4 * i:4 * i + 4]) for i in range(p)]
+        names = _labels(node, [v for i, v in enumerate(node.inputs)
+                               if i >= 4 * p or i % 4 != 1])
+        results = collectives.allreduce_gemm(products, inputs[4 * p:], names,
+                                             self.order(node), self.inplace)
+        for cell, r in zip(output_storage, results):
+            cell[0] = r
 
     def infer_shape(self, fgraph, node, input_shapes):
-        return [input_shapes[0]]
+        p = self.products
+        return [input_shapes[4 * i] for i in range(p)] + list(input_shapes[4 * p:])
 
 
 class _RootedCollective(Collective):

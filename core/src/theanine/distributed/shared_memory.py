@@ -20,7 +20,7 @@ is at most `PIECE_BYTES` a half: larger allreduces go through it in pieces, a ba
 
 `AllreduceGemm` (a weight update `W - lr * allreduce(dot(x.T, d))`) skips both copies: BLAS
 writes each rank's product straight into its slot, and every rank adds the reduced chunks
-into W from the slots that hold them (`add_reduced_product`).
+into W from the slots that hold them (`reduce_products`).
 """
 
 from __future__ import annotations
@@ -233,56 +233,126 @@ def _piece(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np
 
 def rows_fit(row_bytes: int) -> bool:
     """Whether a product with rows of `row_bytes` can go through the window a block of whole
-    rows at a time (`add_reduced_product`)."""
+    rows at a time."""
     return row_bytes <= PIECE_BYTES
 
 
-def add_reduced_product(arena: SharedArena, out: np.ndarray, alpha: Any, x: np.ndarray,
-                        y: np.ndarray, agree: Any, what: str) -> None:
-    """out += alpha * (the sum over ranks of dot(x, y)), for a C-contiguous matrix `out`.
+def reduce_products(arena: SharedArena, outs: Sequence[np.ndarray], xs: Sequence[np.ndarray],
+                    ys: Sequence[np.ndarray], extras: Sequence[np.ndarray],
+                    results: Sequence[np.ndarray], agree: Any, what: str) -> None:
+    """outs[i] += the sum over ranks of dot(xs[i], ys[i]) for C-contiguous matrices `outs`,
+    and results[j] = the sum over ranks of the flat extras[j].
 
-    The product is written by BLAS straight into this rank's slot (no copy in), rank r
-    reduces chunk r of every slot and scales it in place, and after a barrier every rank adds
-    every chunk into `out` from the slot that holds it (no copy out, no pass of its own for
-    the update).  A product larger than a window's half goes through it in blocks of rows.
+    BLAS writes each product straight into this rank's slot (no copy in), rank r reduces
+    chunk r of every slot, and after a barrier every
+    rank adds every chunk into `outs` from the slot that holds it (no copy out, no update
+    pass of its own); the extras are copied in and out as `allreduce` does.  All of it in
+    one piece when it fits a window's half (one handshake and one barrier), else one after
+    the other, the products in blocks of whole rows (`rows_fit`).
     """
+    itemsize = outs[0].itemsize
+    total = (sum(o.size for o in outs) + sum(e.size for e in extras)) * itemsize
+    if total <= PIECE_BYTES:
+        ready = arena.fits(total)
+        if not ready:  # make room together, once the ranks agree on the size
+            agree()
+            arena.grow(total)
+        _piece_of_products(arena, [o.reshape(-1) for o in outs], xs, ys, extras, results,
+                           agree if ready else None, what)
+        return
+    sync = _first_then_barrier(arena, agree, what)
+    for out, x, y in zip(outs, xs, ys):
+        if rows_fit(out.shape[1] * itemsize):
+            _add_product_in_blocks(arena, out, x, y, sync, what)
+        else:
+            product = np.dot(x, y)
+            flat = product.reshape(-1)
+            allreduce(arena, [flat], [flat], "sum", sync, what)
+            out += product
+    if extras:
+        allreduce(arena, extras, results, "sum", sync, what)
+
+
+def _first_then_barrier(arena: SharedArena, agree: Any, what: str) -> Any:
+    """`agree` the first time it is called (the collective's one handshake), a barrier of
+    the machine's ranks every later time."""
+    calls = []
+
+    def sync() -> None:
+        if calls:
+            arena.node_barrier(what)
+        else:
+            calls.append(None)
+            agree()
+
+    return sync
+
+
+def _add_product_in_blocks(arena: SharedArena, out: np.ndarray, x: np.ndarray, y: np.ndarray,
+                           agree: Any, what: str) -> None:
     rows, cols = out.shape
-    row_bytes = max(cols * out.itemsize, 1)
     ready = arena.fits(min(out.nbytes, PIECE_BYTES))
-    if not ready:  # make room together, once the ranks agree on the size
+    if not ready:
         agree()
         arena.grow(out.nbytes)
-    step = max(1, arena.capacity // row_bytes)
+    step = max(1, arena.capacity // max(cols * out.itemsize, 1))
     flat = out.reshape(-1)
     for start in range(0, max(rows, 1), step):
         stop = min(rows, start + step)
-        _product_piece(arena, flat[start * cols:stop * cols], alpha, x[start:stop], y,
-                       agree if ready and start == 0 else None, what)
+        _piece_of_products(arena, [flat[start * cols:stop * cols]], [x[start:stop]], [y], [],
+                           [], agree if ready and start == 0 else None, what)
 
 
-def _product_piece(arena: SharedArena, out: np.ndarray, alpha: Any, x: np.ndarray,
-                   y: np.ndarray, agree: Any, what: str) -> None:
-    slots = arena.views(out.dtype)
+def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray],
+                       xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
+                       extras: Sequence[np.ndarray], results: Sequence[np.ndarray],
+                       agree: Any, what: str) -> None:
+    """One window's half of products (flat `outs`) and extras; the ranks synchronize by
+    `agree()` after writing (or by a barrier when it is None)."""
     me, n = arena.node.Get_rank(), arena.node.Get_size()
+    plan = _product_plan(tuple(o.size for o in outs), tuple(e.size for e in extras), n, me)
+    slots = arena.views(outs[0].dtype)
     mine = slots[me]
-    np.dot(x, y, out=mine[:out.size].reshape(x.shape[0], y.shape[1]))
+    for (lo, hi), x, y in zip(plan.places, xs, ys):
+        np.dot(x, y, out=mine[lo:hi].reshape(x.shape[0], y.shape[1]))
+    for (lo, hi), extra in zip(plan.places[len(outs):], extras):
+        mine[lo:hi] = extra
     arena.window.Sync()
     if agree is not None:
-        agree()  # every rank has written its product (and the layouts agree)
+        agree()  # every rank has written its slot (and the layouts agree)
         arena.window.Sync()
     else:
         arena.node_barrier(what)
-    edges = bounds(out.size, n)
-    own = mine[edges[me]:edges[me + 1]]
+    own = mine[plan.chunk]
     for k, slot in enumerate(slots):
         if k != me:
-            np.add(own, slot[edges[me]:edges[me + 1]], out=own)
+            np.add(own, slot[plan.chunk], out=own)
     if arena.across is not None and own.size:
         wait(arena.across.Iallreduce(in_place(), own, mpi_op("sum")), what)
-    np.multiply(own, alpha, out=own)
     arena.node_barrier(what)
-    for k, slot in enumerate(slots):
-        lo, hi = edges[k], edges[k + 1]
-        if hi > lo:
-            np.add(out[lo:hi], slot[lo:hi], out=out[lo:hi])
+    for k, i, dst, src in plan.gathers:
+        if i < len(outs):
+            np.add(outs[i][dst], slots[k][src], out=outs[i][dst])
+        else:
+            results[i - len(outs)][dst] = slots[k][src]
     arena.parity ^= 1
+
+
+class _ProductPlan(NamedTuple):
+    """Where one piece of products and extras lies in a slot, and what this rank does."""
+
+    places: tuple[tuple[int, int], ...]  # each array's [start, stop) in a slot
+    chunk: slice  # this rank's chunk of a slot
+    gathers: tuple[tuple[int, int, slice, slice], ...]  # (rank, array, in the array, in a slot)
+
+
+@functools.lru_cache(maxsize=256)
+def _product_plan(products: tuple[int, ...], extras: tuple[int, ...], n: int, me: int
+                  ) -> _ProductPlan:
+    sizes = products + extras
+    offsets = np.cumsum([0, *sizes]).tolist()
+    edges = bounds(offsets[-1], n)
+    gathers = tuple((k, i, slice(lo, hi), slice(offsets[i] + lo, offsets[i] + hi))
+                    for k in range(n) for i, lo, hi in segments(offsets, edges[k], edges[k + 1]))
+    return _ProductPlan(tuple(zip(offsets, offsets[1:])), slice(edges[me], edges[me + 1]),
+                        gathers)
