@@ -55,7 +55,9 @@ class _Handle:
         if self.raw == ffi().NULL:
             raise OSError(f"cannot load {path}: {_dlerror(libc)}")
         _pin_runtimes(libc)
-        weakref.finalize(self, libc.dlclose, self.raw)
+        # not at exit: the process unmaps it anyway, and a build thread still loading a
+        # kernel then would look up symbols in a closed library
+        weakref.finalize(self, libc.dlclose, self.raw).atexit = False
 
     def symbol(self, name: str, signature: str) -> Any:
         address = _libc().dlsym(self.raw, name.encode())
