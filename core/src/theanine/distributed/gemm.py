@@ -21,7 +21,7 @@ from theanine.compile.sharedvalue import SharedVariable
 from theanine.distributed.ops import Allreduce, AllreduceGemm, any_made
 from theanine.rewriting.basic import node_rewriter
 from theanine.rewriting.patterns import elemwise_of, scalar_constant, scalar_op_of
-from theanine.rewriting.specialize import as_scalar, scalar_factor, times
+from theanine.rewriting.specialize import as_scalar, scaled_term, times
 from theanine.scalar import basic as ps
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.math import Dot
@@ -57,14 +57,8 @@ def allreduce_of_dot_to_gemm(fgraph, node):
 def _reduced_product(fgraph, t) -> tuple[Any, Any, Any] | None:
     """(alpha, x, y) if t is alpha * allreduce_sum(dot(x, y)) (or its negation, or it divided
     by a constant scalar) of two matrices, with the allreduce and the dot used only there."""
-    alpha: Any = 1.0
-    neg = elemwise_of(t, ps.neg)
-    if neg is not None:
-        t, alpha = neg[0], -1.0
-    else:
-        factor = scalar_factor(t)
-        if factor is not None:
-            alpha, t = factor
+    alpha, t = scaled_term(t)
+    alpha = 1.0 if alpha is None else alpha
     div = elemwise_of(t, ps.true_div)
     if div is not None:
         c = scalar_constant(div[1])

@@ -118,6 +118,16 @@ class SharedArena:
                                 for s in self.slots]
         return self._views[key]
 
+    def written(self, agree: Any, what: str) -> None:
+        """Return once every rank of the machine has written its slot: by `agree()` (the
+        handshake, which also checks the layouts) or, when it is None, by a barrier."""
+        self.window.Sync()
+        if agree is None:
+            self.node_barrier(what)
+        else:
+            agree()
+            self.window.Sync()
+
     def node_barrier(self, what: str) -> None:
         self.window.Sync()
         wait(self.node.Ibarrier(), what)
@@ -210,12 +220,7 @@ def _piece(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np
     mine = slots[me]
     for i, src, dst in moves.writes:  # what the other ranks reduce: theirs to read
         mine[dst] = flats[i][src]
-    arena.window.Sync()
-    if agree is not None:
-        agree()  # every rank has written its slot (and the layouts agree)
-        arena.window.Sync()
-    else:
-        arena.node_barrier(what)
+    arena.written(agree, what)
     others = slots[:me] + slots[me + 1:]
     for i, src, dst in moves.own:  # this rank's chunk, from every rank
         out = mine[dst]
@@ -317,12 +322,7 @@ def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray],
         np.dot(x, y, out=mine[lo:hi].reshape(x.shape[0], y.shape[1]))
     for (lo, hi), extra in zip(plan.places[len(outs):], extras):
         mine[lo:hi] = extra
-    arena.window.Sync()
-    if agree is not None:
-        agree()  # every rank has written its slot (and the layouts agree)
-        arena.window.Sync()
-    else:
-        arena.node_barrier(what)
+    arena.written(agree, what)
     own = mine[plan.chunk]
     for k, slot in enumerate(slots):
         if k != me:

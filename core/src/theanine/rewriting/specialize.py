@@ -102,6 +102,16 @@ def scalar_factor(v):
     return None
 
 
+def scaled_term(t):
+    """(alpha, rest) if t is -rest (alpha -1.0) or alpha * rest with alpha a broadcast
+    scalar, else (None, t)."""
+    neg = elemwise_of(t, ps.neg)
+    if neg is not None:
+        return -1.0, neg[0]
+    factor = scalar_factor(t)
+    return factor if factor is not None else (None, t)
+
+
 def _unbroadcast_scalar(v):
     """The 0-d variable that v broadcasts (v itself if 0-d; a 0-d constant for a constant
     that is broadcastable in every dimension, as literals are), or None."""
@@ -117,14 +127,7 @@ def _dot_term(fgraph, t):
     """(alpha, x, y, inner) if t is dot(x, y), -dot(x, y) or alpha * dot(x, y), with the dot
     used only there (else the gemm would compute it a second time); `inner` is None, or
     (z, a, b) when the product is itself gemm(z, a, x, y, b), used only there."""
-    alpha = None
-    neg = elemwise_of(t, ps.neg)
-    if neg is not None:
-        t, alpha = neg[0], -1.0
-    else:
-        factor = scalar_factor(t)
-        if factor is not None:
-            alpha, t = factor
+    alpha, t = scaled_term(t)
     node = t.owner
     if node is None or len(fgraph.clients.get(t, ())) != 1:
         return None
