@@ -6,6 +6,7 @@
 `shape_later`: after one good allreduce (the shared window exists), rank 1's operand no longer
 fits the window while rank 0's does: the handshake must still name the shapes before either
 rank reads the other's memory.
+`product_shape`: the same for an `AllreduceGemm` weight update: rank 1's batch is larger.
 The error is left uncaught, as in a user's script: it is printed and aborts the job.
 """
 
@@ -17,10 +18,13 @@ import numpy as np
 import theanine
 import theanine.distributed as dist
 import theanine.tensor as T
+from theanine.distributed import gemm
 
 
 def main(case: str) -> None:
     r = dist.rank()
+    if case == "product_shape":
+        return product_shape(r)
     x = T.dvector("x")
     outputs = [dist.allreduce(x, "sum")]
     if case == "graph" and r == 1:
@@ -34,6 +38,17 @@ def main(case: str) -> None:
         time.sleep(30)  # a hung rank: the job is aborted long before this ends
         return
     f(value)
+    print(f"rank {r}: no error", flush=True)
+
+
+def product_shape(r: int) -> None:
+    gemm.MIN_BYTES = 0
+    W = theanine.shared(np.zeros((6, 2)), name="W")
+    x, d = T.dmatrix("xb"), T.dmatrix("d")
+    step = theanine.function([x, d], [], updates=[(W, W - dist.allreduce(T.dot(x.T, d)))])
+    step(np.ones((5, 6)), np.ones((5, 2)))
+    rows = 7 if r == 1 else 5
+    step(np.ones((rows, 6)), np.ones((rows, 2)))
     print(f"rank {r}: no error", flush=True)
 
 

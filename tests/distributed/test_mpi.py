@@ -175,6 +175,18 @@ def test_shape_mismatch_across_ranks_is_named(case, seq, shape1):
             f"({shape1},)") in out
 
 
+def test_product_shape_mismatch_across_ranks_is_named():
+    proc = run("mpi_faults.py", "product_shape", n=2)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "CollectiveMismatch" in out and "shapes or dtypes differ" in out, out[-3000:]
+    for r, rows in [(0, 5), (1, 7)]:
+        assert (f"rank {r}: collective #1 allreduce_gemm(sum) of 1 product(s) and 0 array(s) "
+                f"of W: float64 (6, 2), DimShuffle{{1,0}}.0: float64 (6, {rows}), d: float64 "
+                f"({rows}, 2)") in out
+    assert "no error" not in out
+
+
 def test_graph_mismatch_is_named_at_the_first_call():
     proc = run("mpi_faults.py", "graph", n=2)
     out = proc.stdout + proc.stderr
