@@ -315,6 +315,9 @@ class Function:
         self._protect = self._unowned_destroyed()
         self._lock = _update_lock(self._containers) if self._update_slots else None
         self._state_lock = threading.Lock() if self._state_slots else None
+        # nothing to read, copy, place or store around the program: a call runs it straight
+        self._straight = not (self._containers or self._protect or self._copy_outputs
+                              or self._state_slots or self._placement.active)
 
     def _unowned_destroyed(self) -> list[int]:
         """Positions of the graph inputs that the compiled graph overwrites but this function
@@ -358,8 +361,10 @@ class Function:
             if self._state_lock is not None:
                 return self._call_with_states(args, kwargs)
             args = tuple(self._bind(args, kwargs))
-        convert = self._convert
-        values = [convert[k](a) for k, a in enumerate(args)]
+        values = [convert(a) for convert, a in zip(self._convert, args)]
+        if self._straight:
+            outs = self._program(*values)
+            return outs[0] if self.single else outs[:self.n_out]
         lock = self._lock
         if lock is None:
             return self._run(values)

@@ -227,10 +227,13 @@ class Elemwise(Op):
             r = impl(*values)
             if type(r) is not ndarray or r.dtype != dtype:
                 r = asarray(r, dtype=dtype)
-            if not r.flags.owndata or any(r is v for v in values):
-                # np.real(x) is x itself (or a view of a complex x): nothing declares this
-                # output a view, so a later in-place node would overwrite both
+            if not r.flags.owndata:  # np.real(x) is a view of a complex x, ...
                 r = r.copy()
+            else:
+                for v in values:  # ... and x itself of a real x: nothing declares the output
+                    if v is r:  # a view, so a later in-place node would overwrite both
+                        r = r.copy()
+                        break
             shp = r.shape
             for k, dims in checks:
                 vs = values[k].shape
