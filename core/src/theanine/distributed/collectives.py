@@ -9,6 +9,7 @@ process, so collectives issued from several threads still reach MPI in one order
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,10 +56,7 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
         Agreement(what, names, layout, order).finish()
 
     with _state.lock:
-        first = arena.mode is None
-        if first:  # the first allreduce: agree, then decide together
-            agree()
-            arena.plan()
+        first = _plan_once(arena, agree)
         if arena.mode == "shm":
             results = [a if i in inplace else np.empty_like(a) for i, a in enumerate(arrays)]
             shared_memory.allreduce(
@@ -121,10 +119,7 @@ def allreduce_gemm(products: Sequence[tuple], extras: Sequence[np.ndarray],
         Agreement(what, names, layout, order).finish()
 
     with _state.lock:
-        first = arena.mode is None
-        if first:
-            agree()
-            arena.plan()
+        first = _plan_once(arena, agree)
         if arena.mode == "shm":
             results = [e if k else np.empty_like(e) for e, k in zip(extras, kept)]
             shared_memory.reduce_products(
@@ -138,6 +133,16 @@ def allreduce_gemm(products: Sequence[tuple], extras: Sequence[np.ndarray],
     for out, product in zip(outs, reduced):
         out += product
     return outs + reduced[p:]
+
+
+def _plan_once(arena: shared_memory.SharedArena, agree: Any) -> bool:
+    """At the process group's first allreduce the ranks agree, then decide together whether
+    allreduces go through shared memory: True when that spent this call's handshake."""
+    if arena.mode is not None:
+        return False
+    agree()
+    arena.plan()
+    return True
 
 
 def _scaled(x: np.ndarray, y: np.ndarray, alpha: np.generic) -> tuple[np.ndarray, np.ndarray]:

@@ -29,12 +29,10 @@ class InplaceAllreduce:
             op = node.op
             if not isinstance(op, Allreduce | AllreduceGemm) or op.inplace:
                 continue
-            source = op.input_of if isinstance(op, AllreduceGemm) else (lambda j: j)
             inplace = tuple(j for j in range(len(node.outputs))
-                            if self.handler.can_destroy(fgraph, node, source(j), out=j))
+                            if self.handler.can_destroy(fgraph, node, op.input_of(j), out=j))
             if inplace:
-                new = (AllreduceGemm(op.products, inplace) if isinstance(op, AllreduceGemm)
-                       else Allreduce(op.op, inplace)).make_node(*node.inputs)
+                new = op.with_inplace(inplace).make_node(*node.inputs)
                 fgraph.replace_all(list(zip(node.outputs, new.outputs)),
                                    reason=f"theanine.distributed.plugin:{self.name}")
         self.handler.validate(fgraph)

@@ -84,6 +84,14 @@ class Allreduce(Collective):
     def __str__(self) -> str:
         return f"Allreduce{{{self.op}{',inplace' if self.inplace else ''}}}"
 
+    def input_of(self, out: int) -> int:
+        """The input that output `out` may be written into."""
+        return out
+
+    def with_inplace(self, inplace: tuple[int, ...]) -> Allreduce:
+        """This Op, writing the outputs `inplace` into their inputs."""
+        return Allreduce(self.op, inplace)
+
     def make_node(self, *inputs: Any) -> Apply:
         if not inputs:
             raise ValueError("Allreduce needs at least one input")
@@ -147,6 +155,10 @@ class AllreduceGemm(Collective):
     def input_of(self, out: int) -> int:
         """The input that output `out` may be written into."""
         return 4 * out if out < self.products else 3 * self.products + out
+
+    def with_inplace(self, inplace: tuple[int, ...]) -> AllreduceGemm:
+        """This Op, writing the outputs `inplace` into their inputs."""
+        return AllreduceGemm(self.products, inplace)
 
     def __str__(self) -> str:
         parts = [f"{self.products} products"] if self.products > 1 else []

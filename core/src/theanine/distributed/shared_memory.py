@@ -86,6 +86,15 @@ class SharedArena:
     def fits(self, nbytes: int) -> bool:
         return self.window is not None and nbytes <= self.capacity
 
+    def room(self, nbytes: int, agree: Any) -> bool:
+        """Whether a half already holds `nbytes` (or `PIECE_BYTES`, for more); if not, the
+        ranks agree (the collective's handshake is then spent) and the window grows."""
+        if self.fits(min(nbytes, PIECE_BYTES)):
+            return True
+        agree()
+        self.grow(nbytes)
+        return False
+
     def grow(self, nbytes: int) -> None:
         """A window of `nbytes` per half, rounded up to a power of two within
         [`MIN_BYTES`, `PIECE_BYTES`] (a collective of the node's ranks)."""
@@ -127,6 +136,13 @@ class SharedArena:
         else:
             agree()
             self.window.Sync()
+
+    def reduced(self, chunk: np.ndarray, op: str, what: str) -> None:
+        """Return once every rank's chunk is final: this rank's `chunk` (reduced over the
+        machine) allreduced with its peers on the other machines, then a barrier."""
+        if self.across is not None and chunk.size:
+            wait(self.across.Iallreduce(in_place(), chunk, mpi_op(op)), what)
+        self.node_barrier(what)
 
     def node_barrier(self, what: str) -> None:
         self.window.Sync()
@@ -175,10 +191,7 @@ def allreduce(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence
     """
     sizes = tuple(f.size for f in flats)
     total, itemsize = sum(sizes), flats[0].dtype.itemsize
-    ready = arena.fits(min(total * itemsize, PIECE_BYTES))
-    if not ready:  # make room together, once the ranks agree on the size
-        agree()
-        arena.grow(total * itemsize)
+    ready = arena.room(total * itemsize, agree)
     step = arena.capacity // itemsize
     me, n = arena.node.Get_rank(), arena.node.Get_size()
     for start in range(0, max(total, 1), step):
@@ -227,13 +240,10 @@ def _piece(arena: SharedArena, flats: Sequence[np.ndarray], results: Sequence[np
         combine(flats[i][src], others[0][dst], out=out)
         for slot in others[1:]:
             combine(out, slot[dst], out=out)
-    if arena.across is not None and moves.chunk.stop > moves.chunk.start:
-        wait(arena.across.Iallreduce(in_place(), mine[moves.chunk], mpi_op(op)), what)
-    arena.node_barrier(what)
+    arena.reduced(mine[moves.chunk], op, what)
     for k, i, dst, src in moves.gathers:  # every rank's reduced chunk
         results[i][dst] = slots[k][src]
     arena.parity ^= 1
-
 
 
 def rows_fit(row_bytes: int) -> bool:
@@ -258,10 +268,7 @@ def reduce_products(arena: SharedArena, outs: Sequence[np.ndarray], xs: Sequence
     itemsize = outs[0].itemsize
     total = (sum(o.size for o in outs) + sum(e.size for e in extras)) * itemsize
     if total <= PIECE_BYTES:
-        ready = arena.fits(total)
-        if not ready:  # make room together, once the ranks agree on the size
-            agree()
-            arena.grow(total)
+        ready = arena.room(total, agree)
         _piece_of_products(arena, [o.reshape(-1) for o in outs], xs, ys, extras, results,
                            agree if ready else None, what)
         return
@@ -296,10 +303,7 @@ def _first_then_barrier(arena: SharedArena, agree: Any, what: str) -> Any:
 def _add_product_in_blocks(arena: SharedArena, out: np.ndarray, x: np.ndarray, y: np.ndarray,
                            agree: Any, what: str) -> None:
     rows, cols = out.shape
-    ready = arena.fits(min(out.nbytes, PIECE_BYTES))
-    if not ready:
-        agree()
-        arena.grow(out.nbytes)
+    ready = arena.room(out.nbytes, agree)
     step = max(1, arena.capacity // max(cols * out.itemsize, 1))
     flat = out.reshape(-1)
     for start in range(0, max(rows, 1), step):
@@ -315,7 +319,7 @@ def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray],
     """One window's half of products (flat `outs`) and extras; the ranks synchronize by
     `agree()` after writing (or by a barrier when it is None)."""
     me, n = arena.node.Get_rank(), arena.node.Get_size()
-    plan = _product_plan(tuple(o.size for o in outs), tuple(e.size for e in extras), n, me)
+    plan = _product_plan(tuple(a.size for a in (*outs, *extras)), n, me)
     slots = arena.views(outs[0].dtype)
     mine = slots[me]
     for (lo, hi), x, y in zip(plan.places, xs, ys):
@@ -327,9 +331,7 @@ def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray],
     for k, slot in enumerate(slots):
         if k != me:
             np.add(own, slot[plan.chunk], out=own)
-    if arena.across is not None and own.size:
-        wait(arena.across.Iallreduce(in_place(), own, mpi_op("sum")), what)
-    arena.node_barrier(what)
+    arena.reduced(own, "sum", what)
     for k, i, dst, src in plan.gathers:
         if i < len(outs):
             np.add(outs[i][dst], slots[k][src], out=outs[i][dst])
@@ -347,9 +349,7 @@ class _ProductPlan(NamedTuple):
 
 
 @functools.lru_cache(maxsize=256)
-def _product_plan(products: tuple[int, ...], extras: tuple[int, ...], n: int, me: int
-                  ) -> _ProductPlan:
-    sizes = products + extras
+def _product_plan(sizes: tuple[int, ...], n: int, me: int) -> _ProductPlan:
     offsets = np.cumsum([0, *sizes]).tolist()
     edges = bounds(offsets[-1], n)
     gathers = tuple((k, i, slice(lo, hi), slice(offsets[i] + lo, offsets[i] + hi))
