@@ -31,9 +31,10 @@ def inputs(r: int, n: int) -> dict:
             # odd sizes: the shared-memory chunks split arrays mid-way, several per chunk
             "parts": [rng.standard_normal(s) for s in [(7,), (33, 3), (1,), (1000,), (2, 2)]],
             # AllreduceGemm's products: whole rows through a 1 KiB window in pieces, and rows
-            # wider than it (reduced as a flat allreduce)
-            "products": [(rng.standard_normal((5, 40)), rng.standard_normal((5, 8))),
-                         (rng.standard_normal((6, 3)), rng.standard_normal((6, 200)))]}
+            # wider than it (reduced as a flat allreduce); batches of unequal size per rank
+            "products": [(rng.standard_normal((5 + r, 40)), rng.standard_normal((5 + r, 8))),
+                         (rng.standard_normal((6 + 2 * r, 3)),
+                          rng.standard_normal((6 + 2 * r, 200)))]}
 
 
 def weights() -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 import theanine
 import theanine.distributed as dist
 import theanine.tensor as T
-from theanine.distributed import gemm
+from theanine.distributed import gemm, shared_memory
 from theanine.distributed.ops import Allreduce, AllreduceGemm
 
 pytestmark = pytest.mark.skipif(dist.launched_by_mpiexec(),
@@ -115,3 +115,20 @@ def test_fusion_joins_the_other_gradients_to_one_node_equal_to_numpy(rng, monkey
     np.testing.assert_allclose(W1.get_value(), w1 - 0.1 * xv.T @ d1v, rtol=1e-14)
     np.testing.assert_allclose(W2.get_value(), w2 - 0.2 * hv.T @ d2v, rtol=1e-14)
     np.testing.assert_allclose(B.get_value(), b - 0.3 * d1v.sum(0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("alpha", [1.0, -0.25])
+@pytest.mark.parametrize("aligned", [True, False])
+def test_add_scaled_updates_out_in_place_even_in_unaligned_memory(dtype, alpha, aligned, rng):
+    """The products' update (BLAS axpy): BLAS copies an unaligned array instead of writing it
+    (a shared window's slice could be one), which must still land in `out`."""
+    item = np.dtype(dtype).itemsize
+    raw = np.zeros(7 * item + 1, np.uint8)
+    out = raw[0 if aligned else 1:][:7 * item].view(dtype)
+    assert out.flags.aligned == aligned
+    out[...] = rng.standard_normal(7)
+    x = rng.standard_normal(7).astype(dtype)
+    expected = out + np.asarray(alpha, dtype) * x
+    shared_memory.add_scaled(out, out.dtype.type(alpha), x)
+    np.testing.assert_allclose(out, expected, rtol=1e-6)

@@ -180,10 +180,9 @@ def test_product_shape_mismatch_across_ranks_is_named():
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "CollectiveMismatch" in out and "shapes or dtypes differ" in out, out[-3000:]
-    for r, rows in [(0, 5), (1, 7)]:
-        assert (f"rank {r}: collective #1 allreduce_gemm(sum) of 1 product(s) and 0 array(s) "
-                f"of W: float64 (6, 2), DimShuffle{{1,0}}.0: float64 (6, {rows}), d: float64 "
-                f"({rows}, 2)") in out
+    for r, cols in [(0, 2), (1, 3)]:
+        assert (f"rank {r}: collective #0 allreduce_gemm(sum) of 1 product(s) and 0 array(s) "
+                f"of W: float64 (6, {cols})") in out
     assert "no error" not in out
 
 

@@ -83,12 +83,14 @@ def allreduce_gemm(products: Sequence[tuple], extras: Sequence[np.ndarray],
     z, x, y of each product, then the extras.
 
     Ranks of one machine reduce the products where BLAS wrote them, in shared memory, and add
-    the reduced chunks into each z from there (`shared_memory.reduce_products`); otherwise
-    the products are computed, allreduced with the extras as `allreduce` does, and added.
-    Alpha scales the smaller operand of each product before the product.
+    the reduced chunks, times alpha, into each z from there (`shared_memory.reduce_products`);
+    otherwise the products are computed, allreduced with the extras as `allreduce` does, and
+    added.  The ranks agree on the shapes of the z's and the extras, the arrays reduced:
+    x and y may differ across ranks (batches of unequal size), as for the graph's own
+    `allreduce(dot(x, y))`.
     """
     p = len(products)
-    outs, xs, ys = [], [], []
+    outs, alphas, xs, ys = [], [], [], []
     for i, (z, alpha, x, y) in enumerate(products):
         x, y = np.asarray(x), np.asarray(y)
         if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[0] \
@@ -101,37 +103,38 @@ def allreduce_gemm(products: Sequence[tuple], extras: Sequence[np.ndarray],
             outs.append(z)
         else:
             outs.append(np.array(z, order="C"))
-        x, y = _scaled(x, y, outs[-1].dtype.type(alpha))
+        alphas.append(outs[-1].dtype.type(alpha))
         xs.append(x)
         ys.append(y)
     extras = [np.asarray(e, order="C") for e in extras]
     kept = [p + j in inplace for j in range(len(extras))]
     c = comm()
     if c is None:
-        for out, x, y in zip(outs, xs, ys):
-            out += np.dot(x, y)
+        for out, alpha, x, y in zip(outs, alphas, xs, ys):
+            shared_memory.add_scaled(out.reshape(-1), alpha, np.dot(x, y).reshape(-1))
         return outs + [e if k else e.copy() for e, k in zip(extras, kept)]
     what = f"allreduce_gemm(sum) of {p} product(s) and {len(extras)} array(s)"
-    layout = _layout([a for i in range(p) for a in (outs[i], xs[i], ys[i])] + extras)
+    reduced_names = [names[3 * i] for i in range(p)] + list(names[3 * p:])
+    layout = _layout(outs + extras)
     arena = shared_memory.ARENA
 
     def agree() -> None:
-        Agreement(what, names, layout, order).finish()
+        Agreement(what, reduced_names, layout, order).finish()
 
     with _state.lock:
         first = _plan_once(arena, agree)
         if arena.mode == "shm":
             results = [e if k else np.empty_like(e) for e, k in zip(extras, kept)]
             shared_memory.reduce_products(
-                arena, outs, xs, ys, [e.reshape(-1) for e in extras],
+                arena, outs, alphas, xs, ys, [e.reshape(-1) for e in extras],
                 [r.reshape(-1) for r in results], (lambda: None) if first else agree, what)
             return outs + results
         reduced, _ = _mpi_allreduce(
             c, [np.dot(x, y) for x, y in zip(xs, ys)] + extras, "sum", what,
-            None if first else Agreement(what, names, layout, order),
+            None if first else Agreement(what, reduced_names, layout, order),
             [i for i in range(p + len(extras)) if i < p or kept[i - p]])
-    for out, product in zip(outs, reduced):
-        out += product
+    for out, alpha, product in zip(outs, alphas, reduced):
+        shared_memory.add_scaled(out.reshape(-1), alpha, product.reshape(-1))
     return outs + reduced[p:]
 
 
@@ -143,14 +146,6 @@ def _plan_once(arena: shared_memory.SharedArena, agree: Any) -> bool:
     agree()
     arena.plan()
     return True
-
-
-def _scaled(x: np.ndarray, y: np.ndarray, alpha: np.generic) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) with alpha folded into the smaller operand, a copy: a pass over a (batch,
-    features) operand instead of one over the (features, features) product."""
-    if alpha == 1:
-        return x, y
-    return (x, y * alpha) if y.size <= x.size else (x * alpha, y)
 
 
 def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,

@@ -20,7 +20,7 @@ is at most `PIECE_BYTES` a half: larger allreduces go through it in pieces, a ba
 
 `AllreduceGemm` (a weight update `W - lr * allreduce(dot(x.T, d))`) skips both copies: BLAS
 writes each rank's product straight into its slot, and every rank adds the reduced chunks
-into W from the slots that hold them (`reduce_products`).
+into W, times the learning rate, from the slots that hold them (`reduce_products`).
 """
 
 from __future__ import annotations
@@ -252,37 +252,55 @@ def rows_fit(row_bytes: int) -> bool:
     return row_bytes <= PIECE_BYTES
 
 
-def reduce_products(arena: SharedArena, outs: Sequence[np.ndarray], xs: Sequence[np.ndarray],
-                    ys: Sequence[np.ndarray], extras: Sequence[np.ndarray],
-                    results: Sequence[np.ndarray], agree: Any, what: str) -> None:
-    """outs[i] += the sum over ranks of dot(xs[i], ys[i]) for C-contiguous matrices `outs`,
-    and results[j] = the sum over ranks of the flat extras[j].
+def reduce_products(arena: SharedArena, outs: Sequence[np.ndarray], alphas: Sequence[Any],
+                    xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
+                    extras: Sequence[np.ndarray], results: Sequence[np.ndarray], agree: Any,
+                    what: str) -> None:
+    """outs[i] += alphas[i] * the sum over ranks of dot(xs[i], ys[i]) for C-contiguous
+    matrices `outs`, and results[j] = the sum over ranks of the flat extras[j].
 
     BLAS writes each product straight into this rank's slot (no copy in), rank r reduces
-    chunk r of every slot, and after a barrier every
-    rank adds every chunk into `outs` from the slot that holds it (no copy out, no update
-    pass of its own); the extras are copied in and out as `allreduce` does.  All of it in
-    one piece when it fits a window's half (one handshake and one barrier), else one after
-    the other, the products in blocks of whole rows (`rows_fit`).
+    chunk r of every slot, and after a barrier every rank adds every chunk, times alpha, into
+    `outs` from the slot that holds it (`add_scaled`: no copy out, no update pass of its
+    own); the extras are copied in and out as `allreduce` does.  All of it in one piece when
+    it fits a window's half (one handshake and one barrier), else one after the other, the
+    products in blocks of whole rows (`rows_fit`).
     """
     itemsize = outs[0].itemsize
     total = (sum(o.size for o in outs) + sum(e.size for e in extras)) * itemsize
     if total <= PIECE_BYTES:
         ready = arena.room(total, agree)
-        _piece_of_products(arena, [o.reshape(-1) for o in outs], xs, ys, extras, results,
-                           agree if ready else None, what)
+        _piece_of_products(arena, [o.reshape(-1) for o in outs], alphas, xs, ys, extras,
+                           results, agree if ready else None, what)
         return
     sync = _first_then_barrier(arena, agree, what)
-    for out, x, y in zip(outs, xs, ys):
+    for out, alpha, x, y in zip(outs, alphas, xs, ys):
         if rows_fit(out.shape[1] * itemsize):
-            _add_product_in_blocks(arena, out, x, y, sync, what)
+            _add_product_in_blocks(arena, out, alpha, x, y, sync, what)
         else:
-            product = np.dot(x, y)
-            flat = product.reshape(-1)
+            flat = np.dot(x, y).reshape(-1)
             allreduce(arena, [flat], [flat], "sum", sync, what)
-            out += product
+            add_scaled(out.reshape(-1), alpha, flat)
     if extras:
         allreduce(arena, extras, results, "sum", sync, what)
+
+
+def add_scaled(out: np.ndarray, alpha: Any, x: np.ndarray) -> None:
+    """out += alpha * x for flat float32 or float64 arrays of out's dtype, in one pass (BLAS
+    axpy): the update of a weight from its reduced gradient, with no temporary."""
+    if alpha == 1:
+        np.add(out, x, out=out)
+        return
+    result = _axpy(out.dtype)(x, out, a=alpha)
+    if result is not out:  # BLAS wanted a copy (unaligned memory): keep the result
+        out[...] = result
+
+
+@functools.cache
+def _axpy(dtype: np.dtype) -> Any:
+    from scipy.linalg.blas import get_blas_funcs
+
+    return get_blas_funcs("axpy", dtype=dtype)
 
 
 def _first_then_barrier(arena: SharedArena, agree: Any, what: str) -> Any:
@@ -300,19 +318,19 @@ def _first_then_barrier(arena: SharedArena, agree: Any, what: str) -> Any:
     return sync
 
 
-def _add_product_in_blocks(arena: SharedArena, out: np.ndarray, x: np.ndarray, y: np.ndarray,
-                           agree: Any, what: str) -> None:
+def _add_product_in_blocks(arena: SharedArena, out: np.ndarray, alpha: Any, x: np.ndarray,
+                           y: np.ndarray, agree: Any, what: str) -> None:
     rows, cols = out.shape
     ready = arena.room(out.nbytes, agree)
     step = max(1, arena.capacity // max(cols * out.itemsize, 1))
     flat = out.reshape(-1)
     for start in range(0, max(rows, 1), step):
         stop = min(rows, start + step)
-        _piece_of_products(arena, [flat[start * cols:stop * cols]], [x[start:stop]], [y], [],
-                           [], agree if ready and start == 0 else None, what)
+        _piece_of_products(arena, [flat[start * cols:stop * cols]], [alpha], [x[start:stop]],
+                           [y], [], [], agree if ready and start == 0 else None, what)
 
 
-def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray],
+def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray], alphas: Sequence[Any],
                        xs: Sequence[np.ndarray], ys: Sequence[np.ndarray],
                        extras: Sequence[np.ndarray], results: Sequence[np.ndarray],
                        agree: Any, what: str) -> None:
@@ -334,7 +352,7 @@ def _piece_of_products(arena: SharedArena, outs: Sequence[np.ndarray],
     arena.reduced(own, "sum", what)
     for k, i, dst, src in plan.gathers:
         if i < len(outs):
-            np.add(outs[i][dst], slots[k][src], out=outs[i][dst])
+            add_scaled(outs[i][dst], alphas[i], slots[k][src])
         else:
             results[i - len(outs)][dst] = slots[k][src]
     arena.parity ^= 1
