@@ -14,9 +14,9 @@ import theanine
 import theanine.tensor as T
 from theanine.compile.builders import OpFromGraph
 from theanine.compile.mode import Mode
-from theanine.compile.sharedvalue import shared
 from theanine.config import config
 from theanine.gradient import grad, verify_grad
+from theanine.tensor.sharedvar import shared
 
 
 @pytest.fixture

@@ -179,8 +179,8 @@ def test_random_streams_do_not_import_a_higher_layer_when_loaded(module):
 
 
 def test_random_state_type_still_resolves():
-    from theanine.compile.sharedvalue import GenericType
     from theanine.tensor.random import random_state_type
+    from theanine.tensor.sharedvar import GenericType
 
     srng = RandomStreams(3)
     z = srng.normal((2,))

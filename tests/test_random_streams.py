@@ -13,10 +13,10 @@ import pytest
 import theanine as theano
 import theanine.tensor as T
 from theanine import function, shared
-from theanine.compile.sharedvalue import GenericSharedVariable, GenericType
 from theanine.config import config
 from theanine.gradient import DisconnectedInputError
 from theanine.tensor.random import RandomFunction, RandomStreams, random_state_type
+from theanine.tensor.sharedvar import GenericSharedVariable, GenericType
 
 N_STAT = 20000
 #: sqrt(n) * D, the Kolmogorov-Smirnov statistic, stays below this with probability 0.999

@@ -1,11 +1,15 @@
-"""Shared variables: construction, get_value/set_value (copies and borrowing), and one shared
-value seen by several functions."""
+"""Shared variables: construction, get_value/set_value (copies and borrowing), one shared
+value seen by several functions, and pickles that name the old module."""
+
+import pickle
 
 import numpy as np
 import pytest
 
 import theanine.tensor as T
 from theanine import function, shared
+from theanine.compile import sharedvalue
+from theanine.tensor import sharedvar
 
 
 @pytest.mark.parametrize("value, dtype, ndim", [(0, "int64", 0), (0.0, "float64", 0),
@@ -125,3 +129,23 @@ def test_shared_is_not_a_function_input():
     s = shared(1.0, name="s")
     with pytest.raises(TypeError, match="s is a shared variable"):
         function([s], s * 2)
+
+
+@pytest.mark.parametrize("value", [np.arange(3.0), np.random.RandomState(5)])
+def test_pickles_naming_the_old_module_still_load(value):
+    """Shared variables moved from `compile.sharedvalue` to `tensor.sharedvar`; a pickle written
+    before names the old path (protocol 2 spells module names as text, so one is rewritten)."""
+    data = pickle.dumps(shared(value, name="w"), protocol=2)
+    assert b"theanine.tensor.sharedvar\n" in data
+    old = data.replace(b"theanine.tensor.sharedvar\n", b"theanine.compile.sharedvalue\n")
+    assert b"theanine.tensor.sharedvar" not in old
+    s = pickle.loads(old)
+    assert sharedvalue.SharedVariable is sharedvar.SharedVariable
+    assert isinstance(s, sharedvar.SharedVariable)
+    assert s.name == "w" and type(s.container) is sharedvar.Container
+    got = s.get_value()
+    if isinstance(value, np.ndarray):
+        np.testing.assert_array_equal(got, value)
+    else:
+        assert s.type == sharedvar.GenericType(np.random.RandomState)
+        assert got.randint(1000) == np.random.RandomState(5).randint(1000)

@@ -40,8 +40,8 @@ __version__ = "0.1.0"
 # Loaded on first use, to keep `import theanine` fast.
 _LAZY = {"scan": "theanine.scan_module", "map": "theanine.scan_module",
          "reduce": "theanine.scan_module", "foldl": "theanine.scan_module",
-         "foldr": "theanine.scan_module", "jacobian": "theanine.gradient",
-         "hessian": "theanine.gradient", "verify_grad": "theanine.testing.checks"}
+         "foldr": "theanine.scan_module", "jacobian": "theanine.compile.jacobian",
+         "hessian": "theanine.compile.jacobian", "verify_grad": "theanine.testing.checks"}
 
 
 def __getattr__(name: str):

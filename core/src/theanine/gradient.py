@@ -2,8 +2,10 @@
 that change a gradient without changing the value (`zero_grad`, `disconnected_grad`,
 `grad_clip`, `grad_scale`, `consider_constant`).
 
-`verify_grad` compiles functions, so it lives in `theanine.testing.checks` (compile is a higher
-layer); `theanine.gradient.verify_grad` still resolves, on first use, for ported Theano code.
+`verify_grad` compiles functions, so it lives in `theanine.testing.checks`, and `jacobian` and
+`hessian` loop over a compiled inner graph, so they live in `theanine.compile.jacobian` (compile
+is a higher layer); `theanine.gradient.verify_grad`, `.jacobian` and `.hessian` still resolve,
+on first use, for ported Theano code.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from theanine.graph.basic import (
     Apply,
@@ -25,6 +25,7 @@ from theanine.graph.basic import (
 from theanine.graph.fg import FunctionGraph
 from theanine.graph.op import Op
 from theanine.rewriting.basic import EquilibriumRewriter, NodeRewriter
+from theanine.tensor.scalar_grads import grad_as
 from theanine.tensor.type import TensorType
 
 
@@ -49,18 +50,6 @@ def _zeros_like(v: Variable) -> Variable:
     from theanine.tensor.basic import zeros_like
 
     return zeros_like(v, dtype=v.dtype if v.dtype[0] in "fc" else config.floatX)
-
-
-def grad_as(g: Variable, dtype: str) -> Variable:
-    """A gradient term in the dtype of the variable it belongs to.  A real variable's gradient
-    is the real part of a complex term (Theano's convention: dC/dRe + i dC/dIm)."""
-    from theanine.tensor.math import cast, real
-
-    if g.dtype == dtype:
-        return g
-    if g.dtype[0] == "c" and dtype[0] != "c":
-        g = real(g)
-    return cast(g, dtype)
 
 
 def _fit(g: Variable, like: Variable, source: str) -> Variable:
@@ -258,91 +247,6 @@ def _sum_terms(terms: list[Variable]) -> Variable:
     for t in terms[1:]:
         total = total + t
     return total
-
-
-class RowMap(Op):
-    """Evaluate an inner graph for `index = 0 .. n-1` and stack the results.
-
-    This is how `jacobian` computes one gradient row per output element without scan: the
-    inner graph is `grad(expression[index], wrt)`, compiled once on first use.  Identity is the
-    instance (each map has its own inner graph).
-    """
-
-    def __init__(self, index: Variable, inner_inputs: list[Variable], inner_output: Variable):
-        self.index = index
-        self.inner_inputs = inner_inputs
-        self.inner_output = inner_output
-        self._fn: Any = None
-
-    foldable = False  # its inner function is compiled at run time
-    __eq__ = object.__eq__
-    __hash__ = object.__hash__
-
-    def __str__(self) -> str:
-        return "RowMap"
-
-    def make_node(self, n: Any, out_shape: Any, *inputs: Any) -> Apply:
-        from theanine.tensor.basic import as_tensor_variable
-        from theanine.tensor.type import TensorType
-
-        out = self.inner_output
-        otype = TensorType(out.dtype, (False,) + out.broadcastable)
-        return Apply(self, [as_tensor_variable(n), as_tensor_variable(out_shape),
-                            *inputs], [otype()])
-
-    def perform(self, node, inputs, output_storage):
-        from theanine.compile.function import function
-
-        n, out_shape, *values = inputs
-        if self._fn is None:
-            self._fn = function([self.index, *self.inner_inputs], self.inner_output,
-                                on_unused_input="ignore")
-        dtype = node.outputs[0].type.numpy_dtype
-        result = np.empty((int(n), *out_shape), dtype=dtype)
-        for i in range(int(n)):
-            result[i] = self._fn(np.asarray(i, dtype=self.index.dtype), *values)
-        output_storage[0][0] = result
-
-
-def jacobian(expression: Variable, wrt: Variable | Sequence[Variable],
-             consider_constant: Sequence[Variable] | None = None,
-             disconnected_inputs: str = "raise") -> Any:
-    """d expression[i] / d wrt, stacked along a new first axis (expression is flattened)."""
-    from theanine.compile.sharedvalue import SharedVariable
-    from theanine.tensor.basic import as_tensor_variable, flatten, shape
-    from theanine.tensor.constructors import lscalar
-
-    expression = as_tensor_variable(expression)
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)
-    if expression.ndim == 0:
-        g = grad(expression, wrt_list, consider_constant, disconnected_inputs)
-        return g[0] if single else g
-    flat = flatten(expression) if expression.ndim > 1 else expression
-    index = lscalar("jacobian_index")
-    rows = grad(flat[index], wrt_list, consider_constant, disconnected_inputs)
-    results = []
-    for w, row in zip(wrt_list, rows):
-        leaves = [v for v in graph_inputs([row]) if v is not index
-                  and not isinstance(v, Constant | SharedVariable)]
-        row_map = RowMap(index, leaves, row)
-        results.append(row_map(flat.shape[0], shape(w), *leaves))
-    return results[0] if single else results
-
-
-def hessian(cost: Variable, wrt: Variable | Sequence[Variable],
-            consider_constant: Sequence[Variable] | None = None,
-            disconnected_inputs: str = "raise") -> Any:
-    """The matrix of second derivatives of the scalar `cost` w.r.t. each vector in `wrt`."""
-    single = isinstance(wrt, Variable)
-    wrt_list = [wrt] if single else list(wrt)
-    out = []
-    for w in wrt_list:
-        if w.ndim != 1:
-            raise TypeError(f"hessian: {w} must be a vector, got {w.type}")
-        g = grad(cost, w, consider_constant, disconnected_inputs)
-        out.append(jacobian(g, w, consider_constant, disconnected_inputs))
-    return out[0] if single else out
 
 
 # Jacobian products --------------------------------------------------------------------------
@@ -551,9 +455,14 @@ def grad_scale(x: Any, multiplier: float) -> Variable:
 
 
 def __getattr__(name: str) -> Any:
-    # verify_grad compiles functions: it lives in the testing kit, a layer above this one.
+    # Theano's paths of functions that compile, so they live above this layer: verify_grad in
+    # the testing kit, jacobian and hessian (which loop over a compiled inner graph) in compile.
     if name == "verify_grad":
         from theanine.testing.checks import verify_grad
 
         return verify_grad
+    if name in ("jacobian", "hessian"):
+        from theanine.compile import jacobian
+
+        return getattr(jacobian, name)
     raise AttributeError(f"module 'theanine.gradient' has no attribute {name!r}")

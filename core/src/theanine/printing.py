@@ -257,7 +257,7 @@ def graph_to_dot(fct: Any, compact: bool = True, with_ids: bool = False,
     an Op that views its input is blue, one it overwrites red; an edge labelled UPDATE links a
     shared variable to its update.
     """
-    from theanine.compile.sharedvalue import SharedVariable
+    from theanine.tensor.sharedvar import SharedVariable
 
     colors = DEFAULT_COLOR_CODES if colorCodes is None else colorCodes
     topo, outputs, updates = _graph_parts(fct)

@@ -20,7 +20,7 @@ from theanine.compile.monitormode import MonitorMode
 from theanine.compile.nanguardmode import NanGuardMode
 from theanine.compile.ops import as_op
 from theanine.compile.pfunc import pfunc
-from theanine.compile.sharedvalue import SharedVariable, shared
+from theanine.tensor.sharedvar import SharedVariable, shared
 
 __all__ = ["FAST_COMPILE", "FAST_RUN", "DebugMode", "Function", "In", "Mode", "MonitorMode",
            "OpFromGraph",

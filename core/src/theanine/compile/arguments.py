@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from theanine.compile.io import In
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.graph.basic import Variable, io_toposort
+from theanine.tensor.sharedvar import SharedVariable
 from theanine.tensor.type import TensorType
 
 

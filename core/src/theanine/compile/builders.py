@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.graph.basic import (
     Apply,
     Constant,
@@ -26,6 +25,7 @@ from theanine.graph.basic import (
 from theanine.graph.op import Op, cached_thunk
 from theanine.hookspecs import hookimpl
 from theanine.rewriting.basic import node_rewriter
+from theanine.tensor.sharedvar import SharedVariable
 
 __all__ = ["OpFromGraph", "inline_ofg_expansion"]
 

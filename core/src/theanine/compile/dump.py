@@ -22,8 +22,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from theanine.compile.io import In, Out
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.graph.basic import Apply, Constant, Tag, Variable, ancestors
+from theanine.tensor.sharedvar import SharedVariable
 
 #: the tag entries always left out (Theano's StripPickler also dropped `trace`: ours pickles)
 DEFAULT_TAGS_TO_REMOVE = ("test_value",)

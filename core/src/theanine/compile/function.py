@@ -26,13 +26,13 @@ from theanine.compile.arguments import (
 from theanine.compile.io import In, Out, converter
 from theanine.compile.mode import Mode, get_mode
 from theanine.compile.placement import Placement
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable, clone_replace, graph_inputs, no_creation_trace
 from theanine.graph.fg import FunctionGraph
 from theanine.link.backend import link_program, select_backend
 from theanine.link.storage import storage_of
 from theanine.rewriting import rewrite_graph
+from theanine.tensor.sharedvar import SharedVariable
 
 
 class UnusedInputError(ValueError):

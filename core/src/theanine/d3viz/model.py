@@ -118,7 +118,7 @@ class _Describer:
         """The box of an input, shared value or constant (made on first use)."""
         if v in self.ids:
             return self.ids[v]
-        from theanine.compile.sharedvalue import SharedVariable
+        from theanine.tensor.sharedvar import SharedVariable
 
         if isinstance(v, Constant):
             kind = "constant"

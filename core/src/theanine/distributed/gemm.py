@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.distributed.ops import Allreduce, AllreduceGemm, any_made
 from theanine.rewriting.basic import node_rewriter
 from theanine.rewriting.patterns import elemwise_of, scalar_constant, scalar_op_of
@@ -25,6 +24,7 @@ from theanine.rewriting.specialize import as_scalar, scaled_term, times
 from theanine.scalar import basic as ps
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.math import Dot
+from theanine.tensor.sharedvar import SharedVariable
 
 #: the smallest weight (bytes) whose update becomes an AllreduceGemm
 MIN_BYTES = 512 << 10

@@ -12,7 +12,7 @@ from theanine.distributed.runtime import rank, size
 def broadcast_shared(params: Sequence[Any], root: int = 0) -> None:
     """Overwrite every shared variable in `params` with its value on `root`, so that all
     ranks start training from the same weights."""
-    from theanine.compile.sharedvalue import SharedVariable
+    from theanine.tensor.sharedvar import SharedVariable
 
     if isinstance(params, SharedVariable):
         params = [params]

@@ -3,8 +3,8 @@
 A device backend (OpenCL, CUDA) has a `storage` attribute implementing `DeviceStorage`; host
 backends have none.  Three places consult it, and nothing else in the core knows devices:
 
-- `shared()` puts a new shared variable's value on the device of the selected backend
-  (`place_shared`), and `get_value`/`set_value` convert at that boundary;
+- `shared()` (`tensor/sharedvar.py`) puts a new shared variable's value on the device of the
+  selected backend, and `get_value`/`set_value` convert at that boundary;
 - a compiled function passes device inputs through untouched, brings its user outputs back to
   the host unless they are borrowed (`Out(borrow=True)`), and keeps updated shared values where
   their container lives;
@@ -51,26 +51,6 @@ class DeviceStorage(Protocol):
 def storage_of(backend: Any) -> DeviceStorage | None:
     """The backend's device storage, None for a host backend."""
     return getattr(backend, "storage", None)
-
-
-def shared_storage() -> DeviceStorage | None:
-    """The storage a new shared value goes to: the device of the backend the `backend` flag
-    names explicitly, when that backend has one and is available (`auto` keeps values on the
-    host: it never picks a device backend for you)."""
-    from theanine.config import config
-    from theanine.plugins import get_registry
-
-    name = config.backend
-    if name == "auto":
-        return None
-    try:
-        backend = get_registry().get_backend(name)
-    except Exception:  # an unknown name is reported when a function is compiled
-        return None
-    storage = storage_of(backend)
-    if storage is None or not backend.is_available()[0]:
-        return None
-    return storage
 
 
 def to_host_all(storage: DeviceStorage, values: Sequence[Any]) -> list[np.ndarray]:

@@ -1,15 +1,14 @@
 """Scalar operations: the one source of truth for elementwise math.
 
-Each `ScalarOp` carries three things every backend reads:
+Each `ScalarOp` carries two things every backend reads:
 - `impl`: a NumPy (u)func applied to whole arrays by the Python backend,
 - `c_expr`: a C-family expression template (`{0}`, `{1}` are the operands, the only fields) that
   the C, CUDA and OpenCL renderers turn into loop bodies; the helpers it calls (`sgn`,
-  `floor_div`, `py_mod`, `cast_<dtype>`, ...) are defined by each renderer,
-- `grad(inputs, outputs, output_grads)`: the gradient, written with tensor-level functions on the
-  (already broadcast) tensor variables of the enclosing `Elemwise` node.
+  `floor_div`, `py_mod`, `cast_<dtype>`, ...) are defined by each renderer.
 
-Complex gradients follow Theano's convention: for a real cost C of z = x + iy the gradient is
-dC/dx + i dC/dy, so a holomorphic f passes back `g * conj(f'(z))` (`_cj` below).
+Gradients are a transformation of these ops, not part of them: the table's rules are tensor
+expressions, so they live in the tensor layer (`theanine.tensor.scalar_grads`), keyed by op.  A
+scalar op defined elsewhere (a plugin's) may carry its own rule, `ScalarOp(..., grad=rule)`.
 
 Helpers the renderers must provide beyond C99 <math.h>/<complex.h>: `sgn`, `floor_div`, `py_mod`,
 `cast_<dtype>`, `erfinv`, `digamma`, `trigamma`, `round_half_away` and `make_complex`.
@@ -19,23 +18,10 @@ Helpers the renderers must provide beyond C99 <math.h>/<complex.h>: `sgn`, `floo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-
-_LN2 = math.log(2.0)
-_LN10 = math.log(10.0)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_SQRT_PI_OVER_TWO = math.sqrt(math.pi) / 2.0
-
-
-def _tm():
-    """The tensor math module (imported late: tensor depends on scalar, not the reverse)."""
-    from theanine.tensor import math
-
-    return math
 
 
 class ScalarOp:
@@ -64,7 +50,6 @@ class ScalarOp:
         self._grad = grad
         self.symbol = symbol
         self.precedence = precedence
-        self.differentiable = grad is not None
 
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
@@ -88,8 +73,9 @@ class ScalarOp:
     __repr__ = __str__
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        """The table's ops pickle as references to the module's singletons (their gradient
-        rules are lambdas, which pickle cannot store); other ops pickle their state."""
+        """The table's ops pickle as references to the module's singletons, so an unpickled
+        op is the very object rewrites compare with and the gradient table is keyed by; other
+        ops pickle their state."""
         if _BY_NAME.get(self.name) is self:
             return (by_name, (self.name,))
         return super().__reduce_ex__(protocol)
@@ -132,6 +118,8 @@ class ScalarOp:
 
     def grad(self, inputs: Sequence[Any], outputs: Sequence[Any], output_grads: Sequence[Any]
              ) -> list[Any]:
+        """The op's own rule (given to the constructor) applied, else None per input (the
+        table's ops have their rules in `theanine.tensor.scalar_grads`)."""
         if self._grad is None:
             return [None] * self.nin
         return self._grad(inputs, outputs, output_grads)
@@ -154,8 +142,7 @@ class Reciprocal(ScalarOp):
     """1 / x elementwise (Theano's `inv`): integers give floats, as `1 / x` does in NumPy."""
 
     def __init__(self) -> None:
-        super().__init__("inv", _np_inv, "(1.0 / {0})",
-                         _unary(lambda x, o, g: -g * _cj(o * o)))
+        super().__init__("inv", _np_inv, "(1.0 / {0})")
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         return true_div.output_dtypes([dtypes[0], dtypes[0]])
@@ -165,9 +152,9 @@ class SciPyOp(ScalarOp):
     """A `scipy.special` function, imported on first use (scipy.special takes longer to import
     than theanine itself).  Output dtypes follow the SciPy ufunc named `dtypes_of`."""
 
-    def __init__(self, name: str, attr: str, c_expr: str, grad: Callable[..., list] | None,
-                 leading_args: tuple = (), dtypes_of: str | None = None):
-        super().__init__(name, None, c_expr, grad)
+    def __init__(self, name: str, attr: str, c_expr: str | None, leading_args: tuple = (),
+                 dtypes_of: str | None = None):
+        super().__init__(name, None, c_expr)
         self._attr = attr
         self._leading_args = leading_args
         self._dtypes_of = dtypes_of or attr
@@ -202,7 +189,7 @@ class Cast(ScalarOp):
     def __init__(self, dtype: str):
         self.dtype = str(np.dtype(dtype))
         super().__init__(f"cast_{self.dtype}", self._cast,
-                         c_expr=f"cast_{self.dtype}({{0}})", grad=_cast_grad)
+                         c_expr=f"cast_{self.dtype}({{0}})")
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (Cast, (self.dtype,))
@@ -221,7 +208,7 @@ class Switch(ScalarOp):
     weak_literal_inputs = (1, 2)  # `switch(c, int8_x, 0)` stays int8 whatever c's dtype
 
     def __init__(self) -> None:
-        super().__init__("switch", np.where, c_expr="({0} ? {1} : {2})", nin=3, grad=_switch_grad)
+        super().__init__("switch", np.where, c_expr="({0} ? {1} : {2})", nin=3)
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         return [str(np.result_type(np.dtype(dtypes[1]), np.dtype(dtypes[2])))]
@@ -247,113 +234,7 @@ class FloatResult(ScalarOp):
         return exp.output_dtypes(dtypes)
 
 
-# Gradient rules ---------------------------------------------------------------------------
-def _cast_grad(inputs, outputs, gz):
-    (x,) = inputs
-    if x.dtype[0] in "fc":
-        return [_tm().cast(gz[0], x.dtype)]
-    return [None]
-
-
-def _switch_grad(inputs, outputs, gz):
-    tm = _tm()
-    cond, _, _ = inputs
-    (g,) = gz
-    return [None, tm.switch(cond, g, 0), tm.switch(cond, 0, g)]
-
-
-def _g_add(i, o, gz):
-    return [gz[0]] * len(i)
-
-
-def _g_sub(i, o, gz):
-    return [gz[0], -gz[0]]
-
-
-def _cj(v: Any) -> Any:
-    """conj(v) for a complex v, v itself otherwise (real graphs are left exactly as they were)."""
-    return _tm().conj(v) if v.dtype[0] == "c" else v
-
-
-def _g_mul(i, o, gz):
-    x, y = i
-    return [gz[0] * _cj(y), gz[0] * _cj(x)]
-
-
-def _g_true_div(i, o, gz):
-    x, y = i
-    return [gz[0] / _cj(y), -gz[0] * _cj(o[0]) / _cj(y)]
-
-
-def _g_pow(i, o, gz):
-    tm = _tm()
-    x, y = i
-    gx = gz[0] * y * x ** (y - 1)
-    gy = gz[0] * o[0] * tm.log(x) if y.dtype[0] in "fc" else None
-    return [gx, gy]
-
-
-def _g_mod(i, o, gz):
-    x, y = i
-    return [gz[0], -gz[0] * _tm().int_div(x, y)]
-
-
-def _g_zero(i, o, gz):
-    """Piecewise-constant ops (floor, ceil, sgn, //): the gradient is zero almost everywhere,
-    as in Theano, so costs built on them stay differentiable."""
-    from theanine.tensor.basic import zeros_like
-
-    return [zeros_like(x) for x in i]
-
-
-def _g_maximum(i, o, gz):
-    tm = _tm()
-    x, y = i
-    return [gz[0] * tm.ge(x, y), gz[0] * tm.lt(x, y)]
-
-
-def _g_minimum(i, o, gz):
-    tm = _tm()
-    x, y = i
-    return [gz[0] * tm.le(x, y), gz[0] * tm.gt(x, y)]
-
-
-def _g_arctan2(i, o, gz):
-    # in the result's precision: an int8 operand is float16 on its own, and squaring it there
-    # would lose digits the float64 result kept
-    y, x = (_tm().cast(v, o[0].dtype) for v in i)
-    r2 = x * x + y * y
-    return [gz[0] * x / r2, -gz[0] * y / r2]
-
-
-def _g_real(i, o, gz):
-    return [gz[0]]  # Elemwise casts it to x's dtype: g + 0i for a complex x
-
-
-def _g_imag(i, o, gz):
-    (x,) = i
-    return [gz[0] * 1j] if x.dtype[0] == "c" else _g_zero(i, o, gz)
-
-
-def _g_angle(i, o, gz):
-    tm = _tm()
-    (x,) = i
-    if x.dtype[0] != "c":
-        return _g_zero(i, o, gz)
-    # angle = atan2(y, x): d/dx = -y/r^2, d/dy = x/r^2, i.e. i z / |z|^2
-    return [gz[0] * 1j * x / tm.sqr(tm.abs(x))]
-
-
-def _g_complex(i, o, gz):
-    tm = _tm()
-    return [tm.real(gz[0]), tm.imag(gz[0])]
-
-
-def _unary(rule: Callable[[Any, Any, Any], Any]) -> Callable[..., list]:
-    """Adapt `rule(x, out, gz)` to the (inputs, outputs, output_grads) convention."""
-    return lambda i, o, gz: [rule(i[0], o[0], gz[0])]
-
-
+# NumPy implementations ------------------------------------------------------------------
 def _as_float(x: Any) -> Any:
     """Integers and booleans are computed in the float dtype `exp` gives them (the output
     dtype `FloatResult` gives)."""
@@ -422,112 +303,84 @@ def _np_complex(re: Any, im: Any) -> Any:
 
 
 # The table --------------------------------------------------------------------------------
-add = ScalarOp("add", np.add, "({0} + {1})", _g_add, nin=2, symbol="+", precedence=1)
-sub = ScalarOp("sub", np.subtract, "({0} - {1})", _g_sub, nin=2, symbol="-", precedence=1)
-mul = ScalarOp("mul", np.multiply, "({0} * {1})", _g_mul, nin=2, symbol="*", precedence=2)
-true_div = ScalarOp("true_div", np.true_divide, "({0} / {1})", _g_true_div, nin=2, symbol="/",
-                    precedence=2)
-int_div = ScalarOp("int_div", np.floor_divide, "floor_div({0}, {1})", _g_zero, nin=2, symbol="//",
+add = ScalarOp("add", np.add, "({0} + {1})", nin=2, symbol="+", precedence=1)
+sub = ScalarOp("sub", np.subtract, "({0} - {1})", nin=2, symbol="-", precedence=1)
+mul = ScalarOp("mul", np.multiply, "({0} * {1})", nin=2, symbol="*", precedence=2)
+true_div = ScalarOp("true_div", np.true_divide, "({0} / {1})", nin=2, symbol="/", precedence=2)
+int_div = ScalarOp("int_div", np.floor_divide, "floor_div({0}, {1})", nin=2, symbol="//",
                    precedence=2)
-mod = ScalarOp("mod", np.remainder, "py_mod({0}, {1})", _g_mod, nin=2, symbol="%", precedence=2)
-pow = ScalarOp("pow", np.power, "pow({0}, {1})", _g_pow, nin=2, symbol="**", precedence=4)
-maximum = ScalarOp("maximum", np.maximum, "max({0}, {1})", _g_maximum, nin=2)
-minimum = ScalarOp("minimum", np.minimum, "min({0}, {1})", _g_minimum, nin=2)
+mod = ScalarOp("mod", np.remainder, "py_mod({0}, {1})", nin=2, symbol="%", precedence=2)
+pow = ScalarOp("pow", np.power, "pow({0}, {1})", nin=2, symbol="**", precedence=4)
+maximum = ScalarOp("maximum", np.maximum, "max({0}, {1})", nin=2)
+minimum = ScalarOp("minimum", np.minimum, "min({0}, {1})", nin=2)
 
-neg = ScalarOp("neg", np.negative, "(-{0})", _unary(lambda x, o, g: -g), symbol="-",
-               precedence=3)
-abs_ = ScalarOp("abs", np.absolute, "fabs({0})",
-                _unary(lambda x, o, g: g * _tm().sgn(x)))
-sgn = ScalarOp("sgn", np.sign, "sgn({0})", _g_zero)
-exp = ScalarOp("exp", np.exp, "exp({0})", _unary(lambda x, o, g: g * _cj(o)))
-log = ScalarOp("log", np.log, "log({0})", _unary(lambda x, o, g: g / _cj(x)))
-log1p = ScalarOp("log1p", np.log1p, "log1p({0})", _unary(lambda x, o, g: g / _cj(1 + x)))
-expm1 = ScalarOp("expm1", np.expm1, "expm1({0})", _unary(lambda x, o, g: g * _cj(o + 1)))
-sqrt = ScalarOp("sqrt", np.sqrt, "sqrt({0})", _unary(lambda x, o, g: g * 0.5 / _cj(o)))
-sqr = ScalarOp("sqr", np.square, "({0} * {0})", _unary(lambda x, o, g: g * 2 * _cj(x)))
-tanh = ScalarOp("tanh", np.tanh, "tanh({0})", _unary(lambda x, o, g: g * _cj(1 - o * o)))
-sin = ScalarOp("sin", np.sin, "sin({0})", _unary(lambda x, o, g: g * _cj(_tm().cos(x))))
-cos = ScalarOp("cos", np.cos, "cos({0})", _unary(lambda x, o, g: -g * _cj(_tm().sin(x))))
-sigmoid = FloatResult("sigmoid", _np_sigmoid, "(1 / (1 + exp(-{0})))",
-                      _unary(lambda x, o, g: g * o * (1 - o)))
-softplus = FloatResult("softplus", _np_softplus, "(max({0}, 0) + log1p(exp(-fabs({0}))))",
-                       _unary(lambda x, o, g: g * _tm().sigmoid(x)))
-relu = Probed("relu", _np_relu, "max({0}, 0)",
-                _unary(lambda x, o, g: g * _tm().gt(x, 0)))
-floor = ScalarOp("floor", np.floor, "floor({0})", _g_zero)
-ceil = ScalarOp("ceil", np.ceil, "ceil({0})", _g_zero)
-trunc = ScalarOp("trunc", np.trunc, "trunc({0})", _g_zero)
-round_half_to_even = Probed("round_half_to_even", np.round, "rint({0})", _g_zero)
+neg = ScalarOp("neg", np.negative, "(-{0})", symbol="-", precedence=3)
+abs_ = ScalarOp("abs", np.absolute, "fabs({0})")
+sgn = ScalarOp("sgn", np.sign, "sgn({0})")
+exp = ScalarOp("exp", np.exp, "exp({0})")
+log = ScalarOp("log", np.log, "log({0})")
+log1p = ScalarOp("log1p", np.log1p, "log1p({0})")
+expm1 = ScalarOp("expm1", np.expm1, "expm1({0})")
+sqrt = ScalarOp("sqrt", np.sqrt, "sqrt({0})")
+sqr = ScalarOp("sqr", np.square, "({0} * {0})")
+tanh = ScalarOp("tanh", np.tanh, "tanh({0})")
+sin = ScalarOp("sin", np.sin, "sin({0})")
+cos = ScalarOp("cos", np.cos, "cos({0})")
+sigmoid = FloatResult("sigmoid", _np_sigmoid, "(1 / (1 + exp(-{0})))")
+softplus = FloatResult("softplus", _np_softplus, "(max({0}, 0) + log1p(exp(-fabs({0}))))")
+relu = Probed("relu", _np_relu, "max({0}, 0)")
+floor = ScalarOp("floor", np.floor, "floor({0})")
+ceil = ScalarOp("ceil", np.ceil, "ceil({0})")
+trunc = ScalarOp("trunc", np.trunc, "trunc({0})")
+round_half_to_even = Probed("round_half_to_even", np.round, "rint({0})")
 round_half_away_from_zero = Probed("round_half_away_from_zero", _np_round_half_away,
-                                   "round_half_away({0})", _g_zero)
+                                   "round_half_away({0})")
 inv = Reciprocal()
 
-exp2 = ScalarOp("exp2", np.exp2, "exp2({0})",
-                _unary(lambda x, o, g: g * _cj(o * _LN2)))
-log2 = ScalarOp("log2", np.log2, "log2({0})", _unary(lambda x, o, g: g / _cj(x * _LN2)))
-log10 = ScalarOp("log10", np.log10, "log10({0})",
-                 _unary(lambda x, o, g: g / _cj(x * _LN10)))
-tan = ScalarOp("tan", np.tan, "tan({0})", _unary(lambda x, o, g: g * _cj(1 + o * o)))
-arcsin = ScalarOp("arcsin", np.arcsin, "asin({0})",
-                  _unary(lambda x, o, g: g / _cj(_tm().sqrt(1 - x * x))))
-arccos = ScalarOp("arccos", np.arccos, "acos({0})",
-                  _unary(lambda x, o, g: -g / _cj(_tm().sqrt(1 - x * x))))
-arctan = ScalarOp("arctan", np.arctan, "atan({0})",
-                  _unary(lambda x, o, g: g / _cj(1 + x * x)))
-arctan2 = ScalarOp("arctan2", np.arctan2, "atan2({0}, {1})", _g_arctan2, nin=2)
-sinh = ScalarOp("sinh", np.sinh, "sinh({0})", _unary(lambda x, o, g: g * _cj(_tm().cosh(x))))
-cosh = ScalarOp("cosh", np.cosh, "cosh({0})", _unary(lambda x, o, g: g * _cj(_tm().sinh(x))))
-arcsinh = ScalarOp("arcsinh", np.arcsinh, "asinh({0})",
-                   _unary(lambda x, o, g: g / _cj(_tm().sqrt(x * x + 1))))
-arccosh = ScalarOp("arccosh", np.arccosh, "acosh({0})",
-                   _unary(lambda x, o, g: g / _cj(_tm().sqrt(x * x - 1))))
-arctanh = ScalarOp("arctanh", np.arctanh, "atanh({0})",
-                   _unary(lambda x, o, g: g / _cj(1 - x * x)))
+exp2 = ScalarOp("exp2", np.exp2, "exp2({0})")
+log2 = ScalarOp("log2", np.log2, "log2({0})")
+log10 = ScalarOp("log10", np.log10, "log10({0})")
+tan = ScalarOp("tan", np.tan, "tan({0})")
+arcsin = ScalarOp("arcsin", np.arcsin, "asin({0})")
+arccos = ScalarOp("arccos", np.arccos, "acos({0})")
+arctan = ScalarOp("arctan", np.arctan, "atan({0})")
+arctan2 = ScalarOp("arctan2", np.arctan2, "atan2({0}, {1})", nin=2)
+sinh = ScalarOp("sinh", np.sinh, "sinh({0})")
+cosh = ScalarOp("cosh", np.cosh, "cosh({0})")
+arcsinh = ScalarOp("arcsinh", np.arcsinh, "asinh({0})")
+arccosh = ScalarOp("arccosh", np.arccosh, "acosh({0})")
+arctanh = ScalarOp("arctanh", np.arctanh, "atanh({0})")
 
-erf = SciPyOp("erf", "erf", "erf({0})",
-              _unary(lambda x, o, g: g * _cj(_TWO_OVER_SQRT_PI * _tm().exp(-(x * x)))))
-erfc = SciPyOp("erfc", "erfc", "erfc({0})",
-               _unary(lambda x, o, g: -g * _cj(_TWO_OVER_SQRT_PI * _tm().exp(-(x * x)))))
-erfinv = SciPyOp("erfinv", "erfinv", "erfinv({0})",
-                 _unary(lambda x, o, g: g * _SQRT_PI_OVER_TWO * _tm().exp(o * o)))
-gamma = SciPyOp("gamma", "gamma", "tgamma({0})",
-                _unary(lambda x, o, g: g * _cj(o * _tm().psi(x))))
-gammaln = SciPyOp("gammaln", "gammaln", "lgamma({0})",
-                  _unary(lambda x, o, g: g * _tm().psi(x)))
-psi = SciPyOp("psi", "psi", "digamma({0})", _unary(lambda x, o, g: g * _tm().tri_gamma(x)))
-
-
-def _no_third_derivative(i, o, gz):
-    raise NotImplementedError("the gradient of tetra_gamma (polygamma(3, x)) is not "
-                              "implemented")
-
-
+erf = SciPyOp("erf", "erf", "erf({0})")
+erfc = SciPyOp("erfc", "erfc", "erfc({0})")
+erfinv = SciPyOp("erfinv", "erfinv", "erfinv({0})")
+gamma = SciPyOp("gamma", "gamma", "tgamma({0})")
+gammaln = SciPyOp("gammaln", "gammaln", "lgamma({0})")
+psi = SciPyOp("psi", "psi", "digamma({0})")
 # polygamma(2, x): the derivative of tri_gamma (no C expression: native backends fall back)
-tetra_gamma = SciPyOp("tetra_gamma", "polygamma", None, _no_third_derivative, leading_args=(2,),
-                      dtypes_of="gammaln")
+tetra_gamma = SciPyOp("tetra_gamma", "polygamma", None, leading_args=(2,), dtypes_of="gammaln")
 # polygamma(1, x), real arguments only
-tri_gamma = SciPyOp("tri_gamma", "polygamma", "trigamma({0})",
-                    _unary(lambda x, o, g: g * _tm().tetra_gamma(x)), leading_args=(1,),
+tri_gamma = SciPyOp("tri_gamma", "polygamma", "trigamma({0})", leading_args=(1,),
                     dtypes_of="gammaln")
 
-isnan = ScalarOp("isnan", np.isnan, "isnan({0})", None)
-isinf = ScalarOp("isinf", np.isinf, "isinf({0})", None)
-real = Probed("real", np.real, "creal({0})", _g_real)
-imag = Probed("imag", np.imag, "cimag({0})", _g_imag)
-conj = ScalarOp("conj", np.conjugate, "conj({0})", _unary(lambda x, o, g: _cj(g)))
-angle = Probed("angle", np.angle, "carg({0})", _g_angle)
-complex_ = Probed("complex", _np_complex, "make_complex({0}, {1})", _g_complex, nin=2)
+isnan = ScalarOp("isnan", np.isnan, "isnan({0})")
+isinf = ScalarOp("isinf", np.isinf, "isinf({0})")
+real = Probed("real", np.real, "creal({0})")
+imag = Probed("imag", np.imag, "cimag({0})")
+conj = ScalarOp("conj", np.conjugate, "conj({0})")
+angle = Probed("angle", np.angle, "carg({0})")
+complex_ = Probed("complex", _np_complex, "make_complex({0}, {1})", nin=2)
 
-lt = Comparison("lt", np.less, "({0} < {1})", None, nin=2, symbol="<", precedence=0)
-gt = Comparison("gt", np.greater, "({0} > {1})", None, nin=2, symbol=">", precedence=0)
-le = Comparison("le", np.less_equal, "({0} <= {1})", None, nin=2, symbol="<=", precedence=0)
-ge = Comparison("ge", np.greater_equal, "({0} >= {1})", None, nin=2, symbol=">=", precedence=0)
-eq = Comparison("eq", np.equal, "({0} == {1})", None, nin=2, symbol="==", precedence=0)
-neq = Comparison("neq", np.not_equal, "({0} != {1})", None, nin=2, symbol="!=", precedence=0)
-and_ = ScalarOp("and", np.bitwise_and, "({0} & {1})", None, nin=2, symbol="&", precedence=0)
-or_ = ScalarOp("or", np.bitwise_or, "({0} | {1})", None, nin=2, symbol="|", precedence=0)
-xor = ScalarOp("xor", np.bitwise_xor, "({0} ^ {1})", None, nin=2, symbol="^", precedence=0)
-invert = ScalarOp("invert", np.invert, "(~{0})", None, symbol="~", precedence=3)
+lt = Comparison("lt", np.less, "({0} < {1})", nin=2, symbol="<", precedence=0)
+gt = Comparison("gt", np.greater, "({0} > {1})", nin=2, symbol=">", precedence=0)
+le = Comparison("le", np.less_equal, "({0} <= {1})", nin=2, symbol="<=", precedence=0)
+ge = Comparison("ge", np.greater_equal, "({0} >= {1})", nin=2, symbol=">=", precedence=0)
+eq = Comparison("eq", np.equal, "({0} == {1})", nin=2, symbol="==", precedence=0)
+neq = Comparison("neq", np.not_equal, "({0} != {1})", nin=2, symbol="!=", precedence=0)
+and_ = ScalarOp("and", np.bitwise_and, "({0} & {1})", nin=2, symbol="&", precedence=0)
+or_ = ScalarOp("or", np.bitwise_or, "({0} | {1})", nin=2, symbol="|", precedence=0)
+xor = ScalarOp("xor", np.bitwise_xor, "({0} ^ {1})", nin=2, symbol="^", precedence=0)
+invert = ScalarOp("invert", np.invert, "(~{0})", symbol="~", precedence=3)
 switch = Switch()
 
 #: the table's ops by name: what they pickle as (see `ScalarOp.__reduce_ex__`)

@@ -4,6 +4,9 @@ single node (one loop in the native backends).
 The fused computation is a straight-line program: `steps[k] = (scalar_op, refs, dtype)` where
 each ref is an input index (< nin) or `nin + j` for the result of step j; the last step is the
 output.
+
+Its gradient (reverse accumulation over `steps`) is a rule of the tensor layer, like every
+other scalar op's: `theanine.tensor.scalar_grads`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class Composite(ScalarOp):
         name = "Composite{" + ",".join(op.name for op, _, _ in self.steps) + "}"
         # No c_expr: native renderers walk `steps` and emit one temporary per step (inlining
         # would repeat shared subexpressions, exponentially in the worst case).
-        super().__init__(name, self._run, c_expr=None, grad=self._grad, nin=nin)
+        super().__init__(name, self._run, c_expr=None, nin=nin)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         return (Composite, (self.nin, self.steps))
@@ -67,19 +70,3 @@ class Composite(ScalarOp):
 
     def output_dtypes(self, dtypes: Sequence[str]) -> list[str]:
         return [self.steps[-1][2]]
-
-    def expand(self, inputs: Sequence[Any]) -> Any:
-        """The same computation as a graph of Elemwise nodes on tensor `inputs`."""
-        from theanine.tensor.elemwise import Elemwise
-
-        values = list(inputs)
-        for op, refs, _ in self.steps:
-            values.append(Elemwise(op)(*[values[i] for i in refs]))
-        return values[-1]
-
-    def _grad(self, inputs, outputs, output_grads):
-        from theanine.gradient import grad
-
-        expanded = self.expand(inputs)
-        return grad(None, list(inputs), known_grads={expanded: output_grads[0]},
-                    disconnected_inputs="ignore")

@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.config import config
 from theanine.graph.basic import (
     Constant,
@@ -35,6 +34,7 @@ from theanine.scan_module.parts import Nit, NonSeq, ScanParts, Seq, State
 from theanine.scan_module.scan_utils import until
 from theanine.tensor.basic import Rebroadcast, as_tensor_variable, constant
 from theanine.tensor.math import cast, minimum
+from theanine.tensor.sharedvar import SharedVariable
 from theanine.tensor.type import TensorType
 
 

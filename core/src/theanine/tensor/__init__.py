@@ -197,6 +197,7 @@ from theanine.tensor.shape_ops import (
     triu,
     unbroadcast,
 )
+from theanine.tensor.sharedvar import shared as _shared  # Theano's `T._shared`
 from theanine.tensor.sort import ArgSort, Sort, argsort, sort
 from theanine.tensor.subtensor import (
     IncSubtensor,
@@ -227,10 +228,6 @@ def __getattr__(name: str):
         from theanine import gradient
 
         return getattr(gradient, name)
-    if name == "_shared":  # Theano's `T._shared`: theanine.shared (compile is a higher layer)
-        from theanine.compile import shared
-
-        return shared
     if name in ("shared_randomstreams", "random"):  # `T.shared_randomstreams.RandomStreams`
         from importlib import import_module
 

@@ -245,24 +245,10 @@ class Elemwise(Op):
 
     def L_op(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
              output_grads: Sequence[Variable]) -> list[Variable | None]:
-        from theanine.gradient import grad_as
-        from theanine.tensor.math import sum as tsum
+        # the rules are tensor expressions, in the table beside the scalar ops
+        from theanine.tensor.scalar_grads import elemwise_grads
 
-        grads = self.scalar_op.grad(inputs, outputs, output_grads)
-        out_bcast = outputs[0].broadcastable
-        result: list[Variable | None] = []
-        for inp, g in zip(inputs, grads):
-            if g is None or inp.dtype[0] not in "fc":
-                result.append(None)
-                continue
-            axes = [d for d, (ib, ob) in enumerate(zip(inp.broadcastable, out_bcast))
-                    if ib and not ob]
-            if axes:
-                g = tsum(g, axis=axes, keepdims=True)
-            if g.broadcastable != inp.broadcastable:
-                g = _match_broadcastable(g, inp.broadcastable)
-            result.append(grad_as(g, inp.dtype))
-        return result
+        return elemwise_grads(self.scalar_op, inputs, outputs, output_grads)
 
     def infer_shape(self, fgraph: Any, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         """Each dimension's length from the operands not broadcastable there; when several
@@ -279,13 +265,6 @@ class Elemwise(Op):
                        if not inp.broadcastable[d]]
             out_shape.append(same_extent(extents, f"{self} dimension {d}"))
         return [tuple(out_shape)] * len(node.outputs)
-
-
-def _match_broadcastable(g: Variable, bcast: tuple[bool, ...]) -> Variable:
-    """Give `g` the broadcastable pattern `bcast` (only to drop/keep flags of size-1 dims)."""
-    from theanine.tensor.basic import Rebroadcast
-
-    return Rebroadcast(bcast)(g)
 
 
 class DimShuffle(Op):

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from theanine.compile.sharedvalue import SharedVariable
 from theanine.config import config
 from theanine.graph.basic import Constant, Variable
 from theanine.graph.type import Type
+from theanine.tensor.sharedvar import SharedVariable
 from theanine.tensor.type import ALL_DTYPES, describe_value
 
 FORMATS = ("csr", "csc")

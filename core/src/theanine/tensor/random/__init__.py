@@ -7,22 +7,16 @@ Both update their state after each call unless the function is compiled with
 `no_default_updates`.
 """
 
+import numpy as np
+
 from theanine.tensor.random.mrg_ops import ChoiceFromUniform, MRGUniform, MultinomialFromUniform
 from theanine.tensor.random.mrg_streams import MRG_RandomStreams
 from theanine.tensor.random.op import RandomFunction
 from theanine.tensor.random.streams import RandomStreams
+from theanine.tensor.sharedvar import GenericType
 
 __all__ = ["ChoiceFromUniform", "MRGUniform", "MRG_RandomStreams", "MultinomialFromUniform",
            "RandomFunction", "RandomStreams", "random_state_type"]
 
-
-def __getattr__(name: str):
-    """`random_state_type`, the type of a RandomState variable, made on first use: its class
-    (`GenericType`) lives in the compile layer, which this package must not import at load."""
-    if name == "random_state_type":
-        import numpy as np
-
-        from theanine.compile.sharedvalue import GenericType
-
-        return GenericType(np.random.RandomState)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: the type of a RandomState variable (Theano's `raw_random.random_state_type()`)
+random_state_type = GenericType(np.random.RandomState)

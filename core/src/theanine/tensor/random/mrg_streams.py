@@ -11,7 +11,7 @@ seed gives the same uniforms everywhere.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +19,7 @@ from theanine.graph.basic import Constant, Variable
 from theanine.tensor.random import mrg
 from theanine.tensor.random.basic import float_dtype, normalize_size
 from theanine.tensor.random.mrg_ops import ChoiceFromUniform, MRGUniform, MultinomialFromUniform
-
-if TYPE_CHECKING:  # the compile layer is above this one: imported where a state is made
-    from theanine.compile.sharedvalue import SharedVariable
+from theanine.tensor.sharedvar import SharedVariable, shared
 
 
 def _is_number(v: Any, value: float) -> bool:
@@ -112,8 +110,6 @@ class MRG_RandomStreams:
             nstreams = mrg.guess_n_streams(static)
         elif not isinstance(nstreams, int | np.integer) or nstreams < 1:
             raise ValueError(f"{what}: nstreams must be a positive integer, got {nstreams!r}")
-        from theanine.compile.sharedvalue import shared
-
         state = shared(self.get_substream_rstates(int(nstreams)))
         state.tag["is_rng"] = True
         new_state, u = MRGUniform(dtype, tuple(s == 1 for s in static)).make_node(

@@ -10,15 +10,13 @@ after the draw), which every function drawing it applies unless compiled with
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from theanine.graph.basic import Variable
 from theanine.tensor.random import basic
-
-if TYPE_CHECKING:  # the compile layer is above this one: imported where a state is made
-    from theanine.compile.sharedvalue import SharedVariable
+from theanine.tensor.sharedvar import SharedVariable, shared
 
 _SEED_BOUND = 2**30
 
@@ -67,8 +65,6 @@ class RandomStreams:
             ) -> Variable:
         """A random variable drawn by `fn(rng, *args, **kwargs) -> (new rng, sample)` from a
         new shared RandomState seeded from this object's seed sequence."""
-        from theanine.compile.sharedvalue import shared
-
         seed = int(self.gen_seedgen.randint(_SEED_BOUND))
         rng = shared(np.random.RandomState(seed))
         rng.tag["is_rng"] = True

@@ -15,7 +15,7 @@ import numpy as np
 
 from theanine.compile.function import function
 from theanine.compile.mode import Mode
-from theanine.compile.sharedvalue import shared
+from theanine.tensor.sharedvar import shared
 from theanine.testing.fuzz.case import Built
 
 
