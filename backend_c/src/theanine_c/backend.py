@@ -9,8 +9,9 @@ cache.  Run: a straight-line Python program calls each node's thunk (the Python 
 program generator, with these thunks), so errors name the failing node as they do there.
 
 Tiered (`config.tiered`, the default): when some unit is not in the cache yet, `link` returns at
-once a program that runs on the Python backend while a background thread compiles, and swaps
-itself to the native program between two calls when the build is done.
+once a program that runs on the Python backend; a background thread, started when the first
+call returns, compiles, and the program swaps itself to the native one between two calls when
+the build is done.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,16 +54,35 @@ class CompileReport(NodeCompileReport):
 
 
 class TieredProgram:
-    """Runs the Python backend's program until the native one is built, then the native one."""
+    """Runs the Python backend's program until the native one is built, then the native one.
 
-    def __init__(self, first: Any, report: CompileReport):
+    The build (`build(program)`, on a daemon thread) starts when the first call returns, not
+    when the function is made: planning is Python and would hold the GIL against the first
+    call, in bursts of the interpreter's switch interval (5 ms), so the first result would
+    come later than on the Python backend; a function never called builds nothing.
+    """
+
+    def __init__(self, first: Any, report: CompileReport, build: Callable[[TieredProgram], None]):
         self._run = first
         self.report = report
         self.ready = threading.Event()
         self.error: BaseException | None = None
+        self._build: Callable[[TieredProgram], None] | None = build
+        self._starting = threading.Lock()
 
     def __call__(self, *args: Any) -> Any:
-        return self._run(*args)
+        try:
+            return self._run(*args)
+        finally:
+            if self._build is not None:
+                self._start()
+
+    def _start(self) -> None:
+        with self._starting:
+            build, self._build = self._build, None
+        if build is not None:
+            threading.Thread(target=build, args=(self,), name="theanine-c-build",
+                             daemon=True).start()
 
     def _swap(self, native: Any) -> None:
         self._run = native
@@ -70,7 +90,10 @@ class TieredProgram:
         self.ready.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the native program is in use (tests and benchmarks)."""
+        """Block until the native program is in use (tests and benchmarks); starts the build
+        if no call has yet."""
+        if self._build is not None:
+            self._start()
         return self.ready.wait(timeout)
 
 
@@ -212,10 +235,9 @@ class CBackend:
                                node_hook is not None)
         sources = _unique_sources(plans.values())
         if config.tiered and sources and not self._all_cached(sources):
-            program = TieredProgram(PythonBackend().link(fgraph, node_hook), report)
             report.tier = "python (compiling)"
 
-            def finish() -> None:
+            def finish(program: TieredProgram) -> None:
                 try:
                     program._swap(self._native(fgraph, plans, sources, report, node_hook,
                                                recorder, " (in the background)"))
@@ -224,8 +246,7 @@ class CBackend:
                     report.tier = f"python (native build failed: {exc})"
                     program.ready.set()
 
-            threading.Thread(target=finish, name="theanine-c-build", daemon=True).start()
-            return program
+            return TieredProgram(PythonBackend().link(fgraph, node_hook), report, finish)
         native = self._native(fgraph, plans, sources, report, node_hook, recorder)
         native.report = report
         return native
@@ -235,9 +256,8 @@ class CBackend:
         """The first function of a cold cache: nothing native can be at hand, so even the
         compiler's probe and the planning run behind the Python program."""
         report = CompileReport(tier="python (compiling)")
-        program = TieredProgram(PythonBackend().link(fgraph, node_hook), report)
 
-        def finish() -> None:
+        def finish(program: TieredProgram) -> None:
             try:
                 plans, planned = _timed(recorder, "c: plan and render kernels (in the "
                                         "background)", self._plans, fgraph, node_hook is not None)
@@ -252,8 +272,7 @@ class CBackend:
                               RuntimeWarning, stacklevel=1)
                 program.ready.set()
 
-        threading.Thread(target=finish, name="theanine-c-build", daemon=True).start()
-        return program
+        return TieredProgram(PythonBackend().link(fgraph, node_hook), report, finish)
 
     def _all_cached(self, sources: Sequence[Source]) -> bool:
         from theanine_c.build import _LOADED, _cached_path
