@@ -70,27 +70,36 @@ def update_expression(var: SharedVariable, expr: Any) -> Variable:
 
 
 def normalize_givens(givens: Any, strict: bool = True) -> dict[Variable, Variable]:
-    from theanine.tensor.basic import as_tensor_variable
-
-    if givens is None:
-        return {}
-    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
     out: dict[Variable, Variable] = {}
-    for item in pairs:
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError(f"each givens entry must be a (variable, replacement) pair, got "
-                            f"{item!r}")
-        old, new = item
-        if not isinstance(old, Variable):
-            raise TypeError(f"givens key {old!r} is not a symbolic variable")
-        try:
-            new = as_tensor_variable(new)
-        except TypeError as exc:
-            raise TypeError(f"givens replacement for {label(old)}: {exc}") from None
+    for old, new in replacement_pairs(givens, "givens"):
         if strict and new.type != old.type and not old.type.is_compatible(new.type):
             raise TypeError(f"givens replacement for {label(old)} has the wrong type: expected "
                             f"{old.type}, got {new.type} ({new})")
         out[old] = new
+    return out
+
+
+def replacement_pairs(items: Any, what: str) -> list[tuple[Variable, Variable]]:
+    """A dict or sequence of (variable, replacement) pairs (`givens`, `clone(replace=)`) as
+    pairs of variables, the replacements made symbolic; TypeErrors name `what`."""
+    from theanine.tensor.basic import as_tensor_variable
+
+    if items is None:
+        return []
+    out = []
+    for item in list(items.items()) if isinstance(items, dict) else list(items):
+        if not (isinstance(item, tuple | list) and len(item) == 2):
+            raise TypeError(f"{what} must be a dict or (variable, replacement) pairs, got the "
+                            f"item {item!r}")
+        old, new = item
+        if not isinstance(old, Variable):
+            raise TypeError(f"{what} key {old!r} is not a symbolic variable")
+        if not isinstance(new, Variable):
+            try:
+                new = as_tensor_variable(new)
+            except TypeError as exc:
+                raise TypeError(f"{what} replacement for {label(old)}: {exc}") from None
+        out.append((old, new))
     return out
 
 

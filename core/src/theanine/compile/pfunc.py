@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from theanine.compile.arguments import replacement_pairs
 from theanine.compile.function import Function, function
 from theanine.compile.io import In
 from theanine.graph.basic import Constant, Variable, graph_inputs, io_toposort
@@ -70,7 +71,7 @@ def clone(output: Variable | Sequence[Variable], replace: Any = None, strict: bo
             raise TypeError(f"clone: output {k} is {type(o).__name__} {o!r}, not a symbolic "
                             "variable")
     memo: dict[Variable, Variable] = {}
-    for old, new in _pairs(replace):
+    for old, new in replacement_pairs(replace, "clone: replace"):
         if strict and new.type != old.type:
             raise TypeError(f"clone: replacement for {old} has type {new.type}, expected "
                             f"{old.type}; pass strict=False to allow it")
@@ -91,20 +92,3 @@ def clone(output: Variable | Sequence[Variable], replace: Any = None, strict: bo
     result = [memo.get(o, o) for o in outputs]
     return result[0] if single else result
 
-
-def _pairs(replace: Any) -> list[tuple[Variable, Variable]]:
-    from theanine.tensor.basic import as_tensor_variable
-
-    if replace is None:
-        return []
-    items = list(replace.items()) if isinstance(replace, dict) else list(replace)
-    out = []
-    for item in items:
-        if not (isinstance(item, tuple | list) and len(item) == 2):
-            raise TypeError(f"clone: replace must be a dict or (old, new) pairs, got the item "
-                            f"{item!r}")
-        old, new = item
-        if not isinstance(old, Variable):
-            raise TypeError(f"clone: replace key {old!r} is not a symbolic variable")
-        out.append((old, new if isinstance(new, Variable) else as_tensor_variable(new)))
-    return out
