@@ -268,8 +268,9 @@ class CBackend:
             except BaseException as exc:  # keep running on the Python program
                 program.error = exc
                 report.tier = f"python (native build failed: {exc})"
-                warnings.warn(f"backend c: {exc}; the function runs on the Python backend",
-                              RuntimeWarning, stacklevel=1)
+                if threading.main_thread().is_alive():  # not a build cut short by the exit
+                    warnings.warn(f"backend c: {exc}; the function runs on the Python backend",
+                                  RuntimeWarning, stacklevel=1)
                 program.ready.set()
 
         return TieredProgram(PythonBackend().link(fgraph, node_hook), report, finish)
