@@ -20,7 +20,7 @@ from theanine_c.build import buffer_pointer, ffi
 from theanine_c.elemwise import _broadcast_error, _coerce, _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.reduce import reduce_acc_dtype, reduction_output
-from theanine_c.renderer import PARALLEL_THRESHOLD, ROW_BLOCK, CRenderer
+from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer, RowOperand
 
 
 class Deferred:
@@ -117,6 +117,9 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
     strided = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
     omp_op = {"sum": "+", "prod": "*"}.get(kernel.kind) if identity is not None else None
     simd = f"#pragma omp simd reduction({omp_op}:acc)" if omp_op else ""
+    # the row-block walk (batch-axis reductions): operand k at p[k], strides from k * nd
+    row_operands = [RowOperand(f"p[{k}]", f"s{k}", k * nd, d, kept_bcast[k], inner_bcast[k])
+                    for k, d in enumerate(program.in_dtypes)]
     lines = [f"void KNAME(const int64_t *shape, const int64_t *strides, char **p, "
              f"{out_t} *{r.restrict} out) {{",
              "    int64_t n_out = 1, n_rows = 1;",
@@ -124,8 +127,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
              f"    const int64_t inner = shape[{nd - 1}];",
              *[f"    const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)],
-             *(_rows_path(r, kernel, ins, sizes, kept_bcast, inner_bcast, step, start,
-                          unit_inner) if nk else []),
+             *r.row_walk(kernel, row_operands, start, step),
              "    " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
                                  f"{PARALLEL_THRESHOLD} && n_out > 1)"),
              "    for (int64_t o = 0; o < n_out; o++) {",
@@ -159,59 +161,6 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              "}"]
     unit.kernels.append("\n".join(lines))
     unit.declarations.append("void KNAME(void *, void *, void *, void *);")
-
-
-def _rows_path(r: CRenderer, kernel: ReduceKernel, ins: list[str], sizes: list[int],
-               kept_bcast: tuple[bool, ...], inner_bcast: tuple[bool, ...], step: Any,
-               start: str, unit_inner: str) -> list[str]:
-    """Where the last kept dimension is unit-stride (or broadcast) for every operand and the
-    rows of the reduced one are not (a sum over the batch axis): blocks of `ROW_BLOCK`
-    outputs accumulate the reduced elements in order, a vectorized pass along the kept
-    dimension each, instead of a strided column walk per output (same order per output)."""
-    nin = len(ins)
-    nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
-    acc_t = r.ctype(kernel.acc_dtype)
-    unit_kept = " && ".join([f"strides[{k * nd + nk - 1}] == {sizes[k]}"
-                             for k in range(nin) if not kept_bcast[k]] or ["1"])
-    operands = [f"*(const {t} *)(q{k} + j * s{k})" if kept_bcast[k]
-                else f"((const {t} *)(q{k} + j * s{k}))[kk]" for k, t in enumerate(ins)]
-    return [
-        f"    if ({unit_kept} && !({unit_inner}) && shape[{nk - 1}] > 1) {{",
-        f"        const int64_t K = shape[{nk - 1}], kb = (K + {ROW_BLOCK - 1}) / {ROW_BLOCK};",
-        "        const int64_t n_blocks = n_out / K * kb;",
-        "        " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
-                                f"{PARALLEL_THRESHOLD} && n_blocks > 1)"),
-        "        for (int64_t c = 0; c < n_blocks; c++) {",
-        f"            const int64_t oo = c / kb, k0 = (c % kb) * {ROW_BLOCK};",
-        f"            const int64_t m = K - k0 < {ROW_BLOCK} ? K - k0 : {ROW_BLOCK};",
-        *[f"            char *b{k} = p[{k}]{'' if kept_bcast[k] else f' + k0 * {sizes[k]}'};"
-          for k in range(nin)],
-        "            int64_t rem = oo;",
-        f"            for (int d = {nk - 2}; d >= 0; d--) {{",
-        "                int64_t cc = rem % shape[d]; rem /= shape[d];",
-        *[f"                b{k} += cc * strides[{k * nd} + d];" for k in range(nin)],
-        "            }",
-        f"            {acc_t} acc[{ROW_BLOCK}];",
-        f"            for (int64_t kk = 0; kk < m; kk++) acc[kk] = {start};",
-        "            for (int64_t r = 0; r < n_rows; r++) {",
-        *[f"                char *q{k} = b{k};" for k in range(nin)],
-        "                int64_t rr = r;",
-        f"                for (int d = {nd - 2}; d >= {nk}; d--) {{",
-        "                    int64_t cc = rr % shape[d]; rr /= shape[d];",
-        *[f"                    q{k} += cc * strides[{k * nd} + d];" for k in range(nin)],
-        "                }",
-        "                for (int64_t j = 0; j < inner; j++) {",
-        "                    #pragma omp simd",
-        "                    for (int64_t kk = 0; kk < m; kk++) {",
-        *step(operands, "acc[kk]", "                        "),
-        "                    }",
-        "                }",
-        "            }",
-        "            for (int64_t kk = 0; kk < m; kk++) out[oo * K + k0 + kk] = "
-        f"{r.cast('acc[kk]', kernel.acc_dtype, kernel.out_dtype)};",
-        "        }",
-        "        return;",
-        "    }"]
 
 
 def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],

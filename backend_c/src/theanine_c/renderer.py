@@ -20,6 +20,9 @@ strides) with the kept dimensions first; out is C-contiguous over the kept dimen
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 from theanine.codegen.cstyle import CStyleRenderer, Unit
 from theanine.codegen.kernels import ElemwiseKernel, ReduceKernel
 
@@ -42,8 +45,31 @@ def _vector_base(fn: str) -> str | None:
 
 #: elements per call of a vector-math block function
 BLOCK = 64
-#: outputs that accumulate together when a reduction walks rows (`_reduce_rows`)
+#: outputs that accumulate together when a reduction walks rows (`CRenderer.row_walk`)
 ROW_BLOCK = 256
+
+#: `step(elements, acc, indent)` of `CRenderer.row_walk`: the lines combining one element of
+#: each operand (C expressions) into the accumulator `acc`
+StepLines = Callable[[list[str], str, str], list[str]]
+
+
+@dataclass(frozen=True)
+class RowOperand:
+    """One operand of a reduction's row-block walk (`CRenderer.row_walk`): where it is and how
+    it is laid out, so the plain reduction (one operand) and the fused one (several, some
+    broadcast) render the same walk."""
+
+    #: its base pointer, a `char *` C expression (`x`, `p[1]`)
+    pointer: str
+    #: the C variable holding its byte stride along the last reduced dimension (`s`, `s1`)
+    stride: str
+    #: where its strides start in the kernel's `strides` array (k * nd for operand k)
+    offset: int
+    dtype: str
+    #: broadcast (stride 0, known from its type) along the last kept dimension
+    kept_bcast: bool = False
+    #: broadcast along the last reduced dimension
+    inner_bcast: bool = False
 
 
 #: no fused multiply-add: NumPy rounds after every operation, so `x * y - z` with z == x * y
@@ -257,13 +283,19 @@ class CRenderer(CStyleRenderer):
         first = identity if identity is not None else self.cast(
             f"*(const {in_t} *)q", kernel.in_dtype, kernel.acc_dtype)
         step = combine.format(a="acc", b=load)
+
+        def row_step(elements: list[str], acc: str, indent: str) -> list[str]:
+            value = self.cast(elements[0], kernel.in_dtype, kernel.acc_dtype)
+            return [f"{indent}{acc} = {combine.format(a=acc, b=value)};"]
+
         lines = [f"void {name}(const int64_t *shape, const int64_t *strides, char *x, "
                  f"{out_t} *{self.restrict} out) {{",
                  "    int64_t n_out = 1, n_rows = 1;",
                  f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
                  f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
                  f"    const int64_t inner = shape[{nd - 1}], s = strides[{nd - 1}];",
-                 *(self._reduce_rows(kernel, combine, in_t, acc_t, identity) if nk else []),
+                 *self.row_walk(kernel, [RowOperand("x", "s", 0, kernel.in_dtype)], identity,
+                                row_step),
                  "    " + self._parallel("parallel for schedule(static) if(n_out * n_rows * "
                                     f"inner > {PARALLEL_THRESHOLD} && n_out > 1)"),
                  "    for (int64_t o = 0; o < n_out; o++) {",
@@ -293,20 +325,43 @@ class CRenderer(CStyleRenderer):
         unit.kernels.append("\n".join(ln for ln in lines if ln))
         unit.declarations.append(f"void {name}(void *, void *, void *, void *);")
 
-    def _reduce_rows(self, kernel: ReduceKernel, combine: str, in_t: str, acc_t: str,
-                     identity: str | None) -> list[str]:
-        """When the last kept dimension is unit-stride and the reduced ones are not (a sum over
-        the batch axis), a column walk per output would stride through memory: instead each
-        block of `ROW_BLOCK` outputs accumulates the reduced rows in order, a vectorized pass
-        along each.  Every output adds its elements in the same order as the column walk, so
-        the results are the same to the bit."""
+    def row_walk(self, kernel: ReduceKernel, operands: Sequence[RowOperand], start: str | None,
+                 step: StepLines) -> list[str]:
+        """When the last kept dimension is unit-stride (or broadcast) for every operand and the
+        rows of the last reduced one are not (a sum over the batch axis), a column walk per
+        output would stride through memory: instead each block of `ROW_BLOCK` outputs
+        accumulates the reduced elements in order, one vectorized pass along the kept
+        dimension each.  Every output combines its elements in the same order as the column
+        walk, so the results are the same to the bit.
+
+        Lines that take the walk and return, for the top of a reduction kernel whose scope has
+        `shape`, `strides`, `n_out`, `n_rows`, `inner`, `out` and each operand's `stride`
+        variable; none without a kept dimension.  `start`: the accumulator's first value, or
+        None for each output's first element (max/min without identity; one operand only).
+        `step(elements, acc, indent)`: the lines that combine the operands' elements (C
+        expressions, in operand order) into the accumulator `acc`."""
         nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
-        size = self._size(kernel.in_dtype)
-        first = identity if identity is not None else self.cast(
-            f"((const {in_t} *)base)[k]", kernel.in_dtype, kernel.acc_dtype)
-        step = combine.format(a="acc[k]", b=self.cast("t[k]", kernel.in_dtype, kernel.acc_dtype))
+        if not nk:
+            return []
+        types = [self.ctype(o.dtype) for o in operands]
+        sizes = [self._size(o.dtype) for o in operands]
+        unit_kept = " && ".join([f"strides[{o.offset + nk - 1}] == {n}"
+                                 for o, n in zip(operands, sizes) if not o.kept_bcast] or ["1"])
+        unit_inner = " && ".join([f"{o.stride} == {n}"
+                                  for o, n in zip(operands, sizes) if not o.inner_bcast] or ["1"])
+        if start is None:
+            if len(operands) != 1:
+                raise ValueError("the first-element start needs exactly one operand")
+            start = self.cast(f"((const {types[0]} *)b0)[kk]", operands[0].dtype,
+                              kernel.acc_dtype)
+        ks = range(len(operands))
+
+        def at(o: RowOperand) -> str:
+            return f"{o.offset} + d" if o.offset else "d"
+
+        elements = [f"*e{k}" if o.kept_bcast else f"e{k}[kk]" for k, o in enumerate(operands)]
         return [
-            f"    if (strides[{nk - 1}] == {size} && s != {size} && shape[{nk - 1}] > 1) {{",
+            f"    if ({unit_kept} && !({unit_inner}) && shape[{nk - 1}] > 1) {{",
             f"        const int64_t K = shape[{nk - 1}], kb = (K + {ROW_BLOCK - 1}) / {ROW_BLOCK};",
             "        const int64_t n_blocks = n_out / K * kb;",
             "        " + self._parallel("parallel for schedule(static) if(n_out * n_rows * "
@@ -314,23 +369,35 @@ class CRenderer(CStyleRenderer):
             "        for (int64_t c = 0; c < n_blocks; c++) {",
             f"            const int64_t oo = c / kb, k0 = (c % kb) * {ROW_BLOCK};",
             f"            const int64_t m = K - k0 < {ROW_BLOCK} ? K - k0 : {ROW_BLOCK};",
-            f"            char *base = x + k0 * {size}; int64_t rem = oo;",
+            *[f"            char *b{k} = {o.pointer}"
+              f"{'' if o.kept_bcast else f' + k0 * {n}'};"
+              for k, (o, n) in enumerate(zip(operands, sizes))],
+            "            int64_t rem = oo;",
             f"            for (int d = {nk - 2}; d >= 0; d--) {{",
-            "                base += (rem % shape[d]) * strides[d]; rem /= shape[d]; }",
-            f"            {acc_t} acc[{ROW_BLOCK}];",
-            f"            for (int64_t k = 0; k < m; k++) acc[k] = {first};",
+            "                int64_t cc = rem % shape[d]; rem /= shape[d];",
+            *[f"                b{k} += cc * strides[{at(o)}];" for k, o in enumerate(operands)],
+            "            }",
+            f"            {self.ctype(kernel.acc_dtype)} acc[{ROW_BLOCK}];",
+            f"            for (int64_t kk = 0; kk < m; kk++) acc[kk] = {start};",
             "            for (int64_t r = 0; r < n_rows; r++) {",
-            "                char *row = base; int64_t rr = r;",
+            *[f"                char *q{k} = b{k};" for k in ks],
+            "                int64_t rr = r;",
             f"                for (int d = {nd - 2}; d >= {nk}; d--) {{",
-            "                    row += (rr % shape[d]) * strides[d]; rr /= shape[d]; }",
+            "                    int64_t cc = rr % shape[d]; rr /= shape[d];",
+            *[f"                    q{k} += cc * strides[{at(o)}];"
+              for k, o in enumerate(operands)],
+            "                }",
             "                for (int64_t j = 0; j < inner; j++) {",
-            f"                    const {in_t} *t = (const {in_t} *)(row + j * s);",
+            *[f"                    const {t} *e{k} = (const {t} *)(q{k} + j * {o.stride});"
+              for k, (o, t) in enumerate(zip(operands, types))],
             "                    #pragma omp simd",
-            f"                    for (int64_t k = 0; k < m; k++) acc[k] = {step};",
+            "                    for (int64_t kk = 0; kk < m; kk++) {",
+            *step(elements, "acc[kk]", "                        "),
+            "                    }",
             "                }",
             "            }",
-            "            for (int64_t k = 0; k < m; k++) out[oo * K + k0 + k] = "
-            f"{self.cast('acc[k]', kernel.acc_dtype, kernel.out_dtype)};",
+            "            for (int64_t kk = 0; kk < m; kk++) out[oo * K + k0 + kk] = "
+            f"{self.cast('acc[kk]', kernel.acc_dtype, kernel.out_dtype)};",
             "        }",
             "        return;",
             "    }"]
