@@ -1,15 +1,17 @@
-"""Softmax and its gradient as OpenCL kernels (one work-group per row), against NumPy: any
-axis, long and short rows, strided inputs, NaN rows, empty arrays, and unequal shapes
-refused; log-softmax and the cross-entropies (graphs, not Ops) run without fallback."""
+"""Softmax, log-softmax and softmax's gradient as OpenCL kernels (one work-group per row),
+against NumPy: any axis, long and short rows, strided inputs, NaN and infinite rows, empty
+arrays, and unequal shapes refused; the cross-entropies (graphs of these) run without
+fallback."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special
 from helpers_ocl import native_function
 
 import theanine.tensor as T
-from theanine.tensor.nnet import Softmax, SoftmaxGrad
+from theanine.tensor.nnet import LogSoftmax, Softmax, SoftmaxGrad
 from theanine.tensor.type import TensorType
 
 
@@ -50,6 +52,32 @@ def test_strided_input_and_nan_rows(dtype, rng):
     assert np.isnan(got[2]).all() and not np.isnan(np.delete(got, 2, axis=0)).any()
 
 
+@pytest.mark.parametrize("shape,axis", [((3, 4), -1), ((3, 4), 0), ((5, 1000), 1),
+                                        ((2, 3, 4), 1), ((6,), 0), ((0, 3), 1), ((3, 0), 1)])
+def test_log_softmax_matches_scipy(shape, axis, dtype, rng):
+    x = TensorType(dtype, (False,) * len(shape))("x")
+    xv = (8 * rng.standard_normal(shape)).astype(dtype)
+    f = native_function([x], LogSoftmax(axis)(x), LogSoftmax)
+    got = f(xv)
+    assert got.dtype == dtype and got.shape == shape
+    want = scipy.special.log_softmax(xv.astype("float64"), axis) if xv.size else xv
+    np.testing.assert_allclose(got, want, **_tol(dtype))
+
+
+def test_log_softmax_of_strided_input_and_special_rows(dtype, rng):
+    """A transposed, reversed view read in place; rows holding +inf, NaN or only -inf give NaN
+    (inf - inf, as the max-shifted expression does), a lone -inf stays -inf."""
+    x = T.matrix("x", dtype=dtype)
+    f = native_function([x], T.nnet.log_softmax(x.T[:, ::-1]), LogSoftmax)
+    xv = (8 * rng.standard_normal((4, 5))).astype(dtype)
+    want = scipy.special.log_softmax(xv.T[:, ::-1].astype("float64"), -1)
+    np.testing.assert_allclose(f(xv), want, **_tol(dtype))
+    xv[1, 0], xv[1, 1], xv[:, 2], xv[1, 3] = np.inf, np.nan, -np.inf, -np.inf
+    got = f(xv)  # row k of the result is column k of xv reversed
+    assert np.isnan(got[[0, 1, 2]]).all() and not np.isnan(got[[3, 4]]).any()
+    assert got[3, 2] == -np.inf and np.isfinite(np.delete(got[3], 2)).all()
+
+
 def test_unequal_shapes_are_refused():
     g, sm = T.dmatrix("g"), T.dmatrix("sm")
     f = native_function([g, sm], SoftmaxGrad(-1)(g, sm), SoftmaxGrad)
@@ -58,6 +86,7 @@ def test_unequal_shapes_are_refused():
 
 
 def test_log_softmax_and_crossentropy_run_without_fallback(rng):
+    """The classifier's graphs, forward and backward, all on the device."""
     import theanine as th
 
     x, b, y = T.dmatrix("x"), T.dvector("b"), T.lvector("y")

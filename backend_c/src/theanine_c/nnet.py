@@ -1,7 +1,9 @@
-"""Softmax and its gradient as native row kernels (any axis: the thunk presents the input as
-rows along that axis, strided, without copying when the layout allows it).
+"""Softmax, log-softmax and softmax's gradient as native row kernels (any axis: the thunk
+presents the input as rows along that axis, strided, without copying when the layout allows
+it).
 
 softmax:      out = exp(x - max(x)) / sum(exp(x - max(x)))          per row
+log-softmax:  out = (x - max(x)) - log(sum(exp(x - max(x))))        per row
 softmax grad: out = (g * sm) - sm * sum(g * sm)                      per row
 A row of NaN gives NaN, as NumPy's reference does; an empty row gives an empty row.
 """
@@ -19,7 +21,8 @@ from theanine_c.elemwise import _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 
-_SOFTMAX = """
+# one row pass for the max, one for the sum of exp (in double), one writing the result
+_ROW_NORMALIZE = """
 void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {
     #pragma omp parallel for schedule(static) if(rows * n > %(par)d && rows > 1)
     for (int64_t r = 0; r < rows; r++) {
@@ -33,15 +36,21 @@ void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, 
         double s = 0;
         #pragma omp simd reduction(+:s)
         for (int64_t j = 0; j < n; j++) {
-            T e = EXP(*(const T *)(xp + j * xs) - m);
-            o[j] = e; s += e;
+            T v = *(const T *)(xp + j * xs) - m;
+            KEEP
         }
-        const T inv = (T)(1.0 / s);
+        SCALE
         #pragma omp simd
-        for (int64_t j = 0; j < n; j++) o[j] = o[j] * inv;
+        for (int64_t j = 0; j < n; j++) o[j] = FINAL;
     }
 }
 """
+
+_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", "T e = EXP(v); o[j] = e; s += e;")
+            .replace("SCALE", "const T inv = (T)(1.0 / s);").replace("FINAL", "o[j] * inv"))
+# x - m is kept in `out`, so the last pass reads it back contiguously instead of x strided
+_LOG_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", "o[j] = v; s += EXP(v);")
+                .replace("SCALE", "const T ls = (T)log(s);").replace("FINAL", "o[j] - ls"))
 
 _SOFTMAX_GRAD = """
 void KNAME(int64_t rows, int64_t n, char *g, int64_t gr, int64_t gs, char *sm, int64_t sr,
@@ -95,8 +104,17 @@ def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int, int, int]:
 
 
 def softmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
+    return _row_plan(node, renderer, _SOFTMAX)
+
+
+def log_softmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
+    return _row_plan(node, renderer, _LOG_SOFTMAX)
+
+
+def _row_plan(node: Apply, renderer: CRenderer, template: str) -> NativePlan:
+    """The plan of a one-input row kernel (softmax, log-softmax) along the node's axis."""
     dtype = node.outputs[0].type.dtype
-    source, name = _source(_SOFTMAX, dtype, renderer)
+    source, name = _source(template, dtype, renderer)
     d = np.dtype(dtype)
     ndim = node.inputs[0].type.ndim
     axis = node.op.axis % ndim
@@ -108,8 +126,8 @@ def softmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
         def thunk(x: Any) -> tuple:
             x = np.asarray(x, dtype=d)
             if x.ndim != ndim:
-                raise ValueError(f"softmax: {node.inputs[0]} should have {ndim} dimension(s), "
-                                 f"got shape {x.shape}")
+                raise ValueError(f"{node.op}: {node.inputs[0]} should have {ndim} "
+                                 f"dimension(s), got shape {x.shape}")
             if x.size == 0:
                 return (np.empty(x.shape, d),)
             xs, rows, n, xr, xe = _rows(x, axis)

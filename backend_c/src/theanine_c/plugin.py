@@ -72,7 +72,7 @@ def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.blas import Gemm
     from theanine.tensor.elemwise import DimShuffle, Elemwise
     from theanine.tensor.math import Argmax, Dot, Reduce
-    from theanine.tensor.nnet import Softmax, SoftmaxGrad
+    from theanine.tensor.nnet import LogSoftmax, Softmax, SoftmaxGrad
     from theanine.tensor.nnet.abstract_conv import (
         AbstractConv,
         AbstractConv_gradInputs,
@@ -89,6 +89,7 @@ def theanine_register_op_impls(register: Any) -> None:
     register(Alloc, "c", _rendered("alloc", "alloc_plan"))
     register(Softmax, "c", _rendered("nnet", "softmax_plan"))
     register(SoftmaxGrad, "c", _rendered("nnet", "softmax_grad_plan"))
+    register(LogSoftmax, "c", _rendered("nnet", "log_softmax_plan"))
     register(Scan, "c", _scan)
     register(AbstractConv, "c", _rendered("conv", "conv_plan"))
     register(AbstractConv_gradWeights, "c", _rendered("conv", "conv_grad_weights_plan"))

@@ -1,13 +1,15 @@
-"""Softmax and its gradient along any axis: one work-group per row (a row runs along the axis;
-the other dimensions are unravelled per group, so strided inputs are read in place).
+"""Softmax, log-softmax and softmax's gradient along any axis: one work-group per row (a row
+runs along the axis; the other dimensions are unravelled per group, so strided inputs are read
+in place).
 
 softmax:      out = exp(x - max(x)) * (1 / sum(exp(x - max(x))))        per row
+log-softmax:  out = (x - max(x)) - log(sum(exp(x - max(x))))            per row
 softmax grad: out = g * sm - sm * sum(g * sm)                           per row
 Sums of float32 accumulate in float64 when the device has it (as the C kernels do).  A row
 holding NaN gives NaN, as NumPy's reference does.
 
-The core has no other softmax or cross-entropy Op: log-softmax and the cross-entropies are
-graphs of reductions, elementwise kernels and gathers (`tensor/nnet/xent.py`).
+The core has no other softmax or cross-entropy Op: the cross-entropies are graphs of
+log-softmax, elementwise kernels and gathers (`tensor/nnet/xent.py`).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from theanine_opencl.runtime import Runtime
 _MAX = "(({b}) > ({a}) || ({b}) != ({b}) ? ({b}) : ({a}))"
 
 
-def _render(r: OpenCLRenderer, unit: Unit, dtype: str, grad: bool, nk: int) -> None:
+def _render(r: OpenCLRenderer, unit: Unit, dtype: str, kind: str, nk: int) -> None:
+    """The row kernel of `kind`: "softmax", "log_softmax" or "grad" (softmax's gradient)."""
     t = r.ctype(dtype)
     acc = r.ctype("float64" if r.fp64 else dtype)
-    ins = ["g", "sm"] if grad else ["x"]
+    ins = ["g", "sm"] if kind == "grad" else ["x"]
     dims = "".join(f", const long d{j}" for j in range(nk))
     params = "".join(f", __global const {t} *{v}, const long {v}o"
                      + "".join(f", const long {v}s{j}" for j in range(nk)) + f", const long {v}e"
@@ -42,7 +45,7 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, grad: bool, nk: int) -> N
     for v in ins:
         lines += base_offset(nk, "row", f"{v}b", f"{v}o", strides=f"{v}s")
     at = {v: f"{v}[{v}b + q * {v}e]" for v in ins}
-    if grad:
+    if kind == "grad":
         lines += [f"    {acc} acc = 0;",
                   f"    for (long q = j; q < n; q += {GROUP}) "
                   f"acc += ({acc})({at['g']} * {at['sm']});",
@@ -50,33 +53,47 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, grad: bool, nk: int) -> N
                   f"    const {t} s = ({t})buf[0];",
                   f"    for (long q = j; q < n; q += {GROUP}) "
                   f"o[q] = {at['g']} * {at['sm']} - {at['sm']} * s;"]
-    else:
-        lines += [f"    {acc} acc = -INFINITY;",
-                  f"    for (long q = j; q < n; q += {GROUP}) "
-                  f"acc = {_MAX.format(a='acc', b=at['x'])};",
-                  *tree(_MAX, acc),
-                  f"    const {t} m = ({t})buf[0];",
-                  "    barrier(CLK_LOCAL_MEM_FENCE);",
-                  "    acc = 0;",
-                  f"    for (long q = j; q < n; q += {GROUP}) {{",
+        unit.kernels.append("\n".join([*lines, "}"]))
+        return
+    lines += [f"    {acc} acc = -INFINITY;",
+              f"    for (long q = j; q < n; q += {GROUP}) "
+              f"acc = {_MAX.format(a='acc', b=at['x'])};",
+              *tree(_MAX, acc),
+              f"    const {t} m = ({t})buf[0];",
+              "    barrier(CLK_LOCAL_MEM_FENCE);",
+              "    acc = 0;"]
+    if kind == "softmax":
+        lines += [f"    for (long q = j; q < n; q += {GROUP}) {{",
                   f"        const {t} e = exp({at['x']} - m);",
                   "        o[q] = e; acc += e;",
                   "    }",
                   *tree("({a} + {b})", acc),
                   f"    const {t} inv = ({t})(1.0 / buf[0]);",
                   f"    for (long q = j; q < n; q += {GROUP}) o[q] = o[q] * inv;"]
+    else:  # x - m stays in `out`; each item reads back only what it wrote
+        lines += [f"    for (long q = j; q < n; q += {GROUP}) {{",
+                  f"        const {t} v = {at['x']} - m;",
+                  "        o[q] = v; acc += exp(v);",
+                  "    }",
+                  *tree("({a} + {b})", acc),
+                  f"    const {t} ls = ({t})log(buf[0]);",
+                  f"    for (long q = j; q < n; q += {GROUP}) o[q] = o[q] - ls;"]
     unit.kernels.append("\n".join([*lines, "}"]))
 
 
 def softmax_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
-    return _plan(node, renderer, grad=False)
+    return _plan(node, renderer, "softmax")
+
+
+def log_softmax_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
+    return _plan(node, renderer, "log_softmax")
 
 
 def softmax_grad_plan(node: Apply, renderer: OpenCLRenderer) -> DevicePlan:
-    return _plan(node, renderer, grad=True)
+    return _plan(node, renderer, "grad")
 
 
-def _plan(node: Apply, renderer: OpenCLRenderer, grad: bool) -> DevicePlan:
+def _plan(node: Apply, renderer: OpenCLRenderer, kind: str) -> DevicePlan:
     dtype = node.outputs[0].type.dtype
     if dtype not in ("float32", "float64"):
         raise Unsupported(f"softmax of {dtype} has no OpenCL kernel")
@@ -86,7 +103,7 @@ def _plan(node: Apply, renderer: OpenCLRenderer, grad: bool) -> DevicePlan:
     axis = node.op.axis % ndim
     others = tuple(d for d in range(ndim) if d != axis)
     unit = Unit(renderer)
-    _render(renderer, unit, dtype, grad, len(others))
+    _render(renderer, unit, dtype, kind, len(others))
     source, name = named_program(unit)
     d = np.dtype(dtype)
     nin = len(node.inputs)

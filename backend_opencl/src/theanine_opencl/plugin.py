@@ -68,7 +68,7 @@ def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.blas import Gemm
     from theanine.tensor.elemwise import DimShuffle, Elemwise
     from theanine.tensor.math import Argmax, Dot, Reduce
-    from theanine.tensor.nnet import Softmax, SoftmaxGrad
+    from theanine.tensor.nnet import LogSoftmax, Softmax, SoftmaxGrad
     from theanine.tensor.random.mrg_ops import MRGUniform
     from theanine.tensor.subtensor import IncSubtensor, IndexedShape, Subtensor
 
@@ -87,6 +87,7 @@ def theanine_register_op_impls(register: Any) -> None:
     register(Gemm, "opencl", _impl("blas", "gemm_plan", rendered=True))
     register(Softmax, "opencl", _impl("nnet", "softmax_plan", rendered=True))
     register(SoftmaxGrad, "opencl", _impl("nnet", "softmax_grad_plan", rendered=True))
+    register(LogSoftmax, "opencl", _impl("nnet", "log_softmax_plan", rendered=True))
     register(IncSubtensor, "opencl", _impl("indexing", "scatter_plan", rendered=True))
     register(MRGUniform, "opencl", _impl("random", "uniform_plan", rendered=True))
     register(IndexedShape, "opencl", _impl("views", "indexed_shape_plan"))

@@ -2,7 +2,7 @@
 
 1/(1+exp(-x)) → sigmoid(x);  log(sigmoid(x)) → -softplus(-x);  log(1-sigmoid(x)) → -softplus(x);
 log(1+x) → log1p(x);  log1p(exp(x)) → softplus(x);  exp(x)-1 → expm1(x);
-log(softmax(x)) → log_softmax(x), also through indexing (`log(softmax(x)[rows, labels])`, the
+log(softmax(x)) → LogSoftmax(x), also through indexing (`log(softmax(x)[rows, labels])`, the
 integer-label cross-entropy);  log(sum(exp(x))) → max + log(sum(exp(x - max))).
 """
 

@@ -5,6 +5,7 @@ normalization (`bn`, also `T.nnet.bn.batch_normalization`)."""
 from theanine.tensor.nnet import abstract_conv, bn, conv, neighbours
 from theanine.tensor.nnet.abstract_conv import conv2d, conv3d
 from theanine.tensor.nnet.basic import (
+    LogSoftmax,
     Softmax,
     SoftmaxGrad,
     binary_crossentropy,
@@ -49,6 +50,7 @@ __all__ = [
     "hard_sigmoid",
     "images2neibs",
     "log_softmax",
+    "LogSoftmax",
     "logsoftmax",
     "neibs2images",
     "neighbours",

@@ -38,10 +38,12 @@ def hard_sigmoid(x: Any) -> TensorVariable:
     return tm.clip(x * 0.2 + 0.5, 0, 1)
 
 
-class Softmax(Op):
-    """exp(x) / sum(exp(x)) along `axis`, computed stably."""
+class _AlongAxis(Op):
+    """An Op of one float tensor along `axis` whose result has its type (softmax and
+    log-softmax): the checks and the shape they share."""
 
     __props__ = ("axis",)
+    label = ""
 
     def __init__(self, axis: int = -1):
         self.axis = axis
@@ -49,12 +51,22 @@ class Softmax(Op):
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         if x.ndim == 0:
-            raise TypeError(f"softmax needs at least one dimension, got {x.type} ({x})")
+            raise TypeError(f"{self.label} needs at least one dimension, got {x.type} ({x})")
         if not -x.ndim <= self.axis < x.ndim:
-            raise ValueError(f"softmax: axis {self.axis} is out of range for {x} ({x.type})")
+            raise ValueError(f"{self.label}: axis {self.axis} is out of range for {x} "
+                             f"({x.type})")
         if x.dtype[0] not in "fc":
             x = tm.cast(x, "float64")
         return Apply(self, [x], [x.type()])
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return input_shapes
+
+
+class Softmax(_AlongAxis):
+    """exp(x) / sum(exp(x)) along `axis`, computed stably."""
+
+    label = "softmax"
 
     def perform(self, node, inputs, output_storage):
         (x,) = inputs
@@ -67,8 +79,33 @@ class Softmax(Op):
         sm = self(x)
         return [SoftmaxGrad(self.axis)(g, sm)]
 
-    def infer_shape(self, fgraph, node, input_shapes):
-        return input_shapes
+
+class LogSoftmax(_AlongAxis):
+    """x - max(x) - log(sum(exp(x - max(x)))) along `axis`.
+
+    One Op rather than that expression: the result does not depend on the shift, so the
+    gradient leaves the max out (the expression's gradient carried its exactly-zero path, an
+    `eq` mask, sums and allocs, into every classifier's backward pass).
+    """
+
+    label = "log_softmax"
+
+    def perform(self, node, inputs, output_storage):
+        (x,) = inputs
+        if x.size == 0:
+            output_storage[0][0] = x.copy()
+            return
+        # a row holding NaN, +inf or only -inf gives NaN throughout (inf - inf), as the
+        # shifted expression does
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        output_storage[0][0] = shifted - np.log(np.exp(shifted).sum(axis=self.axis,
+                                                                    keepdims=True))
+
+    def grad(self, inputs, output_grads):
+        (x,) = inputs
+        (g,) = output_grads
+        # d/dx_i sum_j g_j (x_j - lse(x)) = g_i - softmax(x)_i * sum(g), softmax = exp(out)
+        return [g - tm.exp(self(x)) * tm.sum(g, axis=self.axis, keepdims=True)]
 
 
 class SoftmaxGrad(Op):
@@ -119,9 +156,9 @@ def softmax(x: Any, axis: int | None = None) -> TensorVariable:
 
 
 def log_softmax(x: Any, axis: int = -1) -> TensorVariable:
-    x = as_tensor_variable(x)
-    shifted = x - tm.max(x, axis=axis, keepdims=True)
-    return shifted - tm.log(tm.sum(tm.exp(shifted), axis=axis, keepdims=True))
+    """log(softmax(x)) along `axis` (default: the last), computed stably; x keeps its shape
+    (a vector gives a vector, unlike `softmax` without `axis`)."""
+    return LogSoftmax(axis)(x)
 
 
 logsoftmax = log_softmax

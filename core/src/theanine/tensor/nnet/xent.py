@@ -1,7 +1,7 @@
 """Theano's fused softmax / cross-entropy entry points, written as stable graphs.
 
 Theano had one Op per combination (`CrossentropySoftmaxArgmax1HotWithBias`, ...) to fuse the
-softmax with the negative log-likelihood of integer labels; here each is the log-softmax graph
+softmax with the negative log-likelihood of integer labels; here each indexes a `LogSoftmax`
 (max-shifted, so logits of any size stay finite) and its gradient, `softmax - one_hot`, comes
 from differentiation.
 """
