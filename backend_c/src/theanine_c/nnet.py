@@ -21,7 +21,10 @@ from theanine_c.elemwise import _pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 
-# one row pass for the max, one for the sum of exp (in double), one writing the result
+# per row: the max, as a vector reduction with a NaN flag beside it (a NaN-propagating select
+# chains every element on the one before: 4x slower on a 128x500 softmax than NumPy); x - max
+# into `out` (contiguous whatever x's stride); exp over `out` in blocks of 64 through a
+# contiguous simd loop (glibc's vector exp), the sum in double; then the result
 _ROW_NORMALIZE = """
 void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {
     #pragma omp parallel for schedule(static) if(rows * n > %(par)d && rows > 1)
@@ -29,14 +32,21 @@ void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, 
         const char *xp = x + r * xr;
         T *o = (T *)(out + r * orow);
         T m = -INFINITY;
+        int nan = 0;
+        #pragma omp simd reduction(max:m) reduction(|:nan)
         for (int64_t j = 0; j < n; j++) {
             T v = *(const T *)(xp + j * xs);
-            m = (v > m || v != v) ? v : m;
+            m = v > m ? v : m;
+            nan |= v != v;
         }
+        if (nan) m = NAN;
+        for (int64_t j = 0; j < n; j++) o[j] = *(const T *)(xp + j * xs) - m;
         double s = 0;
-        #pragma omp simd reduction(+:s)
-        for (int64_t j = 0; j < n; j++) {
-            T v = *(const T *)(xp + j * xs) - m;
+        for (int64_t j0 = 0; j0 < n; j0 += 64) {
+            const int64_t nb = n - j0 < 64 ? n - j0 : 64;
+            T e[64];
+            #pragma omp simd
+            for (int64_t j = 0; j < nb; j++) e[j] = EXP(o[j0 + j]);
             KEEP
         }
         SCALE
@@ -46,10 +56,10 @@ void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, 
 }
 """
 
-_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", "T e = EXP(v); o[j] = e; s += e;")
+_SUM = "#pragma omp simd reduction(+:s)\n            for (int64_t j = 0; j < nb; j++) "
+_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", _SUM + "{ o[j0 + j] = e[j]; s += e[j]; }")
             .replace("SCALE", "const T inv = (T)(1.0 / s);").replace("FINAL", "o[j] * inv"))
-# x - m is kept in `out`, so the last pass reads it back contiguously instead of x strided
-_LOG_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", "o[j] = v; s += EXP(v);")
+_LOG_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", _SUM + "s += e[j];")
                 .replace("SCALE", "const T ls = (T)log(s);").replace("FINAL", "o[j] - ls"))
 
 _SOFTMAX_GRAD = """
@@ -130,6 +140,12 @@ def _row_plan(node: Apply, renderer: CRenderer, template: str) -> NativePlan:
                                  f"dimension(s), got shape {x.shape}")
             if x.size == 0:
                 return (np.empty(x.shape, d),)
+            if axis == ndim - 1 and x.flags.c_contiguous:  # rows as they lie: no reshaping
+                n = x.shape[-1]
+                out = np.empty(x.shape, d)
+                kernel(x.size // n, n, _pointer(x), n * d.itemsize, d.itemsize, fb(out),
+                       n * d.itemsize)
+                return (out,)
             xs, rows, n, xr, xe = _rows(x, axis)
             out = np.empty((rows, n), d)
             if out.size:
