@@ -41,6 +41,13 @@ from theanine_c.toolchain import (
     toolchain,
 )
 
+#: set when the interpreter starts to exit, before the thread pools that builds use refuse new
+#: work (threading's exit callbacks run newest first, and `theanine_c.build` imported
+#: concurrent.futures, which registers the pools' shutdown, before this line): a background
+#: build that fails from then on was cut short by the exit, not broken
+_EXITING = threading.Event()
+threading._register_atexit(_EXITING.set)
+
 
 @dataclass
 class CompileReport(NodeCompileReport):
@@ -56,18 +63,22 @@ class CompileReport(NodeCompileReport):
 class TieredProgram:
     """Runs the Python backend's program until the native one is built, then the native one.
 
-    The build (`build(program)`, on a daemon thread) starts when the first call returns, not
-    when the function is made: planning is Python and would hold the GIL against the first
-    call, in bursts of the interpreter's switch interval (5 ms), so the first result would
-    come later than on the Python backend; a function never called builds nothing.
+    The build (`build()`, returning the native program, on a daemon thread) starts when the
+    first call returns, not when the function is made: planning is Python and would hold the
+    GIL against the first call, in bursts of the interpreter's switch interval (5 ms), so the
+    first result would come later than on the Python backend; a function never called builds
+    nothing.  A build that fails leaves the program on Python (`error`, `report.tier`), with a
+    warning when `warn` (not for a build cut short by the interpreter's exit).
     """
 
-    def __init__(self, first: Any, report: CompileReport, build: Callable[[TieredProgram], None]):
+    def __init__(self, first: Any, report: CompileReport, build: Callable[[], Any],
+                 warn: bool = False):
         self._run = first
         self.report = report
         self.ready = threading.Event()
         self.error: BaseException | None = None
-        self._build: Callable[[TieredProgram], None] | None = build
+        self._build: Callable[[], Any] | None = build
+        self._warn = warn
         self._starting = threading.Lock()
 
     def __call__(self, *args: Any) -> Any:
@@ -81,19 +92,27 @@ class TieredProgram:
         with self._starting:
             build, self._build = self._build, None
         if build is not None:
-            threading.Thread(target=build, args=(self,), name="theanine-c-build",
+            threading.Thread(target=self._finish, args=(build,), name="theanine-c-build",
                              daemon=True).start()
 
-    def _swap(self, native: Any) -> None:
-        self._run = native
-        self.report.tier = "native"
+    def _finish(self, build: Callable[[], Any]) -> None:
+        try:
+            native = build()
+        except BaseException as exc:  # keep running on the Python program
+            self.error = exc
+            self.report.tier = f"python (native build failed: {exc})"
+            if self._warn and not _EXITING.is_set():
+                warnings.warn(f"backend c: {exc}; the function runs on the Python backend",
+                              RuntimeWarning, stacklevel=1)
+        else:
+            self._run = native
+            self.report.tier = "native"
         self.ready.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the native program is in use (tests and benchmarks); starts the build
         if no call has yet."""
-        if self._build is not None:
-            self._start()
+        self._start()
         return self.ready.wait(timeout)
 
 
@@ -237,16 +256,11 @@ class CBackend:
         if config.tiered and sources and not self._all_cached(sources):
             report.tier = "python (compiling)"
 
-            def finish(program: TieredProgram) -> None:
-                try:
-                    program._swap(self._native(fgraph, plans, sources, report, node_hook,
-                                               recorder, " (in the background)"))
-                except BaseException as exc:  # keep running on the Python program
-                    program.error = exc
-                    report.tier = f"python (native build failed: {exc})"
-                    program.ready.set()
+            def build() -> Any:
+                return self._native(fgraph, plans, sources, report, node_hook, recorder,
+                                    " (in the background)")
 
-            return TieredProgram(PythonBackend().link(fgraph, node_hook), report, finish)
+            return TieredProgram(PythonBackend().link(fgraph, node_hook), report, build)
         native = self._native(fgraph, plans, sources, report, node_hook, recorder)
         native.report = report
         return native
@@ -257,23 +271,14 @@ class CBackend:
         compiler's probe and the planning run behind the Python program."""
         report = CompileReport(tier="python (compiling)")
 
-        def finish(program: TieredProgram) -> None:
-            try:
-                plans, planned = _timed(recorder, "c: plan and render kernels (in the "
-                                        "background)", self._plans, fgraph, node_hook is not None)
-                report.nodes = planned.nodes
-                sources = _unique_sources(plans.values())
-                program._swap(self._native(fgraph, plans, sources, report, node_hook,
-                                           recorder, " (in the background)"))
-            except BaseException as exc:  # keep running on the Python program
-                program.error = exc
-                report.tier = f"python (native build failed: {exc})"
-                if threading.main_thread().is_alive():  # not a build cut short by the exit
-                    warnings.warn(f"backend c: {exc}; the function runs on the Python backend",
-                                  RuntimeWarning, stacklevel=1)
-                program.ready.set()
+        def build() -> Any:
+            plans, planned = _timed(recorder, "c: plan and render kernels (in the background)",
+                                    self._plans, fgraph, node_hook is not None)
+            report.nodes = planned.nodes
+            return self._native(fgraph, plans, _unique_sources(plans.values()), report,
+                                node_hook, recorder, " (in the background)")
 
-        return TieredProgram(PythonBackend().link(fgraph, node_hook), report, finish)
+        return TieredProgram(PythonBackend().link(fgraph, node_hook), report, build, warn=True)
 
     def _all_cached(self, sources: Sequence[Source]) -> bool:
         from theanine_c.build import _LOADED, _cached_path
