@@ -100,7 +100,7 @@ def _source(template: str, dtype: str, renderer: CRenderer) -> tuple[Any, str]:
 def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int, int, int]:
     """(array, rows, n, row stride, element stride) presenting `a` as rows along `axis`;
     copies only when the other dimensions cannot be walked with one stride."""
-    moved = np.moveaxis(a, axis, -1)
+    moved = a if axis == a.ndim - 1 else np.moveaxis(a, axis, -1)
     n = moved.shape[-1]
     rows = moved.size // n
     if moved.ndim == 1:
@@ -111,6 +111,13 @@ def _rows(a: np.ndarray, axis: int) -> tuple[np.ndarray, int, int, int, int]:
     if lead is None:
         lead = np.ascontiguousarray(moved).reshape(-1, n)
     return lead, rows, n, lead.strides[0], lead.strides[1]
+
+
+def _shaped(out: np.ndarray, like: np.ndarray, axis: int) -> np.ndarray:
+    """The rows `out` (rows, n) in the shape of `like`, their axis back at `axis`."""
+    if axis == like.ndim - 1:
+        return out.reshape(like.shape)
+    return np.moveaxis(out.reshape(np.moveaxis(like, axis, -1).shape), -1, axis)
 
 
 def softmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
@@ -140,18 +147,10 @@ def _row_plan(node: Apply, renderer: CRenderer, template: str) -> NativePlan:
                                  f"dimension(s), got shape {x.shape}")
             if x.size == 0:
                 return (np.empty(x.shape, d),)
-            if axis == ndim - 1 and x.flags.c_contiguous:  # rows as they lie: no reshaping
-                n = x.shape[-1]
-                out = np.empty(x.shape, d)
-                kernel(x.size // n, n, _pointer(x), n * d.itemsize, d.itemsize, fb(out),
-                       n * d.itemsize)
-                return (out,)
             xs, rows, n, xr, xe = _rows(x, axis)
             out = np.empty((rows, n), d)
-            if out.size:
-                kernel(rows, n, _pointer(xs), xr, xe, fb(out), out.strides[0])
-            moved_shape = np.moveaxis(x, axis, -1).shape
-            return (np.moveaxis(out.reshape(moved_shape), -1, axis),)
+            kernel(rows, n, _pointer(xs), xr, xe, fb(out), out.strides[0])
+            return (_shaped(out, x, axis),)
 
         return thunk
 
@@ -182,11 +181,8 @@ def softmax_grad_plan(node: Apply, renderer: CRenderer) -> NativePlan:
             gs, rows, n, gr, ge = _rows(g, axis)
             ss, _, _, sr, se = _rows(sm, axis)
             out = np.empty((rows, n), d)
-            if out.size:
-                kernel(rows, n, _pointer(gs), gr, ge, _pointer(ss), sr, se, fb(out),
-                       out.strides[0])
-            moved_shape = np.moveaxis(sm, axis, -1).shape
-            return (np.moveaxis(out.reshape(moved_shape), -1, axis),)
+            kernel(rows, n, _pointer(gs), gr, ge, _pointer(ss), sr, se, fb(out), out.strides[0])
+            return (_shaped(out, sm, axis),)
 
         return thunk
 
