@@ -42,11 +42,12 @@ def test_the_training_step_profile_lists_every_node_and_adds_up_to_the_call_time
     profile = train.profile
     for _ in range(20):  # warm up (caches, the allocator)
         train(*D)
-    # measure in batches; the least disturbed batch is compared (the machine is shared)
+    # measure in batches; the least disturbed batch is compared (the machine is shared: CI
+    # runs the OpenCL suite beside this one, and 5 batches once left none undisturbed)
     batches = []
     gc.disable()
     try:
-        for _ in range(5):
+        for _ in range(15):
             calls0, call0, thunks0 = profile.fct_callcount, profile.fct_call_time, \
                 profile.thunk_time
             start = time.perf_counter()
@@ -67,7 +68,7 @@ def test_the_training_step_profile_lists_every_node_and_adds_up_to_the_call_time
     nodes = train.maker.fgraph.apply_nodes
     rows = profile.node_times()
     assert {r.node for r in rows} == set(nodes)  # every node, with its time and calls
-    assert all(r.calls == profile.fct_callcount == 270 and r.seconds > 0 for r in rows)
+    assert all(r.calls == profile.fct_callcount == 20 + 15 * 50 and r.seconds > 0 for r in rows)
     assert [r.seconds for r in rows] == sorted((r.seconds for r in rows), reverse=True)
     order = train.maker.fgraph.toposort()
     assert all(order[r.index] is r.node for r in rows)
