@@ -11,8 +11,7 @@ from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.codegen.kernels import ElemwiseKernel, ScalarProgram
 from theanine.graph.basic import Apply
 from theanine.scalar.basic import Cast
-from theanine_c.build import ffi
-from theanine_c.elemwise import _pointer
+from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
 
@@ -35,7 +34,7 @@ def alloc_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     def make_thunk(libs: Any) -> Any:
         contig = libs[0].function(f"{name}_contig")
         strided = libs[0].function(f"{name}_strided")
-        f = ffi()
+        fb, ptr, arrays = buffer_pointer(), array_pointer(), int64_arrays()
         d = np.dtype(dtype)
 
         def thunk(v: Any, *dims: Any) -> tuple:
@@ -52,13 +51,11 @@ def alloc_plan(node: Apply, renderer: CRenderer) -> NativePlan:
                         f" ({value.type}) and does not match")
             result = np.empty(shape, d)
             if all(bcast):
-                contig(result.size, f.from_buffer(v), f.from_buffer(result))
+                contig(result.size, fb(v), fb(result))
             elif result.size:
-                strides = [0] * lead + [0 if b else v.strides[k]
-                                        for k, b in enumerate(bcast[lead:])]
-                strided(f.new("int64_t[]", shape), f.new("int64_t[]", strides
-                                                          + list(result.strides)),
-                        _pointer(v), _pointer(result))
+                strides = (0,) * lead + tuple(0 if b else v.strides[k]
+                                              for k, b in enumerate(bcast[lead:]))
+                strided(arrays(shape), arrays(strides + result.strides), ptr(v), ptr(result))
             return (result,)
 
         return thunk

@@ -9,8 +9,8 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unit
 from theanine.graph.basic import Apply
-from theanine_c.build import buffer_pointer, ffi
-from theanine_c.elemwise import _coerce, _pointer
+from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
+from theanine_c.elemwise import _coerce
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 
@@ -26,8 +26,7 @@ def _render(r: CRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: int) -
         f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
         f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
         f"    const int64_t inner = shape[{nd - 1}], s = strides[{nd - 1}];",
-        "    " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
-                           f"{PARALLEL_THRESHOLD} && n_out > 1)"),
+        *r.parallel_if(f"n_out * n_rows * inner > {PARALLEL_THRESHOLD} && n_out > 1", [
         "    for (int64_t o = 0; o < n_out; o++) {",
         "        char *base = x; int64_t rem = o;",
         f"        for (int d = {nk - 1}; d >= 0; d--) {{",
@@ -45,7 +44,7 @@ def _render(r: CRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: int) -
         "            }",
         "        }",
         "        out[o] = at;",
-        "    }",
+        "    }"]),
         "}"]
     unit.kernels.append("\n".join(lines))
     unit.declarations.append("void KNAME(void *, void *, void *, void *);")
@@ -64,7 +63,7 @@ def argmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
     def make_thunk(libs: Any) -> Any:
         kernel = libs[0].function(name)
-        new, fb = ffi().new, buffer_pointer()
+        fb, ptr, arrays = buffer_pointer(), array_pointer(), int64_arrays()
         order = keep + red
 
         def thunk(x: Any) -> tuple:
@@ -76,9 +75,9 @@ def argmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
             if x.size == 0:
                 raise ValueError(f"{op.kind} of an empty array (shape {x.shape}) is undefined")
             out = np.empty(tuple(x.shape[d] for d in keep), np.int64)
-            shape = [x.shape[d] for d in order] + ([] if red else [1])
-            strides = [x.strides[d] for d in order] + ([] if red else [0])
-            kernel(new("int64_t[]", shape), new("int64_t[]", strides), _pointer(x), fb(out))
+            shape = tuple(x.shape[d] for d in order) + (() if red else (1,))
+            strides = tuple(x.strides[d] for d in order) + (() if red else (0,))
+            kernel(arrays(shape), arrays(strides), ptr(x), fb(out))
             return (out,)
 
         return thunk

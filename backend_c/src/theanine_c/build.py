@@ -14,7 +14,7 @@ import re
 import subprocess
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache, partial
@@ -143,6 +143,38 @@ def buffer_pointer() -> Any:
     per array: it is called for every operand of every native node on every call)."""
     f = ffi()
     return partial(f._backend.from_buffer, f.BCharA)
+
+
+def array_pointer() -> Callable[[Any], Any]:
+    """A char* to the first element of any array (strided, reversed, an offset view): the
+    buffer's for a C-contiguous one (0.1 us), the array interface's otherwise (1 us: NumPy
+    builds a dict for it)."""
+    fb, cast = buffer_pointer(), ffi().cast
+
+    def pointer(a: Any) -> Any:
+        if a.flags.c_contiguous:
+            return fb(a)
+        return cast("char *", a.__array_interface__["data"][0])
+
+    return pointer
+
+
+def int64_arrays(limit: int = 32) -> Callable[[tuple[int, ...]], Any]:
+    """`int64_t[]` cdata of a tuple (a kernel's shape and strides), made once per distinct
+    tuple: a thunk sees few, and `ffi.new` costs 0.3 us a call.  Kernels only read them
+    (`const int64_t *`), so threads share them; at most `limit` are kept."""
+    new = ffi().new
+    made: dict[tuple[int, ...], Any] = {}
+
+    def array(values: tuple[int, ...]) -> Any:
+        got = made.get(values)
+        if got is None:
+            if len(made) >= limit:
+                made.clear()
+            got = made[values] = new("int64_t[]", values)
+        return got
+
+    return array
 
 
 def unit_key(tool: Toolchain, source: Source) -> str:

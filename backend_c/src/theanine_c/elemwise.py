@@ -17,7 +17,7 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, elemwise_node_kernel
 from theanine.graph.basic import Apply
 from theanine.scalar.composite import Composite
-from theanine_c.build import buffer_pointer, ffi
+from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
 
@@ -27,11 +27,6 @@ REUSE_BYTES = 1 << 16
 
 def _coerce(value: Any, dtype: np.dtype) -> np.ndarray:
     return np.asarray(value, dtype=dtype)
-
-
-def _pointer(a: np.ndarray) -> Any:
-    """A char* to the first element of any (strided, reversed) array."""
-    return ffi().cast("char *", a.__array_interface__["data"][0])
 
 
 def _broadcast_error(node: Apply, values: Any, shape: tuple) -> ValueError:
@@ -70,7 +65,7 @@ def _generate_thunk(node: Apply, lib: Any, name: str, scalar: tuple[bool, ...],
     args = [f"i{k}" for k in range(nin)]
     env: dict[str, Any] = {
         "ndarray": np.ndarray, "empty": np.empty, "coerce": _coerce, "fb": buffer_pointer(),
-        "ptr": _pointer, "new": ffi().new, "contig": lib.function(f"{name}_contig"),
+        "ptr": array_pointer(), "arrays": int64_arrays(), "contig": lib.function(f"{name}_contig"),
         "dout": np.dtype(out_var.type.dtype), "node": node, "bad": _broadcast_error,
     }
     lines = [f"def thunk({', '.join(args)}):"]
@@ -116,7 +111,7 @@ def _generate_thunk(node: Apply, lib: Any, name: str, scalar: tuple[bool, ...],
         for k in range(nin):
             strides += ["0" if bcast[k][d] else f"i{k}.strides[{d}]" for d in range(nd)]
         strides += [f"out.strides[{d}]" for d in range(nd)]
-        call_strided = (f"strided(new('int64_t[]', shp), new('int64_t[]', [{', '.join(strides)}]),"
+        call_strided = (f"strided(arrays(shp), arrays(({', '.join(strides)},)),"
                         f" {', '.join(f'ptr(i{k})' for k in range(nin))}, ptr(out))")
         if partial:
             lines.append(f"    {call_strided}")

@@ -16,8 +16,8 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.codegen.kernels import ReduceKernel, ScalarProgram
 from theanine.graph.basic import Apply
-from theanine_c.build import buffer_pointer, ffi
-from theanine_c.elemwise import _broadcast_error, _coerce, _pointer
+from theanine_c.build import array_pointer, buffer_pointer, ffi, int64_arrays
+from theanine_c.elemwise import _broadcast_error, _coerce
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.reduce import reduce_acc_dtype, reduction_output
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer, RowOperand
@@ -128,8 +128,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              f"    const int64_t inner = shape[{nd - 1}];",
              *[f"    const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)],
              *r.row_walk(kernel, row_operands, start, step),
-             "    " + r._parallel("parallel for schedule(static) if(n_out * n_rows * inner > "
-                                 f"{PARALLEL_THRESHOLD} && n_out > 1)"),
+             *r.parallel_if(f"n_out * n_rows * inner > {PARALLEL_THRESHOLD} && n_out > 1", [
              "    for (int64_t o = 0; o < n_out; o++) {",
              *[f"        char *b{k} = p[{k}];" for k in range(nin)],
              "        int64_t rem = o;",
@@ -157,7 +156,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              "            }",
              "        }",
              f"        out[o] = {r.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
-             "    }",
+             "    }"]),
              "}"]
     unit.kernels.append("\n".join(lines))
     unit.declarations.append("void KNAME(void *, void *, void *, void *);")
@@ -170,8 +169,7 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
     bcast = [i.type.broadcastable for i in producer.inputs]
     dtypes = [np.dtype(i.type.dtype) for i in producer.inputs]
     dout = np.dtype(node.outputs[0].type.dtype)
-    f = ffi()
-    fb, new = buffer_pointer(), f.new
+    fb, ptr, arrays, new = buffer_pointer(), array_pointer(), int64_arrays(), ffi().new
     order = keep + red
 
     def thunk(deferred: Any) -> tuple:
@@ -185,12 +183,12 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
         out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
-        shape = [shp[d] for d in order] + ([] if red else [1])
-        strides = []
+        shape = tuple(shp[d] for d in order) + (() if red else (1,))
+        strides = ()
         for v, b in zip(values, bcast):
-            strides += [0 if b[d] else v.strides[d] for d in order] + ([] if red else [0])
-        pointers = new("char *[]", [_pointer(v) for v in values])
-        kernel(new("int64_t[]", shape), new("int64_t[]", strides), pointers, fb(out))
+            strides += tuple(0 if b[d] else v.strides[d] for d in order) + (() if red else (0,))
+        pointers = new("char *[]", [ptr(v) for v in values])
+        kernel(arrays(shape), arrays(strides), pointers, fb(out))
         return (out,)
 
     return thunk

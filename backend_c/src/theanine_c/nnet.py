@@ -16,8 +16,7 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
-from theanine_c.build import buffer_pointer
-from theanine_c.elemwise import _pointer
+from theanine_c.build import array_pointer, buffer_pointer
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 
@@ -26,9 +25,8 @@ from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
 # into `out` (contiguous whatever x's stride); exp over `out` in blocks of 64 through a
 # contiguous simd loop (glibc's vector exp), the sum in double; then the result
 _ROW_NORMALIZE = """
-void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {
-    #pragma omp parallel for schedule(static) if(rows * n > %(par)d && rows > 1)
-    for (int64_t r = 0; r < rows; r++) {
+static inline void KNAME_row(int64_t r, int64_t n, char *x, int64_t xr, int64_t xs, char *out,
+                             int64_t orow) {
         const char *xp = x + r * xr;
         T *o = (T *)(out + r * orow);
         T m = -INFINITY;
@@ -52,7 +50,9 @@ void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, 
         SCALE
         #pragma omp simd
         for (int64_t j = 0; j < n; j++) o[j] = FINAL;
-    }
+}
+void KNAME(int64_t rows, int64_t n, char *x, int64_t xr, int64_t xs, char *out, int64_t orow) {
+    ROWS(KNAME_row(r, n, x, xr, xs, out, orow))
 }
 """
 
@@ -63,10 +63,8 @@ _LOG_SOFTMAX = (_ROW_NORMALIZE.replace("KEEP", _SUM + "s += e[j];")
                 .replace("SCALE", "const T ls = (T)log(s);").replace("FINAL", "o[j] - ls"))
 
 _SOFTMAX_GRAD = """
-void KNAME(int64_t rows, int64_t n, char *g, int64_t gr, int64_t gs, char *sm, int64_t sr,
-           int64_t ss, char *out, int64_t orow) {
-    #pragma omp parallel for schedule(static) if(rows * n > %(par)d && rows > 1)
-    for (int64_t r = 0; r < rows; r++) {
+static inline void KNAME_row(int64_t r, int64_t n, char *g, int64_t gr, int64_t gs, char *sm,
+                             int64_t sr, int64_t ss, char *out, int64_t orow) {
         const char *gp = g + r * gr, *sp = sm + r * sr;
         T *o = (T *)(out + r * orow);
         double s = 0;
@@ -76,9 +74,22 @@ void KNAME(int64_t rows, int64_t n, char *g, int64_t gr, int64_t gs, char *sm, i
         }
         const T t = (T)s;
         for (int64_t j = 0; j < n; j++) o[j] = o[j] - *(const T *)(sp + j * ss) * t;
-    }
+}
+void KNAME(int64_t rows, int64_t n, char *g, int64_t gr, int64_t gs, char *sm, int64_t sr,
+           int64_t ss, char *out, int64_t orow) {
+    ROWS(KNAME_row(r, n, g, gr, gs, sm, sr, ss, out, orow))
 }
 """
+
+
+def _row_loop(template: str, renderer: CRenderer) -> str:
+    """The template with its `ROWS(call)` (one row's work, `r` its index) as the loop over the
+    rows: on the OpenMP threads for a large input, serially outside any region otherwise."""
+    head, rest = template.split("ROWS(", 1)
+    call, tail = rest.split(")\n", 1)
+    loop = [f"    for (int64_t r = 0; r < rows; r++) {call};"]
+    return "\n".join([head.rstrip(), *renderer.parallel_if(
+        f"rows * n > {PARALLEL_THRESHOLD} && rows > 1", loop), tail])
 
 
 def _source(template: str, dtype: str, renderer: CRenderer) -> tuple[Any, str]:
@@ -88,7 +99,7 @@ def _source(template: str, dtype: str, renderer: CRenderer) -> tuple[Any, str]:
     unit = Unit(renderer)
     exp = renderer.math_name("exp", dtype)
     unit.math.add(exp)
-    body = (template % {"par": PARALLEL_THRESHOLD}).replace("EXP", exp)
+    body = _row_loop(template, renderer).replace("EXP", exp)
     unit.kernels.append(f"#define T {ctype}\n{body}#undef T\n")
     nptr = 3 if "sm," in template else 2
     args = ", ".join(["int64_t", "int64_t"] + ["void *", "int64_t", "int64_t"] * (nptr - 1)
@@ -138,7 +149,7 @@ def _row_plan(node: Apply, renderer: CRenderer, template: str) -> NativePlan:
 
     def make_thunk(libs: Any) -> Any:
         kernel = libs[0].function(name)
-        fb = buffer_pointer()
+        fb, ptr = buffer_pointer(), array_pointer()
 
         def thunk(x: Any) -> tuple:
             x = np.asarray(x, dtype=d)
@@ -149,7 +160,7 @@ def _row_plan(node: Apply, renderer: CRenderer, template: str) -> NativePlan:
                 return (np.empty(x.shape, d),)
             xs, rows, n, xr, xe = _rows(x, axis)
             out = np.empty((rows, n), d)
-            kernel(rows, n, _pointer(xs), xr, xe, fb(out), out.strides[0])
+            kernel(rows, n, ptr(xs), xr, xe, fb(out), out.strides[0])
             return (_shaped(out, x, axis),)
 
         return thunk
@@ -168,7 +179,7 @@ def softmax_grad_plan(node: Apply, renderer: CRenderer) -> NativePlan:
 
     def make_thunk(libs: Any) -> Any:
         kernel = libs[0].function(name)
-        fb = buffer_pointer()
+        fb, ptr = buffer_pointer(), array_pointer()
 
         def thunk(g: Any, sm: Any) -> tuple:
             g = np.asarray(g, dtype=d)
@@ -181,7 +192,7 @@ def softmax_grad_plan(node: Apply, renderer: CRenderer) -> NativePlan:
             gs, rows, n, gr, ge = _rows(g, axis)
             ss, _, _, sr, se = _rows(sm, axis)
             out = np.empty((rows, n), d)
-            kernel(rows, n, _pointer(gs), gr, ge, _pointer(ss), sr, se, fb(out), out.strides[0])
+            kernel(rows, n, ptr(gs), gr, ge, ptr(ss), sr, se, fb(out), out.strides[0])
             return (_shaped(out, sm, axis),)
 
         return thunk

@@ -14,8 +14,8 @@ import numpy as np
 from theanine.codegen.cstyle import Unit
 from theanine.codegen.kernels import ReduceKernel, accumulator_dtype
 from theanine.graph.basic import Apply
-from theanine_c.build import buffer_pointer, ffi
-from theanine_c.elemwise import _coerce, _pointer
+from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
+from theanine_c.elemwise import _coerce
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
 
@@ -43,8 +43,7 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
     x_var = node.inputs[0]
     din, dout = np.dtype(x_var.type.dtype), np.dtype(node.outputs[0].type.dtype)
     ndim = x_var.type.ndim
-    f = ffi()
-    fb, new = buffer_pointer(), f.new
+    fb, ptr, arrays = buffer_pointer(), array_pointer(), int64_arrays()
     order = keep + red
 
     def thunk(x: Any) -> tuple:
@@ -57,12 +56,12 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
         out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
-        shape = [shp[d] for d in order]
-        strides = [st[d] for d in order]
+        shape = tuple(shp[d] for d in order)
+        strides = tuple(st[d] for d in order)
         if not red:
-            shape.append(1)
-            strides.append(0)
-        kernel(new("int64_t[]", shape), new("int64_t[]", strides), _pointer(x), fb(out))
+            shape += (1,)
+            strides += (0,)
+        kernel(arrays(shape), arrays(strides), ptr(x), fb(out))
         return (out,)
 
     return thunk
