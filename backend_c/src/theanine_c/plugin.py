@@ -63,6 +63,7 @@ def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.basic import (
         Alloc,
         Contiguous,
+        ExtentOf,
         MakeVector,
         Rebroadcast,
         Reshape,
@@ -104,6 +105,6 @@ def theanine_register_op_impls(register: Any) -> None:
     register(IncSubtensor, "c", _rendered("indexing", "scatter_plan"))
     # views, layout copies and shape arithmetic: NumPy does the pointer arithmetic or memcpy C
     # would do
-    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, MakeVector,
+    for op_type in (DimShuffle, Reshape, Rebroadcast, Shape, SameExtent, ExtentOf, MakeVector,
                     IndexedShape, Contiguous):
         register(op_type, "c", _host)

@@ -59,6 +59,7 @@ def theanine_register_op_impls(register: Any) -> None:
         Alloc,
         ARange,
         Contiguous,
+        ExtentOf,
         MakeVector,
         Rebroadcast,
         Reshape,
@@ -77,6 +78,7 @@ def theanine_register_op_impls(register: Any) -> None:
     register(Reshape, "opencl", _impl("views", "reshape_plan"))
     register(Rebroadcast, "opencl", _impl("views", "rebroadcast_plan"))
     register(Shape, "opencl", _impl("views", "shape_plan"))
+    register(ExtentOf, "opencl", _impl("views", "extent_plan"))
     register(Contiguous, "opencl", _impl("views", "contiguous_plan"))
     register(Alloc, "opencl", _impl("views", "alloc_plan"))
     register(Subtensor, "opencl", _subtensor)

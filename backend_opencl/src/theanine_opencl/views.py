@@ -123,6 +123,13 @@ def shape_plan(node: Apply) -> DevicePlan:
     return _plan(lambda x: [np.array(x.shape, dtype="int64")], host_outputs=frozenset({0}))
 
 
+def extent_plan(node: Apply) -> DevicePlan:
+    """Shape entries of device arrays (`ExtentOf`), read from their metadata, as a host
+    scalar."""
+    read = node.op.python_thunk(node)
+    return _plan(lambda *xs: list(read(*xs)), host_outputs=frozenset({0}))
+
+
 def contiguous_plan(node: Apply) -> DevicePlan:
     return DevicePlan(lambda rt: (lambda x: [contiguous(x)]))
 

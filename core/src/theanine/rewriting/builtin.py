@@ -10,6 +10,7 @@ from theanine.rewriting.canonicalize import (
     constant_folding,
     neg_of_sub_of_neg,
 )
+from theanine.rewriting.extents import same_extent_of_shapes, shape_entry_to_extent
 from theanine.rewriting.fusion import FusionRewriter
 from theanine.rewriting.inplace import InplaceElemwise, InplaceGemm
 from theanine.rewriting.merge import MergeRewriter
@@ -42,6 +43,9 @@ def theanine_register_rewrites(register) -> None:
              tags=("fast_run", "fusion", "local_elemwise_fusion"))  # Theano's name too
     register(alloc_of_scalar_in_elemwise, stage="fusion", tags=("fast_run", "fusion"),
              position=1, name="alloc_into_fused")
+    # shape reads as one node each, after every rewrite that reasons about shape(x)[d]
+    for rw in (shape_entry_to_extent, same_extent_of_shapes):
+        register(rw, stage="inplace", tags=("fast_run", "extents"), position=-2)
     # merge what the stages since `merge` duplicated before any node overwrites its input
     # (see rewriting.merge: merging respects in-place nodes, so it must come first to count)
     register(MergeRewriter("merge_before_inplace"), stage="inplace",

@@ -135,6 +135,59 @@ def same_extent(extents: Sequence[Any], what: str) -> Any:
     return distinct[0] if len(distinct) == 1 else SameExtent(what)(*distinct)
 
 
+class ExtentOf(Op):
+    """`xs[0].shape[dims[0]]`, checked equal to every `xs[k].shape[dims[k]]`: one node for
+    `shape(x)[d]` (Theano's `Shape_i`) or for a `SameExtent` check of such entries, which
+    the last rewrite stage makes of them (`rewriting.extents`) because every node costs
+    about a microsecond a call.  It reads the arrays' shapes only."""
+
+    __props__ = ("dims", "what")
+
+    def __init__(self, dims: Sequence[int], what: str = ""):
+        self.dims = tuple(int(d) for d in dims)
+        #: as `SameExtent.what`: which operation and dimension, for the error message
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"ExtentOf{{{','.join(map(str, self.dims))}}}"
+
+    def make_node(self, *xs: Any) -> Apply:
+        xs = tuple(as_tensor_variable(x) for x in xs)
+        if not xs or len(xs) != len(self.dims):
+            raise TypeError(f"{self} reads {len(self.dims)} array(s), got {len(xs)}")
+        for x, d in zip(xs, self.dims):
+            if not 0 <= d < x.ndim:
+                raise ValueError(f"{self}: {x} has {x.ndim} dimension(s), no dimension {d}")
+        return Apply(self, list(xs), [TensorType("int64", ())()])
+
+    def python_thunk(self, node: Apply) -> Any:
+        dims = self.dims
+        if len(dims) == 1:
+            (d,) = dims
+            return lambda x: (np.array(x.shape[d], dtype=np.int64),)
+
+        def thunk(*xs: Any) -> tuple:
+            first = xs[0].shape[dims[0]]
+            for x, d in zip(xs, dims):
+                if x.shape[d] != first:
+                    raise ValueError(f"{self.what}: operands have lengths "
+                                     f"{[int(v.shape[e]) for v, e in zip(xs, dims)]} there, "
+                                     "which must be equal (a dimension that is not "
+                                     "broadcastable is never stretched)")
+            return (np.array(first, dtype=np.int64),)
+
+        return thunk
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = self.python_thunk(node)(*inputs)[0]
+
+    def grad(self, inputs, output_grads):
+        return [None] * len(inputs)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [()]
+
+
 def _static_int(e: Any) -> int | None:
     if isinstance(e, int | np.integer):
         return int(e)
