@@ -35,7 +35,8 @@ def test_the_mean_gradient_reads_the_batch_size_in_one_checking_node():
     np.testing.assert_allclose(f(a, b), a / 4)
     (read,) = of_type(f, ExtentOf)
     assert read.op.dims == (0, 0) and not of_type(f, SameExtent) and not of_type(f, Shape)
-    with pytest.raises(ValueError, match=r"operands have lengths \[3, 4\]"):
+    with pytest.raises(ValueError, match=r"operands have lengths \[3, 4\] there \(u dimension 0, "
+                                         r"y dimension 0\)"):
         f(np.ones(3), b)
 
 

@@ -170,13 +170,18 @@ class ExtentOf(Op):
             first = xs[0].shape[dims[0]]
             for x, d in zip(xs, dims):
                 if x.shape[d] != first:
-                    raise ValueError(f"{self.what}: operands have lengths "
-                                     f"{[int(v.shape[e]) for v, e in zip(xs, dims)]} there, "
-                                     "which must be equal (a dimension that is not "
-                                     "broadcastable is never stretched)")
+                    raise self._mismatch(node, xs)
             return (np.array(first, dtype=np.int64),)
 
         return thunk
+
+    def _mismatch(self, node: Apply, xs: Sequence[Any]) -> ValueError:
+        lengths = [int(x.shape[d]) for x, d in zip(xs, self.dims)]
+        which = ", ".join(f"{v.name or str(v)[:60]} dimension {d}"
+                          for v, d in zip(node.inputs, self.dims))
+        return ValueError(f"{self.what}: operands have lengths {lengths} there ({which}), "
+                          "which must be equal (a dimension that is not broadcastable is "
+                          "never stretched)")
 
     def perform(self, node, inputs, output_storage):
         output_storage[0][0] = self.python_thunk(node)(*inputs)[0]
