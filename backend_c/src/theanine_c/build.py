@@ -329,14 +329,29 @@ def build_all(tool: Toolchain, sources: Sequence[Source], stats: dict[str, int] 
                 one(i)
 
     batchable = [i for i in todo if sources[i].batchable]
-    groups = [batchable[k::_workers(len(batchable))] for k in range(_workers(len(batchable)))]
-    groups = [g for g in groups if g] + [[i] for i in todo if not sources[i].batchable]
+    groups = _balanced(batchable, [len(sources[i].text) for i in batchable],
+                       _workers(len(batchable)))
+    groups += [[i] for i in todo if not sources[i].batchable]
     if len(groups) == 1:
         batch(groups[0])
     elif groups:
         with ThreadPoolExecutor(max_workers=_workers(len(groups))) as pool:
             list(pool.map(batch, groups))
     return results  # type: ignore[return-value]
+
+
+def _balanced(units: list[int], sizes: list[int], n: int) -> list[list[int]]:
+    """`units` in at most `n` non-empty groups of about equal total size, the largest unit
+    first into the lightest group: a batch compiles in time that grows with its source, and
+    the build waits for the slowest (round robin once gave the logistic step's two batches
+    197 and 358 lines: 206 and 320 ms)."""
+    groups: list[list[int]] = [[] for _ in range(max(1, n))]
+    loads = [0] * len(groups)
+    for unit, size in sorted(zip(units, sizes), key=lambda us: -us[1]):
+        k = loads.index(min(loads))
+        groups[k].append(unit)
+        loads[k] += size
+    return [sorted(g) for g in groups if g]
 
 
 def _workers(n: int) -> int:
