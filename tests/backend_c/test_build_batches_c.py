@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from theanine_c.build import _balanced
+from c_checks import require_c
+
+require_c()
+
+from theanine_c.build import _balanced  # noqa: E402
 
 
 def test_every_unit_lands_in_one_group_and_the_loads_are_even():
