@@ -349,6 +349,21 @@ def test_opt_in_rewrite_included_by_a_backend_required_tag(registry):
     assert not _fired(plugin, backend="python")
 
 
+def test_opt_in_rewrite_included_by_a_backend_fast_run_tag_under_fast_run_only(registry):
+    """A backend's `fast_run_tags` (rewrites that pay off on it, as `scan_pushout` on the C
+    backend) join the fast_run optimizer; its required tags join every optimizer."""
+    plugin = ExpToNeg(tags=("test_tag",), opt_in=True)
+    registry.register(plugin)
+    backend = CountingBackend("prefers_tag")
+    backend.fast_run_tags = frozenset({"test_tag"})
+    registry.register(BackendPlugin(backend))
+    assert _fired(plugin, mode=Mode(optimizer="fast_run", backend="prefers_tag"))
+    for optimizer in ("fast_compile", None):
+        assert not _fired(plugin, mode=Mode(optimizer=optimizer, backend="prefers_tag"))
+    assert not _fired(plugin, mode=Mode(optimizer="fast_run", backend="prefers_tag",
+                                        excluding=("test_tag",)))
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"stage": "canonicalise"}, r"'p' registered rewrite 'test_exp_to_neg' with unknown stage "
                                 r"'canonicalise'; stages: merge, canonicalize"),

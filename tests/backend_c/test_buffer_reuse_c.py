@@ -1,6 +1,6 @@
-"""Large elementwise outputs are kept for the next call and reused only when nothing else holds
-them: a result the user keeps, a view of it, or a value fed back as an input is never
-overwritten."""
+"""Large elementwise and product outputs are kept for the next call and reused only when
+nothing else holds them: a result the user keeps, a view of it, or a value fed back as an input
+is never overwritten."""
 
 from __future__ import annotations
 
@@ -54,3 +54,25 @@ def test_a_dropped_result_is_reused():
     r = f(v)
     assert r.__array_interface__["data"][0] == address
     np.testing.assert_allclose(r, np.exp(v) * 2)
+
+
+def _product():
+    x, w = T.dmatrix("x"), T.dmatrix("w")
+    return theanine.function([x, w], T.dot(x, w), backend="c")
+
+
+def test_products_reuse_a_dropped_result_and_never_one_the_user_keeps():
+    f = _product()
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(300, 64)), rng.normal(size=(64, 128))  # 300 KB results
+    address = f(x, w).__array_interface__["data"][0]  # dropped at once
+    r = f(x, w)
+    assert r.__array_interface__["data"][0] == address
+    kept = [f(x + k, w) for k in range(3)] + [r]
+    for k, got in enumerate(kept[:3]):
+        np.testing.assert_allclose(got, (x + k) @ w, rtol=1e-12)
+    np.testing.assert_allclose(kept[3], x @ w, rtol=1e-12)
+    fed_back = f(x, np.eye(64))  # (300, 64): a result fed back as the next call's input
+    for _ in range(3):
+        fed_back = f(fed_back, np.eye(64) * 2)
+    np.testing.assert_allclose(fed_back, x * 8, rtol=1e-12)

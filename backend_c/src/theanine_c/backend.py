@@ -121,6 +121,8 @@ class CBackend:
     priority = 10
     required_tags: frozenset[str] = frozenset()
     incompatible_tags: frozenset[str] = frozenset()
+    #: a scan's input projection as one product before the loop (`scan_pushout_seqs`)
+    fast_run_tags: frozenset[str] = frozenset({"scan_pushout"})
 
     def __init__(self) -> None:
         self._renderer: CRenderer | None = None

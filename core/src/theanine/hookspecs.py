@@ -49,7 +49,8 @@ def theanine_register_rewrites(register: Callable[..., None]) -> None:
     A rewrite runs under the `fast_run` optimizer unless its tags name the optimizers it runs
     under (`fast_run`, `fast_compile`); `tags` add names to include or exclude it by.  With
     `opt_in=True` it runs only when its name or a tag is included (`optimizer_including`,
-    `Mode(including=...)`, a backend's `required_tags`).
+    `Mode(including=...)`, a backend's `required_tags`, or its `fast_run_tags` under
+    `fast_run`).
     """
 
 

@@ -25,7 +25,8 @@ class Backend(Protocol):
 
     `priority` orders backends for `backend=auto` (the highest available one wins);
     `required_tags` / `incompatible_tags` tell the rewriter which rewrite tags the backend
-    needs and refuses.
+    needs and refuses; an optional `fast_run_tags` names opt-in rewrites that pay off on it,
+    run under the `fast_run` optimizer only.
     """
 
     name: str

@@ -56,10 +56,14 @@ def registration_tags(stage: str, tags: tuple[str, ...] | list[str], opt_in: boo
 def selected_rewrites(registrations: Iterable[Any], optimizer: str | None,
                       including: Iterable[str] = (), excluding: Iterable[str] = (),
                       backend: Any = None) -> list[Any]:
-    """The registrations that `optimizer`, the include/exclude lists and the backend select."""
+    """The registrations that `optimizer`, the include/exclude lists and the backend select:
+    its `required_tags` always, its `fast_run_tags` (opt-in rewrites that pay off there) under
+    `fast_run`."""
     wanted = set(OPTIMIZER_TAGS[optimizer]) | set(including)
     if backend is not None:
         wanted |= set(getattr(backend, "required_tags", ()))
+        if optimizer == "fast_run":
+            wanted |= set(getattr(backend, "fast_run_tags", ()))
     refused = set(excluding)
     if backend is not None:
         refused |= set(getattr(backend, "incompatible_tags", ()))
