@@ -223,7 +223,7 @@ def _distinct(extents) -> list:
     (shape inference builds a new one each time, and merging comes later)."""
     kept: dict = {}
     for e in extents:
-        kept.setdefault(_shape_entry_of(e) or e, e)
+        kept.setdefault(shape_entry_of(e) or e, e)
     return list(kept.values())
 
 
@@ -309,14 +309,14 @@ def _extent_sources(d) -> set | None:
         if e.owner is not None and isinstance(e.owner.op, SameExtent):
             stack.extend(e.owner.inputs)
             continue
-        entry = _shape_entry_of(e)
+        entry = shape_entry_of(e)
         if entry is None:
             return None
         sources.add(entry)
     return sources
 
 
-def _shape_entry_of(e):
+def shape_entry_of(e):
     """(x, j) if `e` is `shape(x)[j]` (j normalized to be non-negative), else None."""
     node = e.owner
     if node is None or not isinstance(node.op, Subtensor) or len(node.op.idx_list) != 1 \
@@ -390,8 +390,8 @@ def shape_of_computed_whole(fgraph, node):
     entries = [_computed_extent(fgraph, v, i) for i in range(v.ndim)]
     if any(e is None for e in entries):
         return None
-    first = _shape_entry_of(entries[0])
-    if first is not None and all(_shape_entry_of(e) == (first[0], i)
+    first = shape_entry_of(entries[0])
+    if first is not None and all(shape_entry_of(e) == (first[0], i)
                                  for i, e in enumerate(entries)):
         x = first[0]
         if x.ndim == v.ndim:

@@ -5,7 +5,7 @@
 Every node costs about a microsecond a call, and a classifier's gradient reads the batch
 size through such a chain (the mean's 1/n): the logistic-regression step's five shape nodes
 become one.  This runs as the first rewrite of the in-place stage, after every rewrite that
-reasons about `shape(x)[d]` patterns (`canonicalize._shape_entry_of`: allocs implied by their
+reasons about `shape(x)[d]` patterns (`canonicalize.shape_entry_of`: allocs implied by their
 readers, nested checks); before in-place decisions, which see the node that reads x.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from theanine.rewriting.basic import node_rewriter
-from theanine.rewriting.canonicalize import _shape_entry_of
+from theanine.rewriting.canonicalize import shape_entry_of
 from theanine.tensor.basic import ExtentOf, SameExtent
 from theanine.tensor.subtensor import Subtensor
 from theanine.tensor.type import TensorType
@@ -26,7 +26,7 @@ def _entry(e: Any) -> tuple[Any, int] | None:
     node = e.owner
     if node is not None and isinstance(node.op, ExtentOf) and len(node.inputs) == 1:
         return node.inputs[0], node.op.dims[0]
-    entry = _shape_entry_of(e)
+    entry = shape_entry_of(e)
     if entry is None or not isinstance(entry[0].type, TensorType):
         return None
     return entry
