@@ -105,17 +105,18 @@ class CRenderer(CStyleRenderer):
             lines.append(f"#pragma omp declare simd notinbranch\nextern {t} {fn}({args});")
         return "\n".join(lines)
 
-    def _parallel(self, pragma: str) -> str:
-        return f"#pragma omp {pragma}" if self.openmp else "#pragma omp simd"
-
-    def parallel_if(self, condition: str, loop: list[str], indent: str = "    ") -> list[str]:
+    def parallel_if(self, condition: str, loop: list[str], indent: str = "    ",
+                    simd: bool = False) -> list[str]:
         """`loop` (lines of one for statement) on the OpenMP threads when `condition` holds,
         else on this one, outside any region: entering a region costs 0.3-0.5 us even when its
-        if() clause is false, which a small operand would pay on every call."""
+        if() clause is false, which a small operand would pay on every call.  `simd`: the
+        loop's iterations are vectorized too (`parallel for simd`, `simd` when serial)."""
+        serial = [f"{indent}#pragma omp simd", *loop] if simd else loop
         if not self.openmp:
-            return loop
-        return [f"{indent}if ({condition}) {{", f"{indent}#pragma omp parallel for "
-                "schedule(static)", *loop, f"{indent}}} else {{", *loop, f"{indent}}}"]
+            return serial
+        clause = "parallel for simd" if simd else "parallel for"
+        return [f"{indent}if ({condition}) {{", f"{indent}#pragma omp {clause} schedule(static)",
+                *loop, f"{indent}}} else {{", *serial, f"{indent}}}"]
 
     def _vector_math_used(self, kernel: ElemwiseKernel) -> bool:
         if not self.vector_math:
@@ -142,8 +143,7 @@ class CRenderer(CStyleRenderer):
         loop = ["    for (int64_t i = 0; i < n; i++) {", *body, f"        out[i] = {res};", "    }"]
         unit.kernels.append("\n".join([
             f"void {name}_contig({', '.join(params)}) {{", *hoisted,
-            f"    if (n < {PARALLEL_THRESHOLD}) {{", "    #pragma omp simd", *loop, "    } else {",
-            "    " + self._parallel("parallel for simd schedule(static)"), *loop, "    }", "}"]))
+            *self.parallel_if(f"n >= {PARALLEL_THRESHOLD}", loop, simd=True), "}"]))
         unit.declarations.append(f"void {name}_contig(int64_t{', void *' * (len(ins) + 1)});")
         if kernel.ndim:
             self._elemwise_strided(unit, kernel, name, ins, out_t)
@@ -188,8 +188,8 @@ class CRenderer(CStyleRenderer):
         loop = ["    for (int64_t o = 0; o < outer; o++) {", *row, "    }"]
         unit.kernels.append("\n".join([
             f"void {name}_strided({', '.join(params)}) {{", *pre,
-            f"    if (outer * inner < {PARALLEL_THRESHOLD} || outer < 2) {{", *loop, "    } else {",
-            "    " + self._parallel("parallel for schedule(static)"), *loop, "    }", "}"]))
+            *self.parallel_if(f"outer * inner >= {PARALLEL_THRESHOLD} && outer > 1", loop),
+            "}"]))
         unit.declarations.append(f"void {name}_strided(void *, void *{', void *' * (nin + 1)});")
 
     def _elemwise_blocked(self, unit: Unit, kernel: ElemwiseKernel, name: str) -> None:
