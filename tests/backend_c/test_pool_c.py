@@ -22,6 +22,7 @@ GEOMETRIES = [  # ws, ignore_border, stride, pad
     ((3, 3), True, (1, 2), (1, 2)),
     ((2, 3), False, (3, 1), (0, 0)),
     ((4, 1), True, (2, 1), (3, 0)),
+    ((2, 2), True, (3, 4), (1, 1)),  # gaps: elements of no window (the non-overlapping path)
 ]
 
 
@@ -67,6 +68,22 @@ def test_nan_and_ties_follow_perform(rng):
     _compare(fp, fc, op, x, rng, "ties and NaN")
     pooled = fc(x, np.zeros((2, 2, 4, 4)))[0]
     assert np.isnan(pooled[0, 0, :2, :2]).all() and not np.isnan(pooled[0, 0, 2:]).any()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_non_overlapping_windows_over_long_rows_and_signed_zeros(mode, rng):
+    """The gradient's path for windows that do not overlap spreads each row's windows in
+    blocks of 512 elements: rows longer than that, ties and NaN in windows, and gradients of
+    -0 (which both paths return as +0, from 0 + the one term)."""
+    fp, fc, op = _compiled(mode, (2, 3), False, None, (0, 0), "float32")
+    x = rng.integers(0, 3, (2, 3, 5, 1100)).astype("float32")
+    x[0, 1, 2, 700] = np.nan
+    pooled = x.shape[:-2] + op._geometry(x.shape[-2:])[0]
+    g = rng.standard_normal(pooled).astype("float32")
+    g[0, 0, 0, :50] = -0.0
+    for name, want, got in zip(("pool", "grad"), fp(x, g), fc(x, g)):
+        assert_ulp_close(want, got, 0, f"{mode} {name}")
+        assert not np.signbit(got[np.asarray(got) == 0]).any(), name
 
 
 def test_pool_3d_and_integers_fall_back_to_perform():

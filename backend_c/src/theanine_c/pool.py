@@ -24,8 +24,10 @@ from theanine_c.renderer import CRenderer
 
 MODE_CODES = {"max": 0, "sum": 1, "average_inc_pad": 2, "average_exc_pad": 3}
 
-# q[]: 0 planes, 1 H, 2 W, 3 oh, 4 ow, 5 mode; t[]: the window tables of `_tables`
+# q[]: 0 planes, 1 H, 2 W, 3 oh, 4 ow, 5 mode, 6 whether every input element lies in at most
+#      one window; t[]: the window tables of `_tables`
 _SOURCE = r"""
+#include <string.h>
 #define T %(ctype)s
 void KNAME_pool(void *xv, void *outv, void *qv, void *tv) {
     const T *x = xv;
@@ -63,6 +65,56 @@ void KNAME_pool(void *xv, void *outv, void *qv, void *tv) {
     }
 }
 
+/* The gradient where windows do not overlap (stride >= window, the usual 2x2 pooling): each
+   element takes the one window containing it, if any.  Per row, the window's maximum and
+   gradient are first spread to the row's elements (NaN and 0 where no window covers one),
+   so the loop over the row is one compare-and-select that vectorizes: as a branch, a max
+   pooling's unpredictable "is this the maximum" cost three times the time.  That one term
+   is added to 0, as the general loop adds it, so -0 becomes +0 alike. */
+#define KNAME_SPREAD 512
+static void KNAME_grad_single(const T *x, const T *mx, const T *gz, T *gx, const int64_t *q,
+                              const int64_t *t) {
+    const int64_t n = q[0], H = q[1], W = q[2], oh = q[3], ow = q[4], mode = q[5];
+    const int64_t *cy = t + 2 * oh + 2 * ow, *cx = cy + oh, *ylo = cx + ow, *yhi = ylo + H,
+                  *xlo = yhi + H, *xhi = xlo + W;
+    #pragma omp parallel for schedule(static) if(n * H * W > %(par)d && n > 1)
+    for (int64_t k = 0; k < n; k++) {
+        T me[KNAME_SPREAD], ge[KNAME_SPREAD];
+        int64_t spread = -1;  /* the window row whose values me/ge hold (whole rows only) */
+        for (int64_t y = 0; y < H; y++) {
+            const int64_t oy = yhi[y];
+            const T *xr = x + (k * H + y) * W;
+            T *out = gx + (k * H + y) * W;
+            if (ylo[y] > oy) {
+                memset(out, 0, (size_t)W * sizeof(T));
+                continue;
+            }
+            const T *mr = mx + (k * oh + oy) * ow, *gr = gz + (k * oh + oy) * ow;
+            for (int64_t c = 0; c < W; c += KNAME_SPREAD) {
+                const int64_t w = W - c < KNAME_SPREAD ? W - c : KNAME_SPREAD;
+                if (!(W <= KNAME_SPREAD && spread == oy)) {
+                    for (int64_t j = 0; j < w; j++) {
+                        const int64_t ox = xhi[c + j];
+                        const int in = xlo[c + j] <= ox;
+                        me[j] = in ? mr[ox] : (T)NAN;
+                        ge[j] = !in ? (T)0 : mode < 2 ? gr[ox]
+                                : (T)(0.0 + (double)gr[ox] / (double)(cy[oy] * cx[ox]));
+                    }
+                    spread = oy;
+                }
+                T *o = out + c;
+                const T *xc = xr + c;
+                if (mode == 0) {
+                    for (int64_t j = 0; j < w; j++) o[j] = (T)0 + (xc[j] == me[j] ? ge[j] : (T)0);
+                } else {
+                    for (int64_t j = 0; j < w; j++) o[j] = (T)0 + ge[j];
+                }
+            }
+        }
+    }
+}
+#undef KNAME_SPREAD
+
 /* gx[e] = sum of gz over the windows containing e (whose maximum x[e] equals, for max), the
    windows visited in decreasing position: the order of perform's sums */
 void KNAME_grad(void *xv, void *mv, void *gzv, void *gxv, void *qv, void *tv) {
@@ -72,6 +124,10 @@ void KNAME_grad(void *xv, void *mv, void *gzv, void *gxv, void *qv, void *tv) {
     const int64_t n = q[0], H = q[1], W = q[2], oh = q[3], ow = q[4], mode = q[5];
     const int64_t *cy = t + 2 * oh + 2 * ow, *cx = cy + oh, *ylo = cx + ow, *yhi = ylo + H,
                   *xlo = yhi + H, *xhi = xlo + W;
+    if (q[6]) {
+        KNAME_grad_single(x, mx, gz, gx, q, t);
+        return;
+    }
     #pragma omp parallel for schedule(static) if(n * H * W > %(par)d && n > 1)
     for (int64_t k = 0; k < n; k++) {
         const T *gp = gz + k * oh * ow, *mp = mx + k * oh * ow;
@@ -150,8 +206,19 @@ def _geometry(op: Any, x: np.ndarray, node: Apply) -> tuple[tuple, np.ndarray, n
     img = x.shape[-2:]
     out, _ = op._geometry(img)
     planes = int(np.prod(x.shape[:-2], dtype=np.int64))
-    q = np.array([planes, *img, *out, MODE_CODES[op.mode]], np.int64)
-    return x.shape[:-2] + tuple(out), q, _tables(op, img, out)
+    tables = _tables(op, img, out)
+    q = np.array([planes, *img, *out, MODE_CODES[op.mode], _single(tables, img, out)],
+                 np.int64)
+    return x.shape[:-2] + tuple(out), q, tables
+
+
+def _single(tables: np.ndarray, img: tuple, out: tuple) -> bool:
+    """Whether every input element lies in at most one window (the members' ranges at the
+    tables' end: per row, then per column, the first and last window containing it)."""
+    h, w = img
+    ylo, yhi, xlo, xhi = np.split(tables[len(tables) - 2 * (h + w):],
+                                  np.cumsum([h, h, w]))
+    return bool(np.all(yhi - ylo <= 0) and np.all(xhi - xlo <= 0))
 
 
 def pool_plan(node: Apply, renderer: CRenderer) -> NativePlan:
