@@ -220,6 +220,43 @@ def test_three_d_broadcasting_and_permuted_inputs(rng):
     np.testing.assert_allclose(fc(xv, yv, zv), fp(xv, yv, zv), rtol=1e-14, atol=1e-15)
 
 
+def _merge_cases(rng):
+    """(name, x value, y value, y broadcastable) for 4-d x: rows the strided kernels merge
+    with outer dimensions (`CRenderer._merged_rows`), and some they must not."""
+    def m(*shape):
+        return rng.standard_normal(shape).astype("float32")
+
+    return [
+        ("per-channel bias", m(50, 20, 12, 12), m(1, 20, 1, 1), (True, False, True, True)),
+        ("bias, rows to the cap", m(3, 2, 40, 100), m(1, 2, 1, 1), (True, False, True, True)),
+        ("bias, rows past the cap", m(2, 3, 70, 100), m(1, 3, 1, 1), (True, False, True, True)),
+        ("transposed rows", m(4, 6, 12, 10).transpose(0, 1, 3, 2), m(1, 6, 1, 1),
+         (True, False, True, True)),
+        ("reversed", m(5, 3, 8, 9)[:, :, ::-1, ::-1], m(1, 3, 1, 1), (True, False, True, True)),
+        ("extent-1 middle", m(30, 1, 7, 5), m(1, 1, 1, 5), (True, True, True, False)),
+        ("broadcast along the row", m(50, 20, 12, 1), m(50, 20, 12, 1),
+         (False, False, False, True)),
+        ("gaps between rows", m(6, 4, 10, 16)[:, :, :, ::2], m(1, 4, 1, 1),
+         (True, False, True, True)),
+    ]
+
+
+def test_short_rows_merge_with_outer_dimensions(rng):
+    """Rows of a few elements (a bias over image planes) run merged into longer ones where
+    every operand walks the dimensions as one; the values are NumPy's either way."""
+    x = T.tensor4("x", dtype="float32")
+    for name, xv, yv, ybcast in _merge_cases(rng):
+        y = TensorType("float32", ybcast)("y")
+        for expr, ulps in [(x * y + 1, 0), (T.tanh(x + y), None)]:
+            fp, fc = compile_both([x, y], expr)
+            assert set(hows(fc, Elemwise)) == {"native"}, report(fc).summary()
+            want, got = fp(xv, yv), fc(xv, yv)
+            if ulps is None:
+                np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7, err_msg=name)
+            else:
+                assert_ulp_close(want, got, ulps, f"{name}: {expr}")
+
+
 def test_zero_d_and_python_scalar_inputs():
     x, y = T.dscalar("x"), T.lscalar("y")
     fp, fc = compile_both([x, y], (T.exp(x) * y) // 3 + x)

@@ -45,6 +45,8 @@ def _vector_base(fn: str) -> str | None:
 
 #: elements per call of a vector-math block function
 BLOCK = 64
+#: the longest row the strided kernels merge outer dimensions into (`_merged_rows`)
+MERGED_ROW = 4096
 #: outputs that accumulate together when a reduction walks rows (`CRenderer.row_walk`)
 ROW_BLOCK = 256
 
@@ -152,9 +154,10 @@ class CRenderer(CStyleRenderer):
                           ins: list[str], out_t: str) -> None:
         prog, nd, nin = kernel.program, kernel.ndim, kernel.nin
         r = "" if kernel.inplace else f" {self.restrict}"
-        params = ["const int64_t *shape", "const int64_t *strides"] + \
+        params = ["const int64_t *given_shape", "const int64_t *given_strides"] + \
             [f"char *p{k}" for k in range(nin)] + ["char *out"]
-        pre = [f"    int64_t inner = shape[{nd - 1}], outer = 1;"]
+        pre = self._merged_rows(nd, nin + 1)
+        pre += [f"    int64_t inner = shape[{nd - 1}], outer = 1;"]
         pre += [f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];"]
         row = ["        int64_t rem = o;"]
         row += [f"        char *q{k} = p{k};" for k in range(nin)] + ["        char *qo = out;"]
@@ -236,7 +239,7 @@ class CRenderer(CStyleRenderer):
         unit.declarations.append(f"void {name}_contig(int64_t{', void *' * (nin + 1)});")
         if not nd:
             return
-        params = ["const int64_t *shape", "const int64_t *strides"] + \
+        params = ["const int64_t *given_shape", "const int64_t *given_strides"] + \
             [f"char *p{k}" for k in range(nin)] + ["char *out"]
         chunk = ", ".join(f"q{k} + j * s{k}, s{k}" for k in range(nin))
         # a row whose operands are unit-stride (or constant along it) runs whole blocks in
@@ -265,12 +268,51 @@ class CRenderer(CStyleRenderer):
             f"inner - j < {BLOCK} ? inner - j : {BLOCK}, {chunk}, qo + j * so, so);",
             "    }"]
         unit.kernels.append("\n".join([
-            f"void {name}_strided({', '.join(params)}) {{",
+            f"void {name}_strided({', '.join(params)}) {{", *self._merged_rows(nd, nin + 1),
             f"    int64_t inner = shape[{nd - 1}], outer = 1;",
             f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];",
             *self.parallel_if(f"outer * inner > {PARALLEL_THRESHOLD} && outer > 1", rows),
             "}"]))
         unit.declarations.append(f"void {name}_strided(void *, void *{', void *' * (nin + 1)});")
+
+    @staticmethod
+    def _merged_rows(nd: int, nops: int) -> list[str]:
+        """C lines declaring `shape` and `strides` (`nops` operands' strides, operand-major) from
+        the caller's `given_shape` and `given_strides`, with the outer dimensions that every
+        operand walks on from the last one (its stride times its extent) merged into the rows,
+        while they are shorter than `MERGED_ROW`, and dimensions of extent 1 dropped; the
+        dimensions left over in front become extent 1.  Rows of a (500, 20, 12, 12) result
+        plus a per-channel bias are then 144 elements long, not 12: a short row ran whole
+        blocks of `BLOCK` elements and a loop's setup for a few of them.  A merge keeps every
+        operand's stride along the row, so one broadcast along it stays broadcast."""
+        last = nd - 1
+        return [
+            f"    int64_t shape[{nd}], strides[{nops * nd}];",
+            f"    int m = {last}, merging = 1;",
+            f"    shape[{last}] = given_shape[{last}];",
+            f"    for (int k = 0; k < {nops}; k++) "
+            f"strides[k * {nd} + {last}] = given_strides[k * {nd} + {last}];",
+            f"    for (int d = {last - 1}; d >= 0; d--) {{",
+            "        const int64_t e = given_shape[d];",
+            "        if (e == 1) continue;",
+            f"        if (merging && m == {last} && shape[m] * e <= {MERGED_ROW}) {{",
+            "            int walks = 1;",
+            f"            for (int k = 0; k < {nops}; k++)",
+            f"                walks &= given_strides[k * {nd} + d] == "
+            f"strides[k * {nd} + m] * shape[m];",
+            "            if (walks) { shape[m] *= e; continue; }",
+            "        }",
+            "        merging = 0;",
+            "        m--;",
+            "        shape[m] = e;",
+            f"        for (int k = 0; k < {nops}; k++) "
+            f"strides[k * {nd} + m] = given_strides[k * {nd} + d];",
+            "    }",
+            "    for (int d = 0; d < m; d++) {",
+            "        shape[d] = 1;",
+            f"        for (int k = 0; k < {nops}; k++) strides[k * {nd} + d] = 0;",
+            "    }"] if nd > 1 else [
+            "    const int64_t *shape = given_shape, *strides = given_strides;"]
 
     @staticmethod
     def _size(dtype: str) -> int:
