@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -19,10 +18,10 @@ import numpy as np
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
 from theanine_c.build import buffer_pointer, ffi
-from theanine_c.elemwise import REUSE_BYTES
 from theanine_c.gemv import SplitGemv
 from theanine_c.gemv import source as split_source
 from theanine_c.plan import NativePlan
+from theanine_c.recycle import Recycler
 from theanine_c.renderer import CRenderer
 
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
@@ -150,10 +149,7 @@ def dot_impl(node: Apply, renderer: CRenderer) -> Any:
     dot = np.dot
 
     def make(split: SplitGemv | None) -> Any:
-        # the previous call's large result, reused when nothing holds it any more (as
-        # elemwise's): a fresh one of a few MB is page-faulted in on every call
-        cell: list[np.ndarray] = []
-        refs = sys.getrefcount
+        results = Recycler()
 
         def thunk(x: Any, y: Any) -> tuple:
             if type(x) is not np.ndarray or x.dtype != d:
@@ -164,17 +160,12 @@ def dot_impl(node: Apply, renderer: CRenderer) -> Any:
                 _check(node, x, y, nds)
             if nds == (1, 1):
                 return (np.asarray(dot(x, y), dtype=d),)
-            shape = x.shape[:-1] + y.shape[1:]
-            out = cell.pop() if cell else None
-            if out is None or out.shape != shape or refs(out) != 2:
-                out = np.empty(shape, d)
+            out = results.empty(x.shape[:-1] + y.shape[1:], d)
             if split is not None and split.covers(x.size if x.ndim == 2 else y.size):
                 _product(gemm, gemv, x, y, out, 1.0, 0.0, split)
             else:
                 dot(x, y, out=out)
-            if out.nbytes >= REUSE_BYTES and not cell:
-                cell.append(out)
-            return (out,)
+            return (results.keep(out),)
 
         return thunk
 

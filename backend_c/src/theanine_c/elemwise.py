@@ -19,10 +19,8 @@ from theanine.graph.basic import Apply
 from theanine.scalar.composite import Composite
 from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
 from theanine_c.plan import NativePlan, named_source
+from theanine_c.recycle import REUSE_BYTES
 from theanine_c.renderer import CRenderer
-
-#: outputs at least this large are kept for the next call (reused when nobody holds them)
-REUSE_BYTES = 1 << 16
 
 
 def _coerce(value: Any, dtype: np.dtype) -> np.ndarray:
@@ -92,8 +90,8 @@ def _generate_thunk(node: Apply, lib: Any, name: str, scalar: tuple[bool, ...],
         lines.append(f"    out = i{target}")
         lines.append("    if out.shape != shp or not out.flags.writeable: out = empty(shp, dout)")
     else:
-        # the previous call's buffer, when nothing else holds it any more (list.pop is atomic:
-        # two threads never get the same one); large buffers only, where page faults cost
+        # `recycle.Recycler`'s steps, inline: the previous call's large buffer when nothing
+        # else holds it any more
         env["cell"], env["refs"] = [], sys.getrefcount
         lines += ["    out = cell.pop() if cell else None",
                   "    if out is None or out.shape != shp or refs(out) != 2: "
