@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 
 from theanine.graph.basic import Apply
+from theanine.graph.fg import FunctionGraph
+from theanine.scan_module.ownership import copies
 from theanine.tensor.type import TensorType
 
 
@@ -115,10 +117,14 @@ def _own(value: Any) -> np.ndarray:
     return np.array(value)
 
 
-def compile_loop(op: Any, node: Apply, program: Callable[..., Any]) -> Callable[..., list]:
-    """The thunk `f(n_steps, *seqs, *inits, *non_seqs) -> outputs` for a Scan node."""
+def compile_loop(op: Any, node: Apply, program: Callable[..., Any],
+                 inner: FunctionGraph) -> Callable[..., list]:
+    """The thunk `f(n_steps, *seqs, *inits, *non_seqs) -> outputs` for a Scan node whose
+    inner graph, as linked into `program`, is `inner`."""
     info = op.info
     checks = _Checks(op, node)
+    # states the step overwrites: the caller's initial value copied first, or every input
+    copied = copies(op, inner)
     S, J, M, K = info.n_seqs, info.n_states, info.n_nit, info.n_non_seqs
     params = (["n_steps"] + [f"s{k}" for k in range(S)] + [f"i{j}" for j in range(J)]
               + [f"n{k}" for k in range(K)])
@@ -139,18 +145,19 @@ def compile_loop(op: Any, node: Apply, program: Callable[..., Any]) -> Callable[
             # tap -1 is the previous new value, held in a local (no indexing)
             head += [f"    b{j} = _c.buffer({j}, i{j}, N)", f"    r{j} = b{j}.shape[1:]",
                      f"    p{j} = b{j}[{depth - 1}{zero_d}]"]
-            args += [f"p{j}" if tap == -1 else f"b{j}[{_plus('t', depth + tap)}{zero_d}]"
-                     for tap in taps]
+            args += [_fresh(f"p{j}" if tap == -1 else f"b{j}[{_plus('t', depth + tap)}{zero_d}]",
+                            copied.get(j)) for tap in taps]
             store += [f"            if o{j}.shape != r{j}: _c.bad_shape({j}, t, o{j}, r{j})",
                       f"            b{j}[{_plus('t', depth)}] = p{j} = o{j}"]
             results.append(f"_c.trim(b{j}, R + {depth})" if info.as_while else f"b{j}")
             continue
         if taps == (-1,):
-            head.append(f"    w{j}_0 = i{j}")
+            head.append(f"    w{j}_0 = _copy(i{j})" if copied.get(j) == "first"
+                        else f"    w{j}_0 = i{j}")
         else:
             head.append(f"    _c.init_rows({j}, i{j})")
             head += [f"    w{j}_{q} = i{j}[{q}{zero_d}]" for q in range(depth)]
-        args += [f"w{j}_{depth + tap}" for tap in taps]
+        args += [_fresh(f"w{j}_{depth + tap}", copied.get(j)) for tap in taps]
         if is_tensor:
             head.append(f"    r{j} = w{j}_0.shape")
             store.append(f"            if o{j}.shape != r{j}: _c.bad_shape({j}, t, o{j}, r{j})")
@@ -180,10 +187,15 @@ def compile_loop(op: Any, node: Apply, program: Callable[..., Any]) -> Callable[
             f"            {', '.join(outs)}, = {call}" if outs else f"            {call}",
             *store, "    except Exception as exc:", "        _c.failed(exc, t, N)",
             "        raise", f"    return [{', '.join(results)}]"]
-    env: dict[str, Any] = {"_c": checks, "run": program, "_own": _own}
+    env: dict[str, Any] = {"_c": checks, "run": program, "_own": _own, "_copy": _own}
     code = compile("\n".join(head + body), f"<theanine-scan-loop {op}>", "exec")
     exec(code, env)
     return env["scan_loop"]
+
+
+def _fresh(arg: str, copied: str | None) -> str:
+    """A state's argument, copied when the step overwrites it and the loop does not own it."""
+    return f"_copy({arg})" if copied == "every" else arg
 
 
 def _plus(name: str, offset: int) -> str:

@@ -253,15 +253,18 @@ class Scan(Op):
         not run them, and its backend."""
         from theanine.link.backend import link_program, select_backend
         from theanine.scan_module.loop import compile_loop
+        from theanine.scan_module.ownership import loop_owned
 
         inner, mode = self.inner, self.info.mode
         if mode is not None:
             if not self.info.rewritten:
-                inner = rewrite_as(mode, inner.clone())
+                inner = inner.clone()
+                inner.mutable_inputs = loop_owned(self, inner)
+                rewrite_as(mode, inner)
             if mode.backend is not None:
                 backend = select_backend(mode.backend)
         hook = mode.node_hook if mode is not None else None
-        return compile_loop(self, node, link_program(backend, inner, hook))
+        return compile_loop(self, node, link_program(backend, inner, hook), inner)
 
     def python_thunk(self, node: Apply) -> Any:
         from theanine.link.python import BACKEND

@@ -42,6 +42,7 @@ from theanine.graph.fg import FunctionGraph
 from theanine.hookspecs import hookimpl
 from theanine.rewriting.basic import node_rewriter
 from theanine.scan_module.op import Scan, rewrite_as
+from theanine.scan_module.ownership import loop_owned
 from theanine.scan_module.parts import NonSeq, ScanParts, Seq
 from theanine.tensor.elemwise import Elemwise
 from theanine.tensor.math import Dot
@@ -387,6 +388,7 @@ class ScanInnerRewrite:
             if not isinstance(op, Scan) or op.info.rewritten or node not in fgraph.apply_nodes:
                 continue
             inner = op.inner.clone()
+            inner.mutable_inputs = loop_owned(op, inner)
             mode = op.info.mode
             if mode is None:
                 rewrite_graph(inner, self.optimizer, tuple(config.optimizer_including),
