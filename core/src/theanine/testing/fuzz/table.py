@@ -9,13 +9,14 @@ from theanine.testing.fuzz.ops_extra import extra_specs
 from theanine.testing.fuzz.ops_identities import identity_specs
 from theanine.testing.fuzz.ops_linalg import linalg_specs
 from theanine.testing.fuzz.ops_nnet import nnet_specs
+from theanine.testing.fuzz.ops_scan import scan_specs
 from theanine.testing.fuzz.ops_tensor import tensor_specs
 
 
 def builtin_specs() -> dict[str, OpSpec]:
     specs: dict[str, OpSpec] = {}
     for spec in (elemwise_specs() + tensor_specs() + nnet_specs() + linalg_specs()
-                 + extra_specs() + identity_specs()):
+                 + extra_specs() + identity_specs() + scan_specs()):
         if spec.name in specs:
             raise ValueError(f"duplicate fuzz op {spec.name!r}")
         specs[spec.name] = spec
