@@ -22,9 +22,7 @@ import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,8 +39,13 @@ additions do not prune again."""
 _RESCAN_SECONDS = 600.0
 """How long a process trusts its running total of the cache size before rescanning."""
 
-_KEY_RE = re.compile(r"[0-9a-f]{8,128}")
-_SIZE_RE = re.compile(r"(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_HEX = frozenset("0123456789abcdef")
+_SIZE_PATTERN = r"(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?"
+
+
+def _is_key(name: str) -> bool:
+    """Whether `name` has the form of an artifact key: 8 to 128 lowercase hex digits."""
+    return 8 <= len(name) <= 128 and _HEX.issuperset(name)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 _NO_LIMIT = ("none", "off", "no", "unlimited")
 
@@ -70,6 +73,8 @@ class CompileError(Exception):
         lines = [self.message]
         if self.command:
             status = "" if self.returncode is None else f" (exit status {self.returncode})"
+            import shlex
+
             lines.append(f"command{status}: {shlex.join(self.command)}")
         tail = self.stderr.strip().splitlines()[-20:]
         if tail:
@@ -123,7 +128,7 @@ def artifact_key(**parts: str | bytes) -> str:
 
 def parse_size(text: str) -> int:
     """Bytes from '1073741824', '500M', '2G', '1.5GiB' (units are powers of 1024)."""
-    match = _SIZE_RE.fullmatch(text.strip())
+    match = re.fullmatch(_SIZE_PATTERN, text.strip(), re.IGNORECASE)
     if match is None:
         raise ValueError(f"expected a number of bytes such as 1073741824, 500M or 2G, "
                          f"got {text!r}")
@@ -198,7 +203,7 @@ class ArtifactCache:
             folder.mkdir(mode=0o700, exist_ok=True)
 
     def _entry_path(self, key: str) -> Path:
-        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
+        if not isinstance(key, str) or not _is_key(key):
             raise ValueError(f"cache key must be a lowercase hex string (from artifact_key()), "
                              f"got {key!r:.100}")
         return self.root / key[:2] / key
@@ -250,13 +255,15 @@ class ArtifactCache:
         if not callable(build):
             raise TypeError(f"get_or_build(): build must be a callable taking the temporary "
                             f"directory, got {type(build).__name__}")
+        from tempfile import mkdtemp  # imported on a build only: a lookup needs none of it
+
         self.prepare()
         path = self._entry_path(key)
         with self._locked(key):
             if path.is_dir():  # built by another process while we waited for the lock
                 self._memo[key] = path
                 return path
-            tmpdir = Path(tempfile.mkdtemp(prefix=f"{key}.{os.getpid()}.", dir=self._tmp))
+            tmpdir = Path(mkdtemp(prefix=f"{key}.{os.getpid()}.", dir=self._tmp))
             try:
                 try:
                     build(tmpdir)
@@ -291,10 +298,13 @@ class ArtifactCache:
     def record_failure(self, key: str, source: str, command: Sequence[str], stderr: str) -> Path:
         """Keep a failed build's source, command and compiler output in failures/<key>/ (the
         last failure of a key replaces the one before) and return that directory."""
+        import shlex
+        from tempfile import mkdtemp
+
         self._entry_path(key)  # validates the key
         self.prepare()
         self._failures.mkdir(mode=0o700, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"failure-{key}.", dir=self._tmp))
+        staging = Path(mkdtemp(prefix=f"failure-{key}.", dir=self._tmp))
         command = [str(c) for c in command]
         (staging / "source.txt").write_text(source)
         (staging / "command.txt").write_text(shlex.join(command) + "\n")
@@ -348,7 +358,7 @@ class ArtifactCache:
             if len(shard.name) != 2 or not shard.is_dir(follow_symlinks=False):
                 continue
             for entry in _scandir(Path(shard.path)):
-                if entry.name[:2] == shard.name and _KEY_RE.fullmatch(entry.name):
+                if entry.name[:2] == shard.name and _is_key(entry.name):
                     yield entry.name, Path(entry.path)
 
     def entries(self) -> list[CacheEntry]:
@@ -374,7 +384,7 @@ class ArtifactCache:
     def info(self) -> dict[str, Any]:
         """Counts and sizes, as plain data (`theanine cache info`)."""
         entries = self.entries()
-        failures = [e for e in _scandir(self._failures) if _KEY_RE.fullmatch(e.name)]
+        failures = [e for e in _scandir(self._failures) if _is_key(e.name)]
         return {"root": str(self.root), "n_entries": len(entries),
                 "total_bytes": sum(e.size_bytes for e in entries),
                 "n_failures": len(failures), "failures_dir": str(self._failures),
@@ -449,7 +459,7 @@ class ArtifactCache:
         of absent entries, and failures older than `failure_cutoff`."""
         for tmp in self._temp_dirs():
             key = tmp.name.split(".", 1)[0]
-            if _KEY_RE.fullmatch(key):  # a build: only when no live process holds its lock
+            if _is_key(key):  # a build: only when no live process holds its lock
                 fd = self._lock(key, blocking=False)
                 if fd is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
@@ -458,7 +468,7 @@ class ArtifactCache:
                 shutil.rmtree(tmp, ignore_errors=True)
         for lock in _scandir(self._locks):
             key = lock.name.removesuffix(".lock")
-            if not _KEY_RE.fullmatch(key) or self._entry_path(key).is_dir():
+            if not _is_key(key) or self._entry_path(key).is_dir():
                 continue
             fd = self._lock(key, blocking=False)
             if fd is not None:
@@ -534,6 +544,8 @@ def _check_root(root: Path) -> None:
                          f"by you ({_user(uid)}); theanine loads compiled code from it, so it "
                          f"only uses a directory you own. Fix: {fix}")
     if st.st_mode & 0o022:
+        import shlex
+
         raise CacheError(f"theanine cache directory {root} is writable by other users (mode "
                          f"{st.st_mode & 0o777:o}); theanine loads compiled code from it. Fix: "
                          f"chmod go-w {shlex.quote(str(root))}, or {fix}")
