@@ -49,6 +49,12 @@ from theanine.tensor.join import (
     stack,
     vertical_stack,
 )
+from theanine.tensor.locate import (
+    diagonal,
+    flatnonzero,
+    nonzero,
+    nonzero_values,
+)
 from theanine.tensor.math import (
     Argmax,
     BatchedDot,

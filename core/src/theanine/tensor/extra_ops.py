@@ -15,6 +15,7 @@ from theanine.graph.basic import Apply, Variable
 from theanine.graph.op import Op
 from theanine.tensor import math as tm
 from theanine.tensor.basic import arange, as_tensor_variable, constant, flatten, reshape, zeros
+from theanine.tensor.locate import SearchSorted, searchsorted  # noqa: F401 (Theano's home of it)
 from theanine.tensor.math import _cj, _grad_for
 from theanine.tensor.shape_ops import normalize_axis, repeat, shape_padleft, squeeze
 from theanine.tensor.subtensor import inc_subtensor, set_subtensor, take

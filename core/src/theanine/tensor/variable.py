@@ -197,6 +197,104 @@ class TensorOperators:
     def clip(self, a_min, a_max):
         return _m().clip(self, a_min, a_max)
 
+    # The rest of Theano's variable methods: each the function of the same name ------------
+    def var(self, axis=None, ddof=0, keepdims=False):
+        return _m().var(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def std(self, axis=None, ddof=0, keepdims=False):
+        return _m().std(self, axis=axis, ddof=ddof, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return _m().any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return _m().all(self, axis=axis, keepdims=keepdims)
+
+    def norm(self, L, axis=None):
+        """(sum |x|^L)^(1/L) over `axis` (Theano's: L = 0 and inf are not supported)."""
+        if L == 0 or L in (float("inf"), float("-inf")):
+            raise NotImplementedError(f"norm: L={L} is not supported; use max(abs(x)) for "
+                                      "the infinity norm")
+        return _m().pow(_m().pow(_m().abs(self), L).sum(axis=axis), 1.0 / L)
+
+    def round(self, mode=None):
+        return _m().round(self, mode)
+
+    def conj(self):
+        return _m().conj(self)
+
+    conjugate = conj
+
+    @property
+    def real(self):
+        return _m().real(self)
+
+    @property
+    def imag(self):
+        return _m().imag(self)
+
+    def ravel(self):
+        return _b().flatten(self)
+
+    def cumsum(self, axis=None):
+        from theanine.tensor.extra_ops import cumsum
+
+        return cumsum(self, axis)
+
+    def cumprod(self, axis=None):
+        from theanine.tensor.extra_ops import cumprod
+
+        return cumprod(self, axis)
+
+    def ptp(self, axis=None):
+        from theanine.tensor.extra_ops import ptp
+
+        return ptp(self, axis)
+
+    def trace(self, offset=0):
+        from theanine.tensor.nlinalg import trace
+
+        return trace(self, offset)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        from theanine.tensor.locate import diagonal
+
+        return diagonal(self, offset, axis1, axis2)
+
+    def nonzero(self, return_matrix=False):
+        from theanine.tensor.locate import nonzero
+
+        return nonzero(self, return_matrix)
+
+    def nonzero_values(self):
+        from theanine.tensor.locate import nonzero_values
+
+        return nonzero_values(self)
+
+    def searchsorted(self, v, side="left", sorter=None):
+        from theanine.tensor.locate import searchsorted
+
+        return searchsorted(self, v, side, sorter)
+
+    def choose(self, choices, out=None, mode="raise"):
+        from theanine.tensor.extra_ops import choose
+
+        return choose(self, choices, out, mode)
+
+    def compress(self, condition, axis=None):
+        from theanine.tensor.extra_ops import compress
+
+        return compress(condition, self, axis)
+
+    def fill(self, value):
+        return _b().fill(self, value)
+
+    def zeros_like(self, dtype=None):
+        return _b().zeros_like(self, dtype)
+
+    def ones_like(self, dtype=None):
+        return _b().ones_like(self, dtype)
+
     def __array__(self, *args, **kwargs):
         raise TypeError(f"symbolic variable {self} cannot be converted to a NumPy array; "
                         "compile a theanine.function to compute its value")

@@ -187,6 +187,22 @@ def _flatten_outdim_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
     return [x], {"ndim": int(ctx.rng.integers(1, ctx.ndim(x) + 1))}
 
 
+def _searchsorted_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
+    x = ctx.pick(REAL, (1, 1))
+    return [x, ctx.pick(REAL, (0, 2))], {"side": ctx.choice(["left", "right"])}
+
+
+def _nonzero_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
+    x = ctx.pick(REAL, (1, 3))
+    return [x], {"k": int(ctx.rng.integers(ctx.ndim(x)))}
+
+
+def _diagonal_sample(ctx: Context) -> tuple[list[int], dict[str, Any]]:
+    x = ctx.pick(NUMBERS, (2, 3))
+    a1, a2 = (int(a) for a in ctx.rng.choice(ctx.ndim(x), size=2, replace=False))
+    return [x], {"offset": int(ctx.rng.integers(-2, 3)), "a1": a1, "a2": a2}
+
+
 def extra_specs() -> list[OpSpec]:
     nd = {"smooth": False}
     no_grad = {"differentiable": False, "smooth": False}
@@ -244,6 +260,18 @@ def extra_specs() -> list[OpSpec]:
                sample=_flatten_outdim_sample, weight=0.3),
         OpSpec("ifelse", "ifelse({0}, {1}, {2})", 3, REAL, sample=_ifelse_sample,
                imports=(IFELSE,), weight=0.6, **nd),
+        OpSpec("searchsorted", "T.extra_ops.searchsorted(T.sort({0}), {1}, side={side})", 2,
+               REAL, sample=_searchsorted_sample, weight=0.3, **no_grad,
+               numpy="np.searchsorted(np.sort({0}), {1}, side={side})"),
+        OpSpec("nonzero", "T.nonzero({0})[{k}]", dtypes=REAL, sample=_nonzero_sample,
+               numpy="np.nonzero({0})[{k}]", weight=0.3, **no_grad),
+        OpSpec("flatnonzero", "T.flatnonzero({0})", dtypes=REAL, ndim=(1, 3),
+               numpy="np.flatnonzero({0})", weight=0.2, **no_grad),
+        OpSpec("nonzero_values", "T.nonzero_values({0})", dtypes=REAL, ndim=(1, 3),
+               numpy="{0}[np.nonzero({0})]", weight=0.3, **nd),
+        OpSpec("diagonal", "T.diagonal({0}, {offset}, {a1}, {a2})", dtypes=NUMBERS,
+               sample=_diagonal_sample, numpy="np.diagonal({0}, {offset}, {a1}, {a2})",
+               weight=0.4),
         OpSpec("zero_grad", "theano.gradient.zero_grad({0})", dtypes=FLOATS, numpy="{0}",
                weight=0.3, **nd),
         OpSpec("disconnected_grad", "theano.gradient.disconnected_grad({0})", dtypes=FLOATS,
