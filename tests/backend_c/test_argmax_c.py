@@ -37,3 +37,29 @@ def test_empty_is_refused():
     f = theanine.function([x], T.argmax(x, axis=1), backend="c")
     with pytest.raises(ValueError, match="empty"):
         f(np.zeros((0, 3)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "uint8"])
+@pytest.mark.parametrize("kind", ["argmax", "argmin"])
+def test_long_contiguous_rows_match_numpy(dtype, kind):
+    """Rows of 32 elements and more, unit-stride, take the two-pass path (the extremum in
+    vector lanes, then its first position): ties, NaN anywhere (first NaN wins), signed zeros,
+    the extremum in the tail after the last whole block of lanes, and in the first element."""
+    rng = np.random.default_rng(9)
+    x = T.matrix("x", dtype=dtype)
+    f = theanine.function([x], getattr(T, kind)(x, axis=1), backend="c")
+    fn = getattr(np, kind)
+    info = np.finfo(dtype) if dtype.startswith("float") else np.iinfo(dtype)
+    extreme = info.max if kind == "argmax" else info.min
+    for cols in (32, 47, 100, 1000):
+        v = (rng.normal(size=(12, cols)) * 3).astype(dtype)  # small ints: many ties
+        v[0] = v[0, :1]  # a row of one value: its first position
+        v[1, -1] = extreme  # the extremum in the tail
+        v[2, 0] = extreme
+        if dtype.startswith("float"):
+            v[3, [5, 40 % cols, cols - 1]] = np.nan
+            v[4, -1] = np.nan
+            v[6, 7] = np.nan  # the only NaN, amid the row
+            v[5] = 0.0
+            v[5, ::3] = -0.0
+        np.testing.assert_array_equal(f(v), fn(v, axis=1), err_msg=f"{cols} columns")

@@ -115,7 +115,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
     typed = [f"*(const {t} *)q{k}" if inner_bcast[k] else f"((const {t} *)q{k})[j]"
              for k, t in enumerate(ins)]
     strided = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
-    omp_op = {"sum": "+", "prod": "*"}.get(kernel.kind) if identity is not None else None
+    omp_op = r.omp_reduction(kernel) if identity is not None else None
     simd = f"#pragma omp simd reduction({omp_op}:acc)" if omp_op else ""
     # the row-block walk (batch-axis reductions): operand k at p[k], strides from k * nd
     row_operands = [RowOperand(f"p[{k}]", f"s{k}", k * nd, d, kept_bcast[k], inner_bcast[k])
