@@ -15,7 +15,7 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
-from theanine_c.build import ffi
+from theanine_c.build import buffer_pointer, ffi, int64_arrays
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
 
@@ -77,6 +77,11 @@ def _source(template: str, renderer: CRenderer, dtype: str | None, op: str = "")
 
 def _prepare(node: Apply, idx: tuple, f: Any) -> tuple:
     """(index vectors as int64 arrays, their cdata, shared length) with NumPy's checks."""
+    if len(idx) == 1:  # one vector (an embedding lookup): nothing to broadcast
+        v = idx[0]
+        if type(v) is not np.ndarray or v.dtype != np.int64 or not v.flags.c_contiguous:
+            v = np.ascontiguousarray(v, dtype=np.int64)
+        return (v,), f.new("int64_t *[]", [f.from_buffer("int64_t[]", v)]), len(v)
     arrays = [np.asarray(i) for i in idx]
     try:
         arrays = np.broadcast_arrays(*arrays)
@@ -108,17 +113,18 @@ def gather_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     def make_thunk(libs: Any) -> Any:
         kernel = libs[0].function(name)
         f = ffi()
+        fb, arrays = buffer_pointer(), int64_arrays()
 
         def thunk(x: Any, *idx: Any) -> tuple:
-            x = np.ascontiguousarray(x, dtype=d)
+            if type(x) is not np.ndarray or x.dtype is not d or not x.flags.c_contiguous:
+                x = np.ascontiguousarray(x, dtype=d)
             vecs, ptrs, n = _prepare(node, idx, f)
             trailing = x.shape[k:]
             out = np.empty((n, *trailing), d)
-            block = out.itemsize * int(np.prod(trailing, dtype=np.int64))
+            block = out.itemsize * (out.size // n if n else 0)
             bad = f.new("int64_t[3]")
-            if n and kernel(n, k, f.new("int64_t[]", x.shape[:k]),
-                            f.new("int64_t[]", x.strides[:k]), ptrs, f.from_buffer(x),
-                            f.from_buffer(out), block, bad):
+            if n and kernel(n, k, arrays(x.shape[:k]), arrays(x.strides[:k]), ptrs, fb(x),
+                            fb(out), block, bad):
                 _raise_bad(node, x.shape, bad)
             return (out,)
 
