@@ -57,7 +57,8 @@ def _render(r: CRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: int) -
 def _contiguous_row(t: str, pick: str, size: int) -> list[str]:
     """Lines that answer an output whose one reduced row is unit-stride in two quick passes
     and `continue`: the extremum in `LANES` accumulators (a vectorized select that keeps a
-    NaN), then the first position holding it (or the first NaN).  The one loop below, with a
+    NaN), then the first position holding it (or the first NaN), found a vectorized block of
+    `LANES` at a time.  The one loop below, with a
     branch on every element that may be the new best, ran 4-5x slower than NumPy along
     rows."""
     return [
@@ -74,7 +75,15 @@ def _contiguous_row(t: str, pick: str, size: int) -> list[str]:
         f"            for (; j < inner; j++) m = {pick}(m, row[j]);",
         "            int64_t at = 0;",
         "            if (m != m) { while (row[at] == row[at]) at++; }",
-        "            else { while (row[at] != m) at++; }",
+        "            else {",
+        f"                for (; at + {LANES} <= inner; at += {LANES}) {{  /* its first block */",
+        "                    int hit = 0;",
+        "                    #pragma omp simd reduction(|:hit)",
+        f"                    for (int k = 0; k < {LANES}; k++) hit |= row[at + k] == m;",
+        "                    if (hit) break;",
+        "                }",
+        "                while (row[at] != m) at++;",
+        "            }",
         "            out[o] = at;",
         "            continue;",
         "        }"]
