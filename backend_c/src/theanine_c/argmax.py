@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from theanine.codegen.cstyle import Unit
+from theanine.codegen.cstyle import Unit, Unsupported
+from theanine.codegen.helpers import helper_source
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
 from theanine_c.elemwise import _coerce
@@ -18,9 +19,13 @@ from theanine_c.renderer import LANES, PARALLEL_THRESHOLD, CRenderer
 def _render(r: CRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: int) -> None:
     t = r.ctype(dtype)
     better = ">" if kind == "argmax" else "<"
-    pick = f"th_{kind}_pick_{dtype}"  # the extremum of two, a NaN winning
-    unit.helpers[pick] = (f"static inline {t} {pick}({t} a, {t} b) "
-                          f"{{ return (a != a || a {better} b) ? a : b; }}")
+    # the extremum of two, a NaN winning: the max/min reductions' helper
+    extremum = "max" if kind == "argmax" else "min"
+    pick = f"th_{extremum}_{dtype}"
+    source = helper_source(extremum, dtype, t, r.helper_qualifier)
+    if source is None:
+        raise Unsupported(f"{kind} of {dtype}")
+    unit.helpers.setdefault(pick, source)
     nd = nk + nr
     lines = [
         "void KNAME(const int64_t *shape, const int64_t *strides, char *x, "
@@ -34,7 +39,7 @@ def _render(r: CRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: int) -
         "        char *base = x; int64_t rem = o;",
         f"        for (int d = {nk - 1}; d >= 0; d--) {{",
         "            base += (rem % shape[d]) * strides[d]; rem /= shape[d]; }",
-        *_contiguous_row(t, pick, np.dtype(dtype).itemsize),
+        *_contiguous_row(r, t, pick, np.dtype(dtype).itemsize),
         f"        {t} best = *({t} *)base; int64_t at = 0;",
         "        int nan = best != best;",
         "        for (int64_t r = 0; r < n_rows && !nan; r++) {",
@@ -54,25 +59,20 @@ def _render(r: CRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: int) -
     unit.declarations.append("void KNAME(void *, void *, void *, void *);")
 
 
-def _contiguous_row(t: str, pick: str, size: int) -> list[str]:
+def _contiguous_row(r: CRenderer, t: str, pick: str, size: int) -> list[str]:
     """Lines that answer an output whose one reduced row is unit-stride in two quick passes
-    and `continue`: the extremum in `LANES` accumulators (a vectorized select that keeps a
-    NaN), then the first position holding it (or the first NaN), found a vectorized block of
-    `LANES` at a time.  The one loop below, with a
-    branch on every element that may be the new best, ran 4-5x slower than NumPy along
-    rows."""
+    and `continue`: the extremum (`CRenderer.lanes`, then the tail), then the first position
+    holding it (or the first NaN), found a vectorized block of `LANES` at a time.  The one
+    loop below, with a branch on every element that may be the new best, ran 4-5x slower
+    than NumPy along rows."""
     return [
         f"        if (n_rows == 1 && s == {size} && inner >= {2 * LANES}) {{",
-        f"            const {t} *row = (const {t} *)base;",
-        f"            {t} lane[{LANES}], m = row[0];",
-        f"            for (int k = 0; k < {LANES}; k++) lane[k] = row[k];",
-        f"            int64_t j = {LANES};",
-        f"            for (; j + {LANES} <= inner; j += {LANES}) {{",
-        "                #pragma omp simd",
-        f"                for (int k = 0; k < {LANES}; k++) lane[k] = {pick}(lane[k], row[j + k]);",
-        "            }",
-        f"            for (int k = 0; k < {LANES}; k++) m = {pick}(m, lane[k]);",
-        f"            for (; j < inner; j++) m = {pick}(m, row[j]);",
+        f"            const {t} *row = (const {t} *)base, *t = row;",
+        f"            {t} acc = row[0];",
+        "            int64_t count = inner;",
+        *r.lanes(f"{pick}({{a}}, {{b}})", t, t, "t[k]", "v", indent="            "),
+        f"            for (int64_t j = 0; j < count; j++) acc = {pick}(acc, t[j]);",
+        f"            const {t} m = acc;",
         "            int64_t at = 0;",
         "            if (m != m) { while (row[at] == row[at]) at++; }",
         "            else {",

@@ -45,7 +45,7 @@ def _vector_base(fn: str) -> str | None:
 
 #: elements per call of a vector-math block function
 BLOCK = 64
-#: accumulators of a max or min along a unit-stride row (`CRenderer._lanes`)
+#: accumulators of a max or min along a unit-stride row (`CRenderer.lanes`)
 LANES = 16
 #: the longest row the strided kernels merge outer dimensions into (`_merged_rows`)
 MERGED_ROW = 4096
@@ -362,7 +362,8 @@ class CRenderer(CStyleRenderer):
                  f"            if (s == {self._size(kernel.in_dtype)}) {{",
                  f"                const {in_t} *t = (const {in_t} *)row;",
                  "                int64_t count = inner;",
-                 *(self._lanes(kernel, combine, in_t, acc_t, load)
+                 *(self.lanes(combine, in_t, acc_t,
+                              self.cast("t[k]", kernel.in_dtype, kernel.acc_dtype), load)
                    if kernel.kind in ("max", "min") else []),
                  f"                #pragma omp simd reduction({self.omp_reduction(kernel)}:acc)"
                  if self.omp_reduction(kernel) else "",
@@ -456,35 +457,38 @@ class CRenderer(CStyleRenderer):
             "        return;",
             "    }"]
 
-    def _lanes(self, kernel: ReduceKernel, combine: str, in_t: str, acc_t: str, load: str
-               ) -> list[str]:
+    def lanes(self, combine: str, in_t: str, acc_t: str, first: str, load: str,
+              indent: str = "                ") -> list[str]:
         """Lines that reduce a unit-stride row `t` of `count` elements of a max or min in
-        `LANES` accumulators (a vectorized compare-and-select), merge them into
-        `acc` and leave `t` and `count` at the tail, which the plain loop then finishes.  A
-        max or min is exact in any order (a NaN wherever it sits wins), and as one chain of
-        selects it ran 4x slower than NumPy along rows.  `acc` may already hold an element of
-        the row (it starts from the first): taking it again changes nothing."""
+        `LANES` accumulators (a vectorized compare-and-select), merge them into `acc` and
+        leave `t` and `count` at the tail, which the caller's plain loop then finishes.
+        `combine` is the helper's template over {a} {b}; `first` (over `t[k]`) and `load`
+        (over `v`) put an element in the accumulator's type.  A max or min is exact in any
+        order (a NaN wherever it sits wins), and as one chain of selects it ran 4x slower
+        than NumPy along rows.  `acc` may already hold an element of the row (it starts from
+        the first): taking it again changes nothing.  The reductions and argmax/argmin use
+        it."""
         lane = combine.format(a="lane[k]", b=load)
         merge = combine.format(a="acc", b="lane[k]")
+        i = indent
         return [
-            f"                if (count >= {2 * LANES}) {{",
-            f"                    {acc_t} lane[{LANES}];",
-            f"                    for (int k = 0; k < {LANES}; k++) "
-            f"lane[k] = {self.cast('t[k]', kernel.in_dtype, kernel.acc_dtype)};",
-            f"                    int64_t j = {LANES};",
-            f"                    for (; j + {LANES} <= count; j += {LANES}) {{",
-            "                        #pragma omp simd",
-            f"                        for (int k = 0; k < {LANES}; k++) {{",
-            f"                            {in_t} v = t[j + k]; lane[k] = {lane}; }}",
-            "                    }",
-            f"                    for (int k = 0; k < {LANES}; k++) acc = {merge};",
-            "                    t += j;",
-            "                    count -= j;",
-            "                }"]
+            f"{i}if (count >= {2 * LANES}) {{",
+            f"{i}    {acc_t} lane[{LANES}];",
+            f"{i}    for (int k = 0; k < {LANES}; k++) lane[k] = {first};",
+            f"{i}    int64_t j = {LANES};",
+            f"{i}    for (; j + {LANES} <= count; j += {LANES}) {{",
+            f"{i}        #pragma omp simd",
+            f"{i}        for (int k = 0; k < {LANES}; k++) {{",
+            f"{i}            {in_t} v = t[j + k]; lane[k] = {lane}; }}",
+            f"{i}    }}",
+            f"{i}    for (int k = 0; k < {LANES}; k++) acc = {merge};",
+            f"{i}    t += j;",
+            f"{i}    count -= j;",
+            f"{i}}}"]
 
     @staticmethod
     def omp_reduction(kernel: ReduceKernel) -> str | None:
         """The OpenMP reduction operator of a vectorized row (sum/prod of floats add in
         another order, like NumPy's pairwise sum); None for the others: max/min keep their
-        NaN-propagating helper (`_lanes`), and GCC does not vectorize a `_Bool` all/any."""
+        NaN-propagating helper (`lanes`), and GCC does not vectorize a `_Bool` all/any."""
         return {"sum": "+", "prod": "*"}.get(kernel.kind)
