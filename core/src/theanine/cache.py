@@ -41,13 +41,13 @@ _RESCAN_SECONDS = 600.0
 
 _HEX = frozenset("0123456789abcdef")
 _SIZE_PATTERN = r"(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?"
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+_NO_LIMIT = ("none", "off", "no", "unlimited")
 
 
 def _is_key(name: str) -> bool:
     """Whether `name` has the form of an artifact key: 8 to 128 lowercase hex digits."""
     return 8 <= len(name) <= 128 and _HEX.issuperset(name)
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_NO_LIMIT = ("none", "off", "no", "unlimited")
 
 
 class CacheError(Exception):

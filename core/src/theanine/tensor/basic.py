@@ -138,8 +138,8 @@ def same_extent(extents: Sequence[Any], what: str) -> Any:
 class ExtentOf(Op):
     """`xs[0].shape[dims[0]]`, checked equal to every `xs[k].shape[dims[k]]`: one node for
     `shape(x)[d]` (Theano's `Shape_i`) or for a `SameExtent` check of such entries, which
-    the last rewrite stage makes of them (`rewriting.extents`) because every node costs
-    about a microsecond a call.  It reads the arrays' shapes only."""
+    the first rewrites of the in-place stage make of them (`rewriting.extents`) because every
+    node costs about a microsecond a call.  It reads the arrays' shapes only."""
 
     __props__ = ("dims", "what")
 
