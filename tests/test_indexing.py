@@ -11,6 +11,7 @@ from op_checks import check_grad, check_infer_shape, compile_py, fortran, noncon
 import theanine
 import theanine.tensor as T
 from theanine.gradient import grad
+from theanine.tensor.elemwise import Elemwise
 
 S = np.s_
 BASIC = [
@@ -159,6 +160,35 @@ def test_advanced_integer_indexing(case, symbolic, rng):
 def test_advanced_indexing_grad_accumulates_repeats(case, rng):
     index = _advanced_cases(rng)[case]
     check_grad(lambda v: v[index], [rand(rng, (4, 5, 6))])
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_advanced_index_is_a_new_array(case, rng):
+    """An array index makes an AdvancedSubtensor, which declares no view: its result never
+    shares memory with x (DebugMode checks the declaration against what runs, also for a
+    boolean mask), and elementwise work on it may overwrite it in place."""
+    from theanine.compile.debugmode import DebugMode
+
+    index = _advanced_cases(rng)[case]
+    x = T.dtensor3("x")
+    xv = rand(rng, (4, 5, 6))
+    out = x[index]
+    assert type(out.owner.op) is T.AdvancedSubtensor and out.owner.op.view_map == {}
+    for y in (out, x[T.constant(xv[:, 0, 0] > 0.5)]):
+        got = theanine.function([x], y, mode=DebugMode())(xv)
+        assert not np.shares_memory(got, xv)
+    f = theanine.function([x], T.exp(out) * 2)
+    np.testing.assert_allclose(f(xv), np.exp(xv[index]) * 2)
+    assert any(n.op.destroy_map for n in f.maker.fgraph.toposort()
+               if isinstance(n.op, Elemwise)) or xv[index].size == 0
+
+
+def test_scalar_index_stays_a_view():
+    x = T.dmatrix("x")
+    i = T.lscalar("i")
+    for out in (x[1], x[i], x[1:, i]):
+        assert type(out.owner.op) is T.Subtensor and out.owner.op.view_map == {0: [0]}
+    assert str(x[T.lvector("v")].owner.op) == "AdvancedSubtensor{?}"
 
 
 def test_log_probabilities_of_labels(rng):

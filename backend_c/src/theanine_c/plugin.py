@@ -43,18 +43,9 @@ def _host(node: Any) -> Any:
     return HOST
 
 
-_gather = _rendered("indexing", "gather_plan")
 # module-level: the backend recognizes its own impls to fuse reductions with their producers
 _elemwise = _rendered("elemwise", "elemwise_plan")
 _reduce = _rendered("reduce", "reduce_plan")
-
-
-def _subtensor(node: Any) -> Any:
-    """Basic indexing is a view; integer vectors on the leading axes gather natively; other
-    advanced indices run with NumPy (fallback)."""
-    if all(getattr(i.type, "ndim", 1) == 0 for i in node.inputs[1:]):
-        return HOST
-    return _gather(node)
 
 
 @hookimpl
@@ -80,7 +71,12 @@ def theanine_register_op_impls(register: Any) -> None:
         AbstractConv_gradWeights,
     )
     from theanine.tensor.signal.pool import AveragePoolGrad, MaxPoolGrad, Pool
-    from theanine.tensor.subtensor import IncSubtensor, IndexedShape, Subtensor
+    from theanine.tensor.subtensor import (
+        AdvancedSubtensor,
+        IncSubtensor,
+        IndexedShape,
+        Subtensor,
+    )
 
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
@@ -99,7 +95,10 @@ def theanine_register_op_impls(register: Any) -> None:
     pool_grad = _rendered("pool", "pool_grad_plan")
     register(MaxPoolGrad, "c", pool_grad)
     register(AveragePoolGrad, "c", pool_grad)
-    register(Subtensor, "c", _subtensor)
+    # basic indexing is a view (NumPy does the pointer arithmetic); integer vectors on the
+    # leading axes gather natively, other advanced indices run with NumPy (fallback)
+    register(Subtensor, "c", _host)
+    register(AdvancedSubtensor, "c", _rendered("indexing", "gather_plan"))
     # integer-vector indices: a native scatter (accumulating, or last write wins for set);
     # other indices: NumPy (fallback)
     register(IncSubtensor, "c", _rendered("indexing", "scatter_plan"))

@@ -41,18 +41,6 @@ def _host(node: Any) -> Any:
     return node.op.python_thunk(node)
 
 
-def _subtensor(node: Any) -> Any:
-    """Basic indexing is a view; integer vectors on the leading axes are gathered by a
-    kernel; other advanced indices run on the host (fallback)."""
-    if all(getattr(i.type, "ndim", 0) == 0 for i in node.inputs[1:]):
-        from theanine_opencl.views import subtensor_view_plan
-
-        return subtensor_view_plan(node)
-    from theanine_opencl.indexing import gather_plan
-
-    return gather_plan(node, BACKEND.renderer)
-
-
 @hookimpl
 def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.basic import (
@@ -71,7 +59,12 @@ def theanine_register_op_impls(register: Any) -> None:
     from theanine.tensor.math import Argmax, Dot, Reduce
     from theanine.tensor.nnet import LogSoftmax, Softmax, SoftmaxGrad
     from theanine.tensor.random.mrg_ops import MRGUniform
-    from theanine.tensor.subtensor import IncSubtensor, IndexedShape, Subtensor
+    from theanine.tensor.subtensor import (
+        AdvancedSubtensor,
+        IncSubtensor,
+        IndexedShape,
+        Subtensor,
+    )
 
     register(Elemwise, "opencl", _impl("elemwise", "elemwise_plan", rendered=True))
     register(DimShuffle, "opencl", _impl("views", "dimshuffle_plan"))
@@ -81,7 +74,9 @@ def theanine_register_op_impls(register: Any) -> None:
     register(ExtentOf, "opencl", _impl("views", "extent_plan"))
     register(Contiguous, "opencl", _impl("views", "contiguous_plan"))
     register(Alloc, "opencl", _impl("views", "alloc_plan"))
-    register(Subtensor, "opencl", _subtensor)
+    register(Subtensor, "opencl", _impl("views", "subtensor_view_plan"))
+    # integer vectors on the leading axes: a kernel; other advanced indices: the host
+    register(AdvancedSubtensor, "opencl", _impl("indexing", "gather_plan", rendered=True))
     register(ARange, "opencl", _impl("construct", "arange_plan", rendered=True))
     register(Reduce, "opencl", _impl("reduce", "reduce_plan", rendered=True))
     register(Argmax, "opencl", _impl("argmax", "argmax_plan", rendered=True))

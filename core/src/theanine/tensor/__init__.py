@@ -206,6 +206,7 @@ from theanine.tensor.shape_ops import (
 from theanine.tensor.sharedvar import shared as _shared  # Theano's `T._shared`
 from theanine.tensor.sort import ArgSort, Sort, argsort, sort
 from theanine.tensor.subtensor import (
+    AdvancedSubtensor,
     IncSubtensor,
     Subtensor,
     inc_subtensor,

@@ -174,25 +174,28 @@ def _output_type(x: TensorVariable, idx_list: tuple, idx_inputs: Sequence[Tensor
 
 
 class Subtensor(Op):
-    """`x[index]`; a view when the index is basic (no arrays)."""
+    """`x[index]` with a basic index (no arrays): a view of `x`.
+
+    Built with an array among its index inputs, the node's Op is an `AdvancedSubtensor`
+    instead: whether an index is advanced depends on the inputs' ranks, which only
+    `make_node` sees, and the two differ in what they declare (a view, or a new array).
+    """
 
     __props__ = ("idx_list",)
-    # Declared for every index (a copy for advanced ones): conservative, so that outputs are
-    # never handed out aliasing an input and inplace rewrites never overwrite `x` through it.
     view_map = {0: [0]}
 
     def __init__(self, idx_list: tuple):
         self.idx_list = idx_list
 
     def __str__(self) -> str:
-        return f"Subtensor{{{_idx_str(self.idx_list)}}}"
+        return f"{type(self).__name__}{{{_idx_str(self.idx_list)}}}"
 
     def make_node(self, x: Any, *idx_inputs: Any) -> Apply:
         x = as_tensor_variable(x)
         idx_inputs = tuple(as_tensor_variable(i) for i in idx_inputs)
-        out_type = _output_type(x, self.idx_list, idx_inputs)
-        node = Apply(self, [x, *idx_inputs], [out_type()])
-        return node
+        kind = AdvancedSubtensor if _is_advanced(idx_inputs, self.idx_list) else Subtensor
+        op = self if type(self) is kind else kind(self.idx_list)
+        return Apply(op, [x, *idx_inputs], [_output_type(x, self.idx_list, idx_inputs)()])
 
     def perform(self, node, inputs, output_storage):
         x, *idx = inputs
@@ -220,6 +223,13 @@ class Subtensor(Op):
         shp = IndexedShape(self.idx_list)(MakeVector("int64")(*input_shapes[0])
                                           if x.ndim else constant(np.zeros(0, "int64")), *idx)
         return [tuple(shp[i] for i in range(node.outputs[0].ndim))]
+
+
+class AdvancedSubtensor(Subtensor):
+    """`x[index]` with an array in the index (NumPy's advanced indexing): a new array, never a
+    view, so a function may return it without a copy and in-place rewrites may overwrite it."""
+
+    view_map: dict[int, list[int]] = {}
 
 
 class IndexedShape(Op):
