@@ -9,7 +9,6 @@ process, so collectives issued from several threads still reach MPI in one order
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -25,8 +24,6 @@ from theanine.distributed.runtime import (
 )
 
 REDUCE_OPS = ("sum", "mean", "max")
-
-
 
 #: arrays smaller than this travel packed in one buffer (one message instead of many tiny
 #: ones); larger ones are reduced where they lie (a copy would cost more than a message)
@@ -49,24 +46,17 @@ def allreduce(arrays: Sequence[np.ndarray], op: str, names: Sequence[str],
     if c is None:
         return [a if i in inplace else a.copy() for i, a in enumerate(arrays)]
     what = f"allreduce({op}) of {len(arrays)} array(s)"
-    layout = _layout(arrays)
     arena = shared_memory.ARENA
-
-    def agree() -> None:
-        Agreement(what, names, layout, order).finish()
-
     with _state.lock:
-        first = _plan_once(arena, agree)
+        handshake = _Handshake(what, names, _layout(arrays), order, arena)
         if arena.mode == "shm":
             results = [a if i in inplace else np.empty_like(a) for i, a in enumerate(arrays)]
             shared_memory.allreduce(
                 arena, [a.reshape(-1) for a in arrays], [r.reshape(-1) for r in results],
-                op, (lambda: None) if first else agree, what)
+                op, handshake.agree, what)
             reduced = results
-        else:  # the handshake posted with the data, checked before any result is used
-            results, reduced = _mpi_allreduce(
-                c, arrays, op, what, None if first else Agreement(what, names, layout, order),
-                inplace)
+        else:
+            results, reduced = _mpi_allreduce(c, arrays, op, what, handshake.posted(), inplace)
     if op == "mean":
         for out in reduced:
             np.divide(out, _state.size, out=out, casting="unsafe")
@@ -115,37 +105,51 @@ def allreduce_gemm(products: Sequence[tuple], extras: Sequence[np.ndarray],
         return outs + [e if k else e.copy() for e, k in zip(extras, kept)]
     what = f"allreduce_gemm(sum) of {p} product(s) and {len(extras)} array(s)"
     reduced_names = [names[3 * i] for i in range(p)] + list(names[3 * p:])
-    layout = _layout(outs + extras)
     arena = shared_memory.ARENA
-
-    def agree() -> None:
-        Agreement(what, reduced_names, layout, order).finish()
-
     with _state.lock:
-        first = _plan_once(arena, agree)
+        handshake = _Handshake(what, reduced_names, _layout(outs + extras), order, arena)
         if arena.mode == "shm":
             results = [e if k else np.empty_like(e) for e, k in zip(extras, kept)]
             shared_memory.reduce_products(
                 arena, outs, alphas, xs, ys, [e.reshape(-1) for e in extras],
-                [r.reshape(-1) for r in results], (lambda: None) if first else agree, what)
+                [r.reshape(-1) for r in results], handshake.agree, what)
             return outs + results
         reduced, _ = _mpi_allreduce(
             c, [np.dot(x, y) for x, y in zip(xs, ys)] + extras, "sum", what,
-            None if first else Agreement(what, reduced_names, layout, order),
-            [i for i in range(p + len(extras)) if i < p or kept[i - p]])
+            handshake.posted(), [i for i in range(p + len(extras)) if i < p or kept[i - p]])
     for out, alpha, product in zip(outs, alphas, reduced):
         shared_memory.add_scaled(out.reshape(-1), alpha, product.reshape(-1))
     return outs + reduced[p:]
 
 
-def _plan_once(arena: shared_memory.SharedArena, agree: Any) -> bool:
-    """At the process group's first allreduce the ranks agree, then decide together whether
-    allreduces go through shared memory: True when that spent this call's handshake."""
-    if arena.mode is not None:
-        return False
-    agree()
-    arena.plan()
-    return True
+class _Handshake:
+    """The agreement of one reduction (`handshake.Agreement`), made under the process lock.
+
+    The process group's first reduction spends it at once: the ranks then decide together
+    whether reductions go through shared memory (`SharedArena.plan`), and `agree` is a no-op
+    (the first call also grows the window, a collective that synchronizes the ranks).  Else
+    the shared-memory path calls `agree` when its slot is written, and MPI's path posts the
+    agreement with its data and checks it before any result is used (`posted`).
+    """
+
+    def __init__(self, what: str, names: Sequence[str],
+                 layout: tuple[tuple[np.dtype, tuple[int, ...]], ...],
+                 order: GraphOrder | None, arena: shared_memory.SharedArena):
+        self.what, self.names, self.layout, self.order = what, names, layout, order
+        self.spent = arena.mode is None
+        if self.spent:
+            self._agreement().finish()
+            arena.plan()
+
+    def _agreement(self) -> Agreement:
+        return Agreement(self.what, self.names, self.layout, self.order)
+
+    def agree(self) -> None:
+        if not self.spent:
+            self._agreement().finish()
+
+    def posted(self) -> Agreement | None:
+        return None if self.spent else self._agreement()
 
 
 def _mpi_allreduce(c, arrays: list[np.ndarray], op: str, what: str,
@@ -203,7 +207,6 @@ def _pack(arrays: list[np.ndarray]) -> np.ndarray:
         buf[start:start + a.size] = a.reshape(-1)
         start += a.size
     return buf
-
 
 
 def broadcast(array: np.ndarray, root: int, name: str, order: GraphOrder | None = None
