@@ -72,8 +72,8 @@ def fused_reduce_plan(producer: Apply, node: Apply, renderer: CRenderer) -> Nati
     red = tuple(sorted(op.axis))
     keep = tuple(d for d in range(nd) if d not in red)
     out_dtype = node.outputs[0].type.dtype
-    kernel = ReduceKernel(op.kind, mid, reduce_acc_dtype(op, mid, out_dtype), out_dtype,
-                          len(keep), max(1, len(red)))
+    kernel = ReduceKernel(op.kind, mid, reduce_acc_dtype(op, mid, out_dtype, in_dtypes),
+                          out_dtype, len(keep), max(1, len(red)))
     unit = Unit(renderer)
     last_kept, last_red = (keep[-1] if keep else None), (red[-1] if red else None)
     bcast = [i.type.broadcastable for i in producer.inputs]
@@ -105,7 +105,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
 
     def step(operands: list[str], acc: str, indent: str) -> list[str]:
         body, res = r.program_body(unit, program, operands, indent=indent)
-        value = r.cast(res, kernel.in_dtype, kernel.acc_dtype)
+        value = r.reduce_value(res, kernel)
         return [*body, f"{indent}{acc} = {combine.format(a=acc, b=value)};"]
 
     # unit-stride rows of the last reduced dimension: a typed loop the compiler vectorizes
@@ -116,7 +116,6 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              for k, t in enumerate(ins)]
     strided = [f"*(const {t} *)(q{k} + j * s{k})" for k, t in enumerate(ins)]
     omp_op = r.omp_reduction(kernel) if identity is not None else None
-    simd = f"#pragma omp simd reduction({omp_op}:acc)" if omp_op else ""
     # the row-block walk (batch-axis reductions): operand k at p[k], strides from k * nd
     row_operands = [RowOperand(f"p[{k}]", f"s{k}", k * nd, d, kept_bcast[k], inner_bcast[k])
                     for k, d in enumerate(program.in_dtypes)]
@@ -125,8 +124,9 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              "    int64_t n_out = 1, n_rows = 1;",
              f"    for (int d = 0; d < {nk}; d++) n_out *= shape[d];",
              f"    for (int d = {nk}; d < {nd - 1}; d++) n_rows *= shape[d];",
-             f"    const int64_t inner = shape[{nd - 1}];",
+             f"    int64_t inner = shape[{nd - 1}];",
              *[f"    const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)],
+             *r.merge_reduced_rows(kernel, [k * nd for k in range(nin)]),
              *r.row_walk(kernel, row_operands, start, step),
              *r.parallel_if(f"n_out * n_rows * inner > {PARALLEL_THRESHOLD} && n_out > 1", [
              "    for (int64_t o = 0; o < n_out; o++) {",
@@ -145,15 +145,11 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              *[f"                q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
              "            }",
              f"            if ({unit_inner}) {{",
-             *([f"                {simd}"] if simd else []),
-             "                for (int64_t j = 0; j < inner; j++) {",
-             *step(typed, "acc", "                    "),
-             "                }",
+             *r.reduce_loop(kernel, "inner", lambda i: step(typed, "acc", i), omp_op),
              "            } else {",
-             "                for (int64_t j = 0; j < inner; j++) {",
-             *step(strided, "acc", "                    "),
-             "                }",
+             *r.reduce_loop(kernel, "inner", lambda i: step(strided, "acc", i)),
              "            }",
+             *r.decided_break(kernel, "            "),
              "        }",
              f"        out[o] = {r.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
              "    }"]),

@@ -26,6 +26,11 @@ def reduce_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     red = tuple(sorted(op.axis))
     keep = tuple(d for d in range(x.type.ndim) if d not in red)
     in_dtype, out_dtype = x.type.dtype, node.outputs[0].type.dtype
+    if op.kind in ("all", "any") and in_dtype == "bool":
+        # the bytes compared with 0 (`!= 0`), as NumPy reads them: a bool view of other bytes
+        # than 0 and 1 (`u8.view(bool)`) is true where nonzero, which a `_Bool` load (assumed
+        # 0 or 1, and ANDed as it is) would not give
+        in_dtype = "uint8"
     kernel = ReduceKernel(op.kind, in_dtype, reduce_acc_dtype(op, in_dtype, out_dtype),
                           out_dtype, len(keep), max(1, len(red)))
     unit = Unit(renderer)
@@ -67,11 +72,19 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
     return thunk
 
 
-def reduce_acc_dtype(op: Any, in_dtype: str, out_dtype: str) -> str:
+def reduce_acc_dtype(op: Any, in_dtype: str, out_dtype: str,
+                     operand_dtypes: tuple[str, ...] = ()) -> str:
     """The node's own accumulator for sum/prod (`Reduce.acc_dtype`, Theano's meaning: what
-    the user asked for, or float64 for float32 input); the kernel's default for the others."""
+    the user asked for, or float64 for float32 input); for all/any an unsigned integer as wide
+    as the widest element read (the input's, or `operand_dtypes`, those of a fused
+    producer's operands), whose lanes AND/OR 0s and 1s (`CRenderer.reduce_parts`): a
+    compare of float32s gives 32-bit masks, which a byte accumulator would have to pack; the
+    kernel's default for the others."""
     if op.kind in ("sum", "prod") and getattr(op, "acc_dtype", None):
         return op.acc_dtype
+    if op.kind in ("all", "any"):
+        widest = max(np.dtype(d).itemsize for d in (in_dtype, *operand_dtypes))
+        return f"uint{8 * min(widest, 8)}"
     return accumulator_dtype(op.kind, in_dtype, out_dtype)
 
 
