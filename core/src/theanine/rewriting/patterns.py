@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from theanine.graph.basic import Constant, Variable
 from theanine.scalar.basic import ScalarOp
 from theanine.tensor.basic import Alloc
+from theanine.tensor.constant_value import unique_value
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 
 
@@ -19,13 +18,8 @@ def scalar_constant(v: Variable) -> float | int | bool | None:
         v = v.owner.inputs[0]
     if not isinstance(v, Constant):
         return None
-    data = np.asarray(v.data)
-    if data.size == 0:
-        return None
-    first = data.flat[0]
-    if data.size > 1 and not np.all(data == first):
-        return None
-    return first.item()
+    value = unique_value(v.data)
+    return None if value is None else value.item()
 
 
 def is_constant_value(v: Variable, value: float) -> bool:

@@ -19,9 +19,15 @@ from theanine.tensor.basic import (
     ones_like,
     reshape,
     shape,
+    tensor_copy,
     transpose,
     zeros,
     zeros_like,
+)
+from theanine.tensor.constant_value import (
+    EmptyConstantError,
+    NotScalarConstantError,
+    get_scalar_constant_value,
 )
 from theanine.tensor.constructors import CONSTRUCTORS, tensor
 from theanine.tensor.elemwise import DimShuffle, Elemwise

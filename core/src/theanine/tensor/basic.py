@@ -10,7 +10,8 @@ import numpy as np
 from theanine.config import config
 from theanine.graph.basic import Apply, Constant, Variable
 from theanine.graph.op import Op
-from theanine.tensor.elemwise import DimShuffle
+from theanine.scalar import basic as ps
+from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.type import TensorType
 from theanine.tensor.variable import TensorConstant, TensorVariable
 
@@ -570,3 +571,21 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: str | None = None
         if np.dtype(dtype).kind in "iu" and np.dtype(dtype).itemsize < 8:
             dtype = "int64"
     return ARange(dtype)(*vals)
+
+
+def tensor_copy(x: Any) -> TensorVariable:
+    """A new variable with `x`'s value, computed into a new array (Theano's `tensor_copy`,
+    what `x.copy()` returns): an elementwise cast of `x` to its own dtype, which every
+    backend renders as a copy and whose gradient is the output's gradient."""
+    x = as_tensor_variable(x)
+    return Elemwise(ps.Cast(x.dtype))(x)
+
+
+def __getattr__(name: str) -> Any:
+    # Theano's `from theano.tensor.basic import get_scalar_constant_value,
+    # NotScalarConstantError`: they live in `constant_value`, which imports this module
+    if name in ("get_scalar_constant_value", "NotScalarConstantError", "EmptyConstantError"):
+        from theanine.tensor import constant_value
+
+        return getattr(constant_value, name)
+    raise AttributeError(f"module 'theanine.tensor.basic' has no attribute {name!r}")

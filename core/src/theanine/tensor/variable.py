@@ -289,6 +289,12 @@ class TensorOperators:
     def fill(self, value):
         return _b().fill(self, value)
 
+    def copy(self, name=None):
+        """A symbolic copy (`tensor_copy(self)`) named `name`; tags are not copied."""
+        out = _b().tensor_copy(self)
+        out.name = name
+        return out
+
     def zeros_like(self, dtype=None):
         return _b().zeros_like(self, dtype)
 
