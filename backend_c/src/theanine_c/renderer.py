@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from theanine.codegen.cstyle import CStyleRenderer, Unit
 from theanine.codegen.kernels import ElemwiseKernel, ReduceKernel
+from theanine_c import tiles
 
 #: elements above which loops are split across threads
 PARALLEL_THRESHOLD = 200_000
@@ -168,6 +169,11 @@ class CRenderer(CStyleRenderer):
         params = ["const int64_t *given_shape", "const int64_t *given_strides"] + \
             [f"char *p{k}" for k in range(nin)] + ["char *out"]
         pre = self._merged_rows(nd, nin + 1)
+        ops = [f"v{k}" if kernel.inner_broadcast[k] else f"e{k}[j]" for k in range(nin)]
+        body, res = self.program_body(unit, prog, ops, indent=" " * 12)
+        pre += tiles.render(self, unit, kernel, name, PARALLEL_THRESHOLD, [
+            "        #pragma omp simd", "        for (int64_t j = 0; j < tw; j++) {",
+            *body, f"            eo[j] = {res};", "        }"])
         pre += [f"    int64_t inner = shape[{nd - 1}], outer = 1;"]
         pre += [f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];"]
         row = ["        int64_t rem = o;"]
@@ -280,6 +286,9 @@ class CRenderer(CStyleRenderer):
             "    }"]
         unit.kernels.append("\n".join([
             f"void {name}_strided({', '.join(params)}) {{", *self._merged_rows(nd, nin + 1),
+            *tiles.render(self, unit, kernel, name, PARALLEL_THRESHOLD,
+                          tiles.block_row(name, ins, sizes, kernel.inner_broadcast, out_size,
+                                          BLOCK)),
             f"    int64_t inner = shape[{nd - 1}], outer = 1;",
             f"    for (int d = 0; d < {nd - 1}; d++) outer *= shape[d];",
             *self.parallel_if(f"outer * inner > {PARALLEL_THRESHOLD} && outer > 1", rows),

@@ -228,7 +228,7 @@ def named_program(unit: Unit, placeholder: str = "KNAME") -> tuple[str, str]:
 
 def elemwise_kernel(scalar_op: Any, in_dtypes: Sequence[str], out_dtype: str,
                     broadcastable: Sequence[Sequence[bool]], ndim: int,
-                    inplace: bool = False) -> ElemwiseKernel:
+                    inplace: bool = False, across_rows: bool = False) -> ElemwiseKernel:
     """The description of an elementwise node every C-family backend renders: its scalar
     op's program, and which operands are scalars or constant along the inner dimension."""
     program = ScalarProgram.of(scalar_op, tuple(in_dtypes), out_dtype)
@@ -236,7 +236,8 @@ def elemwise_kernel(scalar_op: Any, in_dtypes: Sequence[str], out_dtype: str,
         raise Unsupported(f"scalar program gives {program.out_dtype}, node wants {out_dtype}")
     scalar = tuple(all(b) for b in broadcastable)
     inner = tuple(bool(b[-1]) if ndim else True for b in broadcastable)
-    return ElemwiseKernel(program, ndim, scalar, inner, inplace=inplace)
+    return ElemwiseKernel(program, ndim, scalar, inner, inplace=inplace,
+                          across_rows=across_rows and ndim > 1)
 
 
 def elemwise_node_kernel(node: Any, inplace: bool = False) -> ElemwiseKernel:
@@ -246,5 +247,29 @@ def elemwise_node_kernel(node: Any, inplace: bool = False) -> ElemwiseKernel:
     out = node.outputs[0]
     return elemwise_kernel(node.op.scalar_op, [i.type.dtype for i in node.inputs],
                            out.type.dtype, [i.type.broadcastable for i in node.inputs],
-                           out.type.ndim, inplace)
+                           out.type.ndim, inplace,
+                           any(reorders_dimensions(i) for i in node.inputs))
+
+
+def reorders_dimensions(var: Any) -> bool:
+    """Whether `var` is a view (through basic indexing and broadcast changes) of a
+    `DimShuffle` that moves a dimension of extent > 1 past another, such as `x.T`: then its
+    elements along a row of a C-ordered result lie far apart.  Arrays the graph does not
+    make (inputs, shared values) are taken to be C-ordered, as NumPy makes them."""
+    from theanine.tensor.basic import Rebroadcast
+    from theanine.tensor.elemwise import DimShuffle
+    from theanine.tensor.shape_ops import SpecifyShape
+    from theanine.tensor.subtensor import AdvancedSubtensor, Subtensor
+
+    while var.owner is not None:
+        op = var.owner.op
+        if isinstance(op, DimShuffle):
+            kept = [d for d in op.new_order if d != "x" and not op.input_broadcastable[d]]
+            if kept != sorted(kept):
+                return True
+        elif not isinstance(op, Subtensor | Rebroadcast | SpecifyShape) \
+                or isinstance(op, AdvancedSubtensor):
+            return False
+        var = var.owner.inputs[0]
+    return False
 

@@ -49,6 +49,8 @@ class ElemwiseKernel:
     `scalar_inputs[k]`: input k is broadcastable in every dimension (read once, as a scalar);
     `inner_broadcast[k]`: input k is broadcastable in the last dimension (constant along the
     inner loop).  `inplace`: the output buffer is one of the inputs (no `restrict`).
+    `across_rows`: some input is a view that reorders its dimensions (`x.T`), so its
+    elements along the result's rows lie far apart (a renderer may add a tiled walk for it).
     """
 
     program: ScalarProgram
@@ -56,6 +58,7 @@ class ElemwiseKernel:
     scalar_inputs: tuple[bool, ...]
     inner_broadcast: tuple[bool, ...]
     inplace: bool = False
+    across_rows: bool = False
 
     @property
     def nin(self) -> int:
