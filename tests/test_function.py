@@ -83,6 +83,22 @@ def test_sliced_shared_value_is_not_aliased():
     np.testing.assert_array_equal(s.get_value(), [0.0, 0.0, 0.0])
 
 
+def test_a_returned_transposed_view_is_copied_in_its_own_order():
+    """As Theano's DeepCopyOp (NPY_ANYORDER): a Fortran-contiguous view such as x.T comes back
+    Fortran-ordered (one pass, no transposition); other views and updates C-ordered."""
+    x = T.dmatrix("x")
+    s = shared(np.arange(9.0).reshape(3, 3), name="s")
+    xv = np.arange(6.0).reshape(2, 3)
+    t, strided = function([x], [x.T, x.T[::2]])(xv)
+    np.testing.assert_array_equal(t, xv.T)
+    np.testing.assert_array_equal(strided, xv.T[::2])
+    assert t.flags.f_contiguous and not np.shares_memory(t, xv)
+    assert strided.flags.c_contiguous and not np.shares_memory(strided, xv)
+    function([], [], updates=[(s, s.T)])()
+    assert s.get_value(borrow=True).flags.c_contiguous
+    np.testing.assert_array_equal(s.get_value(), np.arange(9.0).reshape(3, 3).T)
+
+
 # Updates ----------------------------------------------------------------------------------
 def test_updates_are_applied_after_the_outputs():
     s = shared(np.float64(1.0), name="s")

@@ -15,6 +15,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from theanine.compile.arguments import (
     input_update,
     label,
@@ -394,7 +396,12 @@ class Function:
             outs = placement.outputs(outs, self._copy_outputs)
         else:
             for k in self._copy_outputs:
-                outs[k] = outs[k].copy()
+                out = outs[k]
+                # a returned view is copied in its own order where it is Fortran-contiguous
+                # (`x.T`: one pass, not a transposition), as Theano's DeepCopyOp did
+                # (NPY_ANYORDER); an update stays C-ordered, as its shared value was
+                outs[k] = out.copy("A") if k < self.n_out and type(out) is np.ndarray \
+                    else out.copy()
         for container, k in self._update_slots:
             container.value = outs[k]
         for k, slot in self._state_slots:
