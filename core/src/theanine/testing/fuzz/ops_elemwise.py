@@ -81,7 +81,8 @@ _BINARY: list[tuple[str, str, tuple[str, ...], str, bool, bool]] = [
     ("mod", "T.mod({0}, {1})", NUMBERS, "nonzero", False, True),
     ("maximum", "T.maximum({0}, {1})", REAL, "any", False, True),
     ("minimum", "T.minimum({0}, {1})", REAL, "any", False, True),
-    ("arctan2", "T.arctan2({0}, {1})", FLOATS, "any", True, True),
+    # not smooth: a branch cut where the first argument is 0 and the second negative
+    ("arctan2", "T.arctan2({0}, {1})", FLOATS, "any", False, True),
     ("complex", "T.complex({0}, {1})", ("float32", "float64"), "any", True, True),
     ("lt", "T.lt({0}, {1})", REAL, "any", False, False),
     ("gt", "{0} > {1}", REAL, "any", False, False),
