@@ -121,6 +121,29 @@ def test_nan_propagates_through_max_and_min(kind, dtype, rng):
         assert_ulp_close(getattr(np, kind)(v, axis=a), got, 0, f"{kind} axis={a}")
 
 
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "uint64"])
+def test_long_rows_with_the_extremum_or_a_nan_in_every_section(kind, dtype, rng):
+    """Rows long enough for the lane groups (`WIDE_ROW`): the extremum, or the only NaN, in
+    the first lanes, in the groups' loop, in the single group's loop after them and in the
+    scalar tail, on both sides of the length where the groups start."""
+    from theanine_c.renderer import LANE_GROUPS, LANES, WIDE_ROW
+
+    wide = LANES * LANE_GROUPS
+    x = TensorType(dtype, (False, False))("x")
+    f = compile_both([x], getattr(T, kind)(x, axis=1))[1]
+    info = np.finfo(dtype) if dtype.startswith("float") else np.iinfo(dtype)
+    extreme = info.max if kind == "max" else info.min
+    for cols in (WIDE_ROW - 1, WIDE_ROW, WIDE_ROW + wide + LANES + 3, 3 * WIDE_ROW + 7):
+        spots = [0, LANES - 1, LANES + 1, LANES + wide - 1, cols - LANES - 2, cols - 1]
+        v = (rng.standard_normal((2 * len(spots), cols)) * 50).astype(dtype)
+        for r, at in enumerate(spots):
+            v[r, at] = extreme
+            if dtype.startswith("float"):
+                v[len(spots) + r, at] = np.nan
+        assert_ulp_close(getattr(np, kind)(v, axis=1), f(v), 0, f"{kind} of {cols} columns")
+
+
 def test_large_reduction_uses_threads_and_stays_exact_for_integers(rng):
     v = rng.integers(-1000, 1000, (512, 1024)).astype("int32")
     x = T.imatrix("x")
