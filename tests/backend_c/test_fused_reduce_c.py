@@ -53,6 +53,30 @@ def test_nan_propagates_and_empty_max_is_refused():
     assert theanine.function([x], T.sum(T.exp(x)), backend="c")(np.zeros(0)) == 0
 
 
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_long_rows_of_a_fused_max_or_min(kind, dtype):
+    """Unit-stride rows of a fused max/min run lanes starting from the identity: the
+    extremum or the only NaN in the lanes' part or the tail of rows of every length around
+    the lanes' width, by rows and over the whole (contiguous rows merged into one)."""
+    from theanine_c.renderer import LANES
+
+    rng = np.random.default_rng(11)
+    x = T.matrix("x", dtype=dtype)
+    product = abs(x) * 2 if kind == "max" else x * 2 - 1
+    for cols in (LANES - 1, LANES, LANES + 1, 2 * LANES + 3, 100, 1000):
+        spots = sorted(s for s in {0, LANES - 1, LANES, cols - 1, cols // 2} if s < cols)
+        v = (rng.normal(size=(2 * len(spots) + 1, cols)) * 3).astype(dtype)
+        for r, at in enumerate(spots):
+            v[r, at] = 1000 if kind == "max" else -1000
+            if dtype.startswith("float"):
+                v[len(spots) + r, at] = np.nan
+        for axis in (None, 1, 0):
+            fc, fp = _functions(getattr(T, kind)(product, axis=axis), [x])
+            assert any("fused" in n.why for n in fc.maker.program.report.nodes), fc.report()
+            np.testing.assert_array_equal(fc(v), fp(v), err_msg=f"{cols} columns, {axis}")
+
+
 def test_a_producer_read_elsewhere_is_not_fused():
     x = T.dvector("x")
     e = T.exp(x)

@@ -573,15 +573,16 @@ class CRenderer(CStyleRenderer):
 
     @staticmethod
     def merge_reduced_rows(kernel: ReduceKernel, offsets: Sequence[int]) -> list[str]:
-        """Lines making the rows of an all/any whose reduced dimensions every operand walks
-        on from the last one (each stride its successor's times its extent: a C-contiguous
-        block, or one broadcast along all of them) one row of `n_rows * inner` elements, for
-        a scope with `shape`, `strides`, `n_rows` and a mutable `inner`; `offsets`: where each
-        operand's strides start.  A row costs a vectorized loop's setup and tail and the
-        reduction of its lanes (an all of a 1000 x 1000 bool matrix took 27 us by rows, 9 as
-        one); sums keep their rows, whose order of addition their results show."""
+        """Lines making the rows of an all/any, max or min (whose order of reduction nothing
+        shows) whose reduced dimensions every operand walks on from the last one (each
+        stride its successor's times its extent: a C-contiguous block, or one broadcast
+        along all of them) one row of `n_rows * inner` elements, for a scope with `shape`,
+        `strides`, `n_rows` and a mutable `inner`; `offsets`: where each operand's strides
+        start.  A row costs a vectorized loop's setup and tail and the reduction of its
+        lanes (an all of a 1000 x 1000 bool matrix took 27 us by rows, 9 as one); sums keep
+        their rows, whose order of addition their results show."""
         nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
-        if kernel.kind not in _TRUTH or kernel.n_red < 2:
+        if kernel.kind not in (*_TRUTH, "max", "min") or kernel.n_red < 2:
             return []
         walks = " && ".join(f"strides[{o} + d] == strides[{o} + d + 1] * shape[d + 1]"
                             for o in offsets)
