@@ -23,7 +23,8 @@ require_c()
 
 from theanine.codegen.cstyle import Unit  # noqa: E402
 from theanine.codegen.kernels import ReduceKernel  # noqa: E402
-from theanine_c.renderer import DECIDE_BYTES, PARALLEL_THRESHOLD, CRenderer  # noqa: E402
+from theanine_c.loops import DECIDE_BYTES, PARALLEL_THRESHOLD  # noqa: E402
+from theanine_c.renderer import CRenderer  # noqa: E402
 
 #: 1-D lengths: empty, one element, odd lengths around a vector (whose tails the vectorized
 #: loop finishes one at a time), and past the decision blocks of every element width

@@ -59,7 +59,7 @@ def test_long_rows_of_a_fused_max_or_min(kind, dtype):
     """Unit-stride rows of a fused max/min run lanes starting from the identity: the
     extremum or the only NaN in the lanes' part or the tail of rows of every length around
     the lanes' width, by rows and over the whole (contiguous rows merged into one)."""
-    from theanine_c.renderer import LANES
+    from theanine_c.loops import LANES
 
     rng = np.random.default_rng(11)
     x = T.matrix("x", dtype=dtype)

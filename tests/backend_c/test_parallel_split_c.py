@@ -14,7 +14,7 @@ import theanine.tensor as T
 require_c()
 
 from theanine_c.build import array_pointer, ffi, int64_arrays  # noqa: E402
-from theanine_c.renderer import PARALLEL_THRESHOLD  # noqa: E402
+from theanine_c.loops import PARALLEL_THRESHOLD  # noqa: E402
 
 #: row counts of a 1000-column matrix on each side of the threshold
 ROWS = (PARALLEL_THRESHOLD // 1000 - 7, PARALLEL_THRESHOLD // 1000 + 9)

@@ -127,7 +127,7 @@ def test_long_rows_with_the_extremum_or_a_nan_in_every_section(kind, dtype, rng)
     """Rows long enough for the lane groups (`WIDE_ROW`): the extremum, or the only NaN, in
     the first lanes, in the groups' loop, in the single group's loop after them and in the
     scalar tail, on both sides of the length where the groups start."""
-    from theanine_c.renderer import LANE_GROUPS, LANES, WIDE_ROW
+    from theanine_c.loops import LANE_GROUPS, LANES, WIDE_ROW
 
     wide = LANES * LANE_GROUPS
     x = TensorType(dtype, (False, False))("x")

@@ -11,8 +11,9 @@ from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
 from theanine_c.elemwise import _coerce
+from theanine_c.loops import PARALLEL_THRESHOLD
 from theanine_c.plan import NativePlan, named_source
-from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
+from theanine_c.renderer import CRenderer
 
 #: the lanes of a unit-stride row's pass (`_contiguous_row`): enough independent
 #: compare-and-select chains to hide their latency

@@ -18,9 +18,10 @@ from theanine.codegen.kernels import ReduceKernel, ScalarProgram
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, ffi, int64_arrays
 from theanine_c.elemwise import _broadcast_error, _coerce
+from theanine_c.loops import LANES, PARALLEL_THRESHOLD, RowOperand
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.reduce import reduce_acc_dtype, reduction_output
-from theanine_c.renderer import LANES, PARALLEL_THRESHOLD, CRenderer, RowOperand
+from theanine_c.renderer import CRenderer
 
 
 class Deferred:

@@ -17,8 +17,9 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer
+from theanine_c.loops import PARALLEL_THRESHOLD
 from theanine_c.plan import NativePlan, named_source
-from theanine_c.renderer import PARALLEL_THRESHOLD, CRenderer
+from theanine_c.renderer import CRenderer
 
 # per row: the max, as a vector reduction with a NaN flag beside it (a NaN-propagating select
 # chains every element on the one before: 4x slower on a 128x500 softmax than NumPy); x - max

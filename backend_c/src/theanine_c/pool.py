@@ -179,7 +179,7 @@ def _tables(op: Any, img: tuple, out: tuple) -> np.ndarray:
 
 
 def _source(dtype: str, renderer: CRenderer) -> tuple[Any, str]:
-    from theanine_c.renderer import PARALLEL_THRESHOLD
+    from theanine_c.loops import PARALLEL_THRESHOLD
 
     unit = Unit(renderer)
     unit.kernels.append(_SOURCE % {"ctype": renderer.ctype(dtype), "par": PARALLEL_THRESHOLD})

@@ -23,15 +23,10 @@ take contiguous reduced dimensions as one row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
 from theanine.codegen.cstyle import CStyleRenderer, Unit
 from theanine.codegen.kernels import ElemwiseKernel, ReduceKernel
 from theanine_c import tiles
-
-#: elements above which loops are split across threads
-PARALLEL_THRESHOLD = 200_000
+from theanine_c.loops import PARALLEL_THRESHOLD, RowLoops, RowOperand
 
 #: libm functions glibc's libmvec has vector variants of (double and float)
 _VECTOR_MATH = frozenset({
@@ -49,47 +44,10 @@ def _vector_base(fn: str) -> str | None:
 
 #: elements per call of a vector-math block function
 BLOCK = 64
-#: accumulators of a max or min along a unit-stride row (`CRenderer.lanes`)
-LANES = 16
-#: groups of `LANES` accumulators the long rows of `CRenderer.lanes` run at once: independent
-#: compare-and-select chains that hide each other's latency (a power of two)
-LANE_GROUPS = 4
-#: rows at least this long run `LANE_GROUPS` groups (merging them costs more than a short
-#: row gains)
-WIDE_ROW = 512
 #: the longest row the strided kernels merge outer dimensions into (`_merged_rows`)
 MERGED_ROW = 4096
-#: outputs that accumulate together when a reduction walks rows (`CRenderer.row_walk`)
-ROW_BLOCK = 256
-#: bytes of (accumulator-wide) elements an all/any reduces between looks at whether it is
-#: decided (`CRenderer.reduce_loop`)
-DECIDE_BYTES = 8192
-#: all/any over integer lanes of 0s and 1s (`CRenderer.reduce_parts`): (identity, combine
-#: template, OpenMP reduction operator, C condition under which `acc` is decided)
-_TRUTH = {"all": ("1", "({a} & {b})", "&", "!acc"), "any": ("0", "({a} | {b})", "|", "acc")}
-
-#: `step(elements, acc, indent)` of `CRenderer.row_walk`: the lines combining one element of
-#: each operand (C expressions) into the accumulator `acc`
-StepLines = Callable[[list[str], str, str], list[str]]
 
 
-@dataclass(frozen=True)
-class RowOperand:
-    """One operand of a reduction's row-block walk (`CRenderer.row_walk`): where it is and how
-    it is laid out, so the plain reduction (one operand) and the fused one (several, some
-    broadcast) render the same walk."""
-
-    #: its base pointer, a `char *` C expression (`x`, `p[1]`)
-    pointer: str
-    #: the C variable holding its byte stride along the last reduced dimension (`s`, `s1`)
-    stride: str
-    #: where its strides start in the kernel's `strides` array (k * nd for operand k)
-    offset: int
-    dtype: str
-    #: broadcast (stride 0, known from its type) along the last kept dimension
-    kept_bcast: bool = False
-    #: broadcast along the last reduced dimension
-    inner_bcast: bool = False
 
 
 #: no fused multiply-add: NumPy rounds after every operation, so `x * y - z` with z == x * y
@@ -102,7 +60,7 @@ _NO_CONTRACTION = """#pragma STDC FP_CONTRACT OFF
 """
 
 
-class CRenderer(CStyleRenderer):
+class CRenderer(RowLoops, CStyleRenderer):
     dialect = "c"
     headers = _NO_CONTRACTION + "#include <stdint.h>\n#include <math.h>\n"
 
@@ -408,210 +366,3 @@ class CRenderer(CStyleRenderer):
                  "}"]
         unit.kernels.append("\n".join(ln for ln in lines if ln))
         unit.declarations.append(f"void {name}(void *, void *, void *, void *);")
-
-    def row_walk(self, kernel: ReduceKernel, operands: Sequence[RowOperand], start: str | None,
-                 step: StepLines) -> list[str]:
-        """When the last kept dimension is unit-stride (or broadcast) for every operand and the
-        rows of the last reduced one are not (a sum over the batch axis), a column walk per
-        output would stride through memory: instead each block of `ROW_BLOCK` outputs
-        accumulates the reduced elements in order, one vectorized pass along the kept
-        dimension each.  Every output combines its elements in the same order as the column
-        walk, so the results are the same to the bit.
-
-        Lines that take the walk and return, for the top of a reduction kernel whose scope has
-        `shape`, `strides`, `n_out`, `n_rows`, `inner`, `out` and each operand's `stride`
-        variable; none without a kept dimension.  `start`: the accumulator's first value, or
-        None for each output's first element (max/min without identity; one operand only).
-        `step(elements, acc, indent)`: the lines that combine the operands' elements (C
-        expressions, in operand order) into the accumulator `acc`."""
-        nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
-        if not nk:
-            return []
-        types = [self.ctype(o.dtype) for o in operands]
-        sizes = [self._size(o.dtype) for o in operands]
-        unit_kept = " && ".join([f"strides[{o.offset + nk - 1}] == {n}"
-                                 for o, n in zip(operands, sizes) if not o.kept_bcast] or ["1"])
-        unit_inner = " && ".join([f"{o.stride} == {n}"
-                                  for o, n in zip(operands, sizes) if not o.inner_bcast] or ["1"])
-        if start is None:
-            if len(operands) != 1:
-                raise ValueError("the first-element start needs exactly one operand")
-            start = self.cast(f"((const {types[0]} *)b0)[kk]", operands[0].dtype,
-                              kernel.acc_dtype)
-        ks = range(len(operands))
-
-        def at(o: RowOperand) -> str:
-            return f"{o.offset} + d" if o.offset else "d"
-
-        elements = [f"*e{k}" if o.kept_bcast else f"e{k}[kk]" for k, o in enumerate(operands)]
-        return [
-            f"    if ({unit_kept} && !({unit_inner}) && shape[{nk - 1}] > 1) {{",
-            f"        const int64_t K = shape[{nk - 1}], kb = (K + {ROW_BLOCK - 1}) / {ROW_BLOCK};",
-            "        const int64_t n_blocks = n_out / K * kb;",
-            *self.parallel_if(
-                f"n_out * n_rows * inner > {PARALLEL_THRESHOLD} && n_blocks > 1", [
-            "        for (int64_t c = 0; c < n_blocks; c++) {",
-            f"            const int64_t oo = c / kb, k0 = (c % kb) * {ROW_BLOCK};",
-            f"            const int64_t m = K - k0 < {ROW_BLOCK} ? K - k0 : {ROW_BLOCK};",
-            *[f"            char *b{k} = {o.pointer}"
-              f"{'' if o.kept_bcast else f' + k0 * {n}'};"
-              for k, (o, n) in enumerate(zip(operands, sizes))],
-            "            int64_t rem = oo;",
-            f"            for (int d = {nk - 2}; d >= 0; d--) {{",
-            "                int64_t cc = rem % shape[d]; rem /= shape[d];",
-            *[f"                b{k} += cc * strides[{at(o)}];" for k, o in enumerate(operands)],
-            "            }",
-            f"            {self.ctype(kernel.acc_dtype)} acc[{ROW_BLOCK}];",
-            f"            for (int64_t kk = 0; kk < m; kk++) acc[kk] = {start};",
-            "            for (int64_t r = 0; r < n_rows; r++) {",
-            *[f"                char *q{k} = b{k};" for k in ks],
-            "                int64_t rr = r;",
-            f"                for (int d = {nd - 2}; d >= {nk}; d--) {{",
-            "                    int64_t cc = rr % shape[d]; rr /= shape[d];",
-            *[f"                    q{k} += cc * strides[{at(o)}];"
-              for k, o in enumerate(operands)],
-            "                }",
-            "                for (int64_t j = 0; j < inner; j++) {",
-            *[f"                    const {t} *e{k} = (const {t} *)(q{k} + j * {o.stride});"
-              for k, (o, t) in enumerate(zip(operands, types))],
-            "                    #pragma omp simd",
-            "                    for (int64_t kk = 0; kk < m; kk++) {",
-            *step(elements, "acc[kk]", "                        "),
-            "                    }",
-            "                }",
-            "            }",
-            "            for (int64_t kk = 0; kk < m; kk++) out[oo * K + k0 + kk] = "
-            f"{self.cast('acc[kk]', kernel.acc_dtype, kernel.out_dtype)};",
-            "        }"], indent="        "),
-            "        return;",
-            "    }"]
-
-    def lanes(self, combine: str, in_t: str, acc_t: str, first: str, load: str,
-              indent: str = "                ") -> list[str]:
-        """Lines that reduce a unit-stride row `t` of `count` elements of a max or min in
-        `LANES` accumulators (a vectorized compare-and-select), merge them into `acc` and
-        leave `t` and `count` at the tail, which the caller's plain loop then finishes.
-        `combine` is the helper's template over {a} {b}; `first` (over `t[k]`) and `load`
-        (over `v`) put an element in the accumulator's type.  A max or min is exact in any
-        order (a NaN wherever it sits wins), and as one chain of selects it ran 4x slower
-        than NumPy along rows.  A row of `WIDE_ROW` elements or more first runs
-        `LANE_GROUPS` groups of lanes at once, folded into one group after: independent
-        chains that hide each other's latency (`max(axis=1)` of 10 x 100000 float32 on one
-        thread: 160 to 65 us, NumPy 47; of 1000 x 1000: 189 to 90-126 us, NumPy 111).  `acc`
-        may already hold an element of the row (it starts from the first): taking it again
-        changes nothing.  The max/min reductions use it."""
-        lane = combine.format(a="lane[k]", b=load)
-        i, n, wide = indent, LANES, LANES * LANE_GROUPS
-
-        def chain(width: int) -> list[str]:
-            return [f"{i}    for (; j + {width} <= count; j += {width}) {{",
-                    f"{i}        #pragma omp simd",
-                    f"{i}        for (int k = 0; k < {width}; k++) {{",
-                    f"{i}            {in_t} v = t[j + k]; lane[k] = {lane}; }}",
-                    f"{i}    }}"]
-
-        def fold(width: int) -> list[str]:
-            folded = combine.format(a="lane[k]", b=f"lane[k + {width}]")
-            return [f"{i}    #pragma omp simd", f"{i}    for (int k = 0; k < {width}; k++) "
-                    f"lane[k] = {folded};"]
-
-        return [
-            f"{i}if (count >= {2 * n}) {{",
-            f"{i}    {acc_t} lane[{wide}];",
-            f"{i}    for (int k = 0; k < {n}; k++) lane[k] = {first};",
-            f"{i}    int64_t j = {n};",
-            f"{i}    if (count >= {WIDE_ROW}) {{",
-            f"{i}    for (int k = {n}; k < {wide}; k++) lane[k] = lane[k % {n}];",
-            *chain(wide),
-            *[line for s in range(1, LANE_GROUPS.bit_length()) for line in fold(wide >> s)],
-            f"{i}    }}",
-            *chain(n),
-            f"{i}    for (int k = 0; k < {n}; k++) acc = {combine.format(a='acc', b='lane[k]')};",
-            f"{i}    t += j;",
-            f"{i}    count -= j;",
-            f"{i}}}"]
-
-    @staticmethod
-    def omp_reduction(kernel: ReduceKernel) -> str | None:
-        """The OpenMP reduction operator of a vectorized row (sum/prod of floats add in
-        another order, like NumPy's pairwise sum; all/any AND/OR integer lanes of 0 and 1,
-        `reduce_parts`); None for max/min, which keep their NaN-propagating helper
-        (`lanes`)."""
-        if kernel.kind in _TRUTH:
-            return _TRUTH[kernel.kind][2]
-        return {"sum": "+", "prod": "*"}.get(kernel.kind)
-
-    def reduce_parts(self, unit: Unit, kernel: ReduceKernel) -> tuple[str | None, str]:
-        """(identity, combine template over {a} {b}) in the accumulator's type.  all/any
-        accumulate in an unsigned integer (`reduce_acc_dtype`: as wide as the elements, so the
-        vectorizer packs no masks) combined with `&`/`|`: GCC vectorizes no `_Bool`
-        accumulator under `&&`/`||`, and a chain of them ran 20x slower than NumPy."""
-        if kernel.kind in _TRUTH:
-            if not kernel.acc_dtype.startswith("uint"):
-                raise ValueError(f"{kernel.kind} accumulates in an unsigned integer, not "
-                                 f"{kernel.acc_dtype}")
-            return _TRUTH[kernel.kind][:2]
-        return super().reduce_parts(unit, kernel)
-
-    def reduce_value(self, expr: str, kernel: ReduceKernel) -> str:
-        """`expr`, an element of the kernel's input dtype, as the accumulator takes it: all/any
-        take its truth (`x != 0`: NaN is true) as a 0 or 1 of the integer lanes."""
-        if kernel.kind in _TRUTH:
-            return self.cast(self.cast(expr, kernel.in_dtype, "bool"), "bool", kernel.acc_dtype)
-        return self.cast(expr, kernel.in_dtype, kernel.acc_dtype)
-
-    @staticmethod
-    def decided(kernel: ReduceKernel) -> str | None:
-        """The C condition under which the accumulator `acc` of an all/any can change no more
-        (a false of all, a true of any); None for the other kinds."""
-        return _TRUTH[kernel.kind][3] if kernel.kind in _TRUTH else None
-
-    def decided_break(self, kernel: ReduceKernel, indent: str) -> list[str]:
-        """`if (<decided>) break;` for an all/any, nothing for the others."""
-        cond = self.decided(kernel)
-        return [f"{indent}if ({cond}) break;"] if cond else []
-
-    @staticmethod
-    def merge_reduced_rows(kernel: ReduceKernel, offsets: Sequence[int]) -> list[str]:
-        """Lines making the rows of an all/any, max or min (whose order of reduction nothing
-        shows) whose reduced dimensions every operand walks on from the last one (each
-        stride its successor's times its extent: a C-contiguous block, or one broadcast
-        along all of them) one row of `n_rows * inner` elements, for a scope with `shape`,
-        `strides`, `n_rows` and a mutable `inner`; `offsets`: where each operand's strides
-        start.  A row costs a vectorized loop's setup and tail and the reduction of its
-        lanes (an all of a 1000 x 1000 bool matrix took 27 us by rows, 9 as one); sums keep
-        their rows, whose order of addition their results show."""
-        nk, nd = kernel.n_keep, kernel.n_keep + kernel.n_red
-        if kernel.kind not in (*_TRUTH, "max", "min") or kernel.n_red < 2:
-            return []
-        walks = " && ".join(f"strides[{o} + d] == strides[{o} + d + 1] * shape[d + 1]"
-                            for o in offsets)
-        # n_rows > 1: no reduced extent is 0 (the row loop divides by each)
-        return ["    int one_row = n_rows > 1;",
-                f"    for (int d = {nk}; d < {nd - 1}; d++) one_row &= {walks};",
-                "    if (one_row) { inner *= n_rows; n_rows = 1; }"]
-
-    def reduce_loop(self, kernel: ReduceKernel, count: str, body: Callable[[str], list[str]],
-                    simd: str | None = None, indent: str = "                ") -> list[str]:
-        """Lines of `for (j = 0; j < count; j++) <body>` accumulating into `acc`, vectorized
-        with `omp simd reduction(<simd>:acc)` when `simd` is given; `body(indent)` gives the
-        loop's statements.  An all/any runs in blocks of `DECIDE_BYTES` of accumulator-wide
-        elements and stops after the first block that decides it (NumPy's all/any also
-        return at the first false/true): long enough that the vectorized loop's setup and the
-        reduction of its lanes cost little (1 KiB blocks took an all of 1M bools from 8 to
-        16 us; 8 KiB ones cost about 1 us)."""
-        i = indent
-        if self.decided(kernel) is None:
-            pragma = [f"{i}#pragma omp simd reduction({simd}:acc)"] if simd else []
-            return [*pragma, f"{i}for (int64_t j = 0; j < {count}; j++) {{", *body(i + "    "),
-                    f"{i}}}"]
-        pragma = [f"{i}    #pragma omp simd reduction({simd}:acc)"] if simd else []
-        block = DECIDE_BYTES // self._size(kernel.acc_dtype)
-        return [
-            f"{i}for (int64_t j0 = 0; j0 < {count}; j0 += {block}) {{",
-            f"{i}    const int64_t j1 = {count} - j0 < {block} ? {count} : j0 + {block};",
-            *pragma,
-            f"{i}    for (int64_t j = j0; j < j1; j++) {{", *body(i + "        "), f"{i}    }}",
-            *self.decided_break(kernel, i + "    "),
-            f"{i}}}"]
-
