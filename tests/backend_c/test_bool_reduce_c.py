@@ -191,19 +191,23 @@ def test_every_axis_of_matrices_and_their_layouts(dtype, rng):
                     assert np.array_equal(gv, w), (kind, a, shape, v.strides)
 
 
+def _all_and_any_by_axes(x, y, compare, axes, fused: bool):
+    """One function of [all(eq(x, y)), any(compare(x, y))] (fused), or of [all(x), any(x)],
+    over each of `axes` in turn."""
+    outs = []
+    for a in axes:
+        outs += [T.all(T.eq(x, y) if fused else x, axis=a),
+                 T.any(compare(x, y) if fused else x, axis=a)]
+    return _each_fused([x, y], outs) if fused else \
+        theanine.function([x, y], outs, backend="c", on_unused_input="ignore")
+
+
 @pytest.mark.parametrize("fused", [False, True])
 def test_every_axis_combination_of_3d_arrays(fused, rng):
     """Three dimensions: the contiguous reduced ones merge into one row, the others (a
     strided middle, a transposed layout) keep theirs."""
-    x = T.ftensor3("x")
-    y = T.ftensor3("y")
     axes = _axes(3)
-    outs = []
-    for a in axes:
-        outs += [T.all(T.eq(x, y) if fused else x, axis=a),
-                 T.any(T.gt(x, y) if fused else x, axis=a)]
-    f = _each_fused([x, y], outs) if fused else \
-        theanine.function([x, y], outs, backend="c", on_unused_input="ignore")
+    f = _all_and_any_by_axes(T.ftensor3("x"), T.ftensor3("y"), T.gt, axes, fused)
     for shape in [(1, 1, 1), (2, 3, 17), (3, 5, 1001), (4, 1, 33), (64, 60, 70)]:
         base = rng.standard_normal(shape).astype("float32")
         yv = base.copy() if fused else np.zeros(shape, "float32")
@@ -228,14 +232,8 @@ def test_every_axis_combination_of_3d_arrays(fused, rng):
 @pytest.mark.parametrize("fused", [False, True])
 def test_empty_reductions(fused):
     """all of nothing is true, any of nothing false, for every axis of empty arrays."""
-    x, y = T.dtensor3("x"), T.dtensor3("y")
     axes = _axes(3)
-    outs = []
-    for a in axes:
-        outs += [T.all(T.eq(x, y) if fused else x, axis=a),
-                 T.any(T.neq(x, y) if fused else x, axis=a)]
-    f = _each_fused([x, y], outs) if fused else \
-        theanine.function([x, y], outs, backend="c", on_unused_input="ignore")
+    f = _all_and_any_by_axes(T.dtensor3("x"), T.dtensor3("y"), T.neq, axes, fused)
     for shape in [(0, 3, 4), (2, 0, 4), (2, 3, 0), (0, 0, 0), (3, 0, 0)]:
         v = np.zeros(shape)
         got = f(v, v + 1)
