@@ -18,7 +18,7 @@ from theanine.codegen.kernels import ReduceKernel, ScalarProgram
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, ffi, int64_arrays
 from theanine_c.elemwise import _broadcast_error, _coerce
-from theanine_c.loops import LANES, PARALLEL_THRESHOLD, RowOperand
+from theanine_c.loops import PARALLEL_THRESHOLD, RowOperand
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.reduce import reduce_acc_dtype, reduction_output
 from theanine_c.renderer import CRenderer
@@ -146,7 +146,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              *[f"                q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
              "            }",
              f"            if ({unit_inner}) {{",
-             *(_lane_loop(kernel, acc_t, start, combine, lambda acc, i: step(typed, acc, i))
+             *(r.lanes(combine, acc_t, lambda acc, i: step(typed, acc, i), "inner")
                if kernel.kind in ("max", "min") else
                r.reduce_loop(kernel, "inner", lambda i: step(typed, "acc", i), omp_op)),
              "            } else {",
@@ -192,30 +192,3 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
 
     return thunk
 
-
-def _lane_loop(kernel: ReduceKernel, acc_t: str, start: str, combine: str,
-               step: Any, indent: str = "                ") -> list[str]:
-    """A unit-stride row of a max or min (`acc` over `inner` elements at `j`) in `LANES`
-    accumulators that start from the identity, so that the compiler vectorizes the
-    compare-and-select (and the elementwise program before it) across them, then the merge
-    and the tail: as one chain of selects, max(abs(x)) of 1000 x 1000 float32 ran 6x
-    NumPy's two passes.  `step(acc, indent)` gives the lines that combine element `j` into
-    `acc`."""
-    i, n = indent, LANES
-    merge = combine.format(a="acc", b="lane[k]")
-    return [f"{i}{{",
-            f"{i}    {acc_t} lane[{n}];",
-            f"{i}    for (int k = 0; k < {n}; k++) lane[k] = {start};",
-            f"{i}    int64_t j0 = 0;",
-            f"{i}    for (; j0 + {n} <= inner; j0 += {n}) {{",
-            f"{i}        #pragma omp simd",
-            f"{i}        for (int k = 0; k < {n}; k++) {{",
-            f"{i}            const int64_t j = j0 + k;",
-            *step("lane[k]", i + "            "),
-            f"{i}        }}",
-            f"{i}    }}",
-            f"{i}    for (int k = 0; k < {n}; k++) acc = {merge};",
-            f"{i}    for (int64_t j = j0; j < inner; j++) {{",
-            *step("acc", i + "        "),
-            f"{i}    }}",
-            f"{i}}}"]

@@ -135,28 +135,29 @@ class RowLoops:
             "        return;",
             "    }"]
 
-    def lanes(self, combine: str, in_t: str, acc_t: str, first: str, load: str,
-              indent: str = "                ") -> list[str]:
-        """Lines that reduce a unit-stride row `t` of `count` elements of a max or min in
-        `LANES` accumulators (a vectorized compare-and-select), merge them into `acc` and
-        leave `t` and `count` at the tail, which the caller's plain loop then finishes.
-        `combine` is the helper's template over {a} {b}; `first` (over `t[k]`) and `load`
-        (over `v`) put an element in the accumulator's type.  A max or min is exact in any
-        order (a NaN wherever it sits wins), and as one chain of selects it ran 4x slower
-        than NumPy along rows.  A row of `WIDE_ROW` elements or more first runs
-        `LANE_GROUPS` groups of lanes at once, folded into one group after: independent
-        chains that hide each other's latency (`max(axis=1)` of 10 x 100000 float32 on one
-        thread: 160 to 65 us, NumPy 47; of 1000 x 1000: 189 to 90-126 us, NumPy 111).  `acc`
-        may already hold an element of the row (it starts from the first): taking it again
-        changes nothing.  The max/min reductions use it."""
-        lane = combine.format(a="lane[k]", b=load)
+    def lanes(self, combine: str, acc_t: str, step: Callable[[str, str], list[str]],
+              count: str, indent: str = "                ") -> list[str]:
+        """Lines that reduce a unit-stride row of `count` elements of a max or min into
+        `acc`, which already holds the identity or an element of the row (taking it again
+        changes nothing).  From `2 * LANES` elements on, `LANES` accumulators start from
+        `acc` (a vectorized compare-and-select: as one chain of selects a max ran 4x slower
+        than NumPy along rows, and max(abs(x)) fused with its producer 6x); from `WIDE_ROW`
+        on, `LANE_GROUPS` groups of them run at once first, folded into one group after:
+        independent chains that hide each other's latency (`max(axis=1)` of 10 x 100000
+        float32 on one thread: 160 to 65 us, NumPy 47; of 1000 x 1000: 189 to 90-126 us,
+        NumPy 111).  Then the lanes merge into `acc` and a plain loop takes the tail.
+        `combine` is the helper's template over {a} {b}; `step(acc, indent)` gives the lines
+        that combine element `j` of the row into `acc`.  The plain and the fused max/min
+        use it."""
         i, n, wide = indent, LANES, LANES * LANE_GROUPS
 
         def chain(width: int) -> list[str]:
-            return [f"{i}    for (; j + {width} <= count; j += {width}) {{",
+            return [f"{i}    for (; j0 + {width} <= {count}; j0 += {width}) {{",
                     f"{i}        #pragma omp simd",
                     f"{i}        for (int k = 0; k < {width}; k++) {{",
-                    f"{i}            {in_t} v = t[j + k]; lane[k] = {lane}; }}",
+                    f"{i}            const int64_t j = j0 + k;",
+                    *step("lane[k]", i + "            "),
+                    f"{i}        }}",
                     f"{i}    }}"]
 
         def fold(width: int) -> list[str]:
@@ -165,19 +166,20 @@ class RowLoops:
                     f"lane[k] = {folded};"]
 
         return [
-            f"{i}if (count >= {2 * n}) {{",
+            f"{i}int64_t j0 = 0;",
+            f"{i}if ({count} >= {2 * n}) {{",
             f"{i}    {acc_t} lane[{wide}];",
-            f"{i}    for (int k = 0; k < {n}; k++) lane[k] = {first};",
-            f"{i}    int64_t j = {n};",
-            f"{i}    if (count >= {WIDE_ROW}) {{",
-            f"{i}    for (int k = {n}; k < {wide}; k++) lane[k] = lane[k % {n}];",
+            f"{i}    for (int k = 0; k < {n}; k++) lane[k] = acc;",
+            f"{i}    if ({count} >= {WIDE_ROW}) {{",
+            f"{i}    for (int k = {n}; k < {wide}; k++) lane[k] = acc;",
             *chain(wide),
             *[line for s in range(1, LANE_GROUPS.bit_length()) for line in fold(wide >> s)],
             f"{i}    }}",
             *chain(n),
             f"{i}    for (int k = 0; k < {n}; k++) acc = {combine.format(a='acc', b='lane[k]')};",
-            f"{i}    t += j;",
-            f"{i}    count -= j;",
+            f"{i}}}",
+            f"{i}for (int64_t j = j0; j < {count}; j++) {{",
+            *step("acc", i + "    "),
             f"{i}}}"]
 
     @staticmethod

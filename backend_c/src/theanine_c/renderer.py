@@ -48,8 +48,6 @@ BLOCK = 64
 MERGED_ROW = 4096
 
 
-
-
 #: no fused multiply-add: NumPy rounds after every operation, so `x * y - z` with z == x * y
 #: is exactly 0; GCC contracts across statements unless told not to (clang honours the
 #: standard pragma, GCC only its own)
@@ -321,8 +319,8 @@ class CRenderer(RowLoops, CStyleRenderer):
             value = self.reduce_value(elements[0], kernel)
             return [f"{indent}{acc} = {combine.format(a=acc, b=value)};"]
 
-        def unit_step(indent: str) -> list[str]:
-            return [f"{indent}{in_t} v = t[j]; acc = {step};"]
+        def unit_step(indent: str, acc: str = "acc") -> list[str]:
+            return [f"{indent}{in_t} v = t[j]; {acc} = {combine.format(a=acc, b=load)};"]
 
         def strided_step(indent: str) -> list[str]:
             return [f"{indent}{in_t} v = *(const {in_t} *)(row + j * s); acc = {step};"]
@@ -351,11 +349,9 @@ class CRenderer(RowLoops, CStyleRenderer):
                  "                row += (rr % shape[d]) * strides[d]; rr /= shape[d]; }",
                  f"            if (s == {self._size(kernel.in_dtype)}) {{",
                  f"                const {in_t} *t = (const {in_t} *)row;",
-                 "                int64_t count = inner;",
-                 *(self.lanes(combine, in_t, acc_t,
-                              self.cast("t[k]", kernel.in_dtype, kernel.acc_dtype), load)
-                   if kernel.kind in ("max", "min") else []),
-                 *self.reduce_loop(kernel, "count", unit_step, self.omp_reduction(kernel)),
+                 *(self.lanes(combine, acc_t, lambda acc, i: unit_step(i, acc), "inner")
+                   if kernel.kind in ("max", "min") else
+                   self.reduce_loop(kernel, "inner", unit_step, self.omp_reduction(kernel))),
                  "            } else {",
                  *self.reduce_loop(kernel, "inner", strided_step),
                  "            }",
