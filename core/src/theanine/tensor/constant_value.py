@@ -32,7 +32,7 @@ from theanine.tensor.basic import (
 from theanine.tensor.elemwise import DimShuffle, Elemwise
 from theanine.tensor.join import Join
 from theanine.tensor.shape_ops import SpecifyShape
-from theanine.tensor.subtensor import Subtensor, _build_index, _is_advanced
+from theanine.tensor.subtensor import AdvancedSubtensor, Subtensor, _build_index
 
 
 class NotScalarConstantError(Exception):
@@ -141,7 +141,7 @@ def _value(v: Any, elemwise: bool, only_constants: bool, budget: list[int]) -> n
                 except NotScalarConstantError:
                     pass
             raise _not_constant(v)
-        if isinstance(op, Subtensor) and not _is_advanced(node.inputs[1:], op.idx_list):
+        if isinstance(op, Subtensor) and not isinstance(op, AdvancedSubtensor):
             return _subtensor_value(v, elemwise, budget)
         raise _not_constant(v, f" ({op} is not looked through)")
 
