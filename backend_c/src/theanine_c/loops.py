@@ -207,6 +207,7 @@ class RowLoops:
     def reduce_value(self, expr: str, kernel: ReduceKernel) -> str:
         """`expr`, an element of the kernel's input dtype, as the accumulator takes it: all/any
         take its truth (`x != 0`: NaN is true) as a 0 or 1 of the integer lanes."""
+        expr = self.value(expr, kernel.in_dtype)
         if kernel.kind in _TRUTH:
             return self.cast(self.cast(expr, kernel.in_dtype, "bool"), "bool", kernel.acc_dtype)
         return self.cast(expr, kernel.in_dtype, kernel.acc_dtype)

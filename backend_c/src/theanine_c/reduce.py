@@ -26,11 +26,6 @@ def reduce_plan(node: Apply, renderer: CRenderer) -> NativePlan:
     red = tuple(sorted(op.axis))
     keep = tuple(d for d in range(x.type.ndim) if d not in red)
     in_dtype, out_dtype = x.type.dtype, node.outputs[0].type.dtype
-    if op.kind in ("all", "any") and in_dtype == "bool":
-        # the bytes compared with 0 (`!= 0`), as NumPy reads them: a bool view of other bytes
-        # than 0 and 1 (`u8.view(bool)`) is true where nonzero, which a `_Bool` load (assumed
-        # 0 or 1, and ANDed as it is) would not give
-        in_dtype = "uint8"
     kernel = ReduceKernel(op.kind, in_dtype, reduce_acc_dtype(op, in_dtype, out_dtype),
                           out_dtype, len(keep), max(1, len(red)))
     unit = Unit(renderer)

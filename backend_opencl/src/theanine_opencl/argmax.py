@@ -39,7 +39,8 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: i
         "}"])
     head = f"__global const {t} *x, const long xo, {strides}, __global long *out"
     fold = ["        " + ln.strip() for ln in base_offset(nr, "q", "at", "base", first=nk)]
-    fold.append("        if (th_pick(v, i, x[at], q)) { v = x[at]; i = q; }")
+    at, base = r.value("x[at]", dtype), r.value("x[base]", dtype)
+    fold.append(f"        if (th_pick(v, i, {at}, q)) {{ v = {at}; i = q; }}")
     unit.kernels.append("\n".join([
         f"__kernel void KNAME_g(const long n_red, {dims}, {head}) {{",
         f"    __local {t} vbuf[{GROUP}];",
@@ -47,7 +48,7 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: i
         "    const long o = get_group_id(0);",
         "    const int j = get_local_id(0);",
         *base_offset(nk, "o"),
-        f"    {t} v = x[base]; long i = -1;",
+        f"    {t} v = {base}; long i = -1;",
         f"    for (long q = j; q < n_red; q += {GROUP}) {{",
         *fold,
         "    }",
@@ -65,7 +66,7 @@ def _render(r: OpenCLRenderer, unit: Unit, dtype: str, kind: str, nk: int, nr: i
         "    const long o = get_global_id(0);",
         "    if (o >= n_out) return;",
         *base_offset(nk, "o"),
-        f"    {t} v = x[base]; long i = -1;",
+        f"    {t} v = {base}; long i = -1;",
         "    for (long q = 0; q < n_red; q++) {",
         *fold,
         "    }",

@@ -64,8 +64,9 @@ def render_reduce(r: OpenCLRenderer, unit: Unit, k: ReduceKernel, name: str) -> 
     nk, nr = k.n_keep, k.n_red
     nd = nk + nr
     in_t, acc_t, out_t = r.ctype(k.in_dtype), r.ctype(k.acc_dtype), r.ctype(k.out_dtype)
-    load = r.cast("x[at]", k.in_dtype, k.acc_dtype)
-    start = identity if identity is not None else r.cast("x[base]", k.in_dtype, k.acc_dtype)
+    load = r.cast(r.value("x[at]", k.in_dtype), k.in_dtype, k.acc_dtype)
+    start = identity if identity is not None else \
+        r.cast(r.value("x[base]", k.in_dtype), k.in_dtype, k.acc_dtype)
     step = combine.format(a="acc", b=load)
     dims = ", ".join(f"const long d{j}" for j in range(nd))
     strides = ", ".join(f"const long s{j}" for j in range(nd))

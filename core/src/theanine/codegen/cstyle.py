@@ -40,8 +40,9 @@ _HELPER_ALIASES = {"py_mod": "mod"}
 _COMPARISONS = frozenset({"lt", "gt", "le", "ge", "eq", "neq"})
 _CALL = re.compile(r"\b([a-z_][a-z0-9_]*)\(")
 
+#: the types of buffer elements; a bool buffer is bytes (`value` reads them)
 _CTYPES = {
-    "bool": "_Bool", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
+    "bool": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int32_t",
     "int64": "int64_t", "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t",
     "uint64": "uint64_t", "float16": "_Float16", "float32": "float", "float64": "double",
 }
@@ -78,6 +79,8 @@ class CStyleRenderer:
     #: qualifier of pointers to kernel buffers (OpenCL: "__global ")
     buffer_qualifier = ""
     restrict = "restrict"
+    #: the type of a bool temporary: one that makes any nonzero value 1 on assignment
+    bool_temp = "_Bool"
     #: dtypes the dialect can load, compute and store
     dtypes = frozenset(_CTYPES)
     headers = "#include <stdint.h>\n#include <math.h>\n"
@@ -88,6 +91,12 @@ class CStyleRenderer:
         return _CTYPES[dtype]
 
     # -- scalar expressions -------------------------------------------------------------
+
+    def value(self, expr: str, dtype: str) -> str:
+        """An element read from a buffer, as the value it stands for.  Bool buffers are bytes,
+        and NumPy reads any nonzero byte as True (a `u8.view(bool)` holds 2s): as 0/1 they
+        add, xor and convert as NumPy's bools do, where the raw byte would add as 2."""
+        return f"(({expr}) != 0)" if dtype == "bool" else expr
 
     def math_name(self, fn: str, dtype: str) -> str:
         """The libm name of `fn` for a float `dtype`."""
@@ -161,15 +170,16 @@ class CStyleRenderer:
         raise Unsupported(f"{op_name}: unknown function {fn} in its C expression")
 
     def temp_ctype(self, dtype: str) -> str:
-        """The type of a temporary of `dtype` (a dialect may store a dtype in buffers as a
-        type that does not round like it: OpenCL's bool buffers are uchar)."""
-        return self.ctype(dtype)
+        """The type of a temporary of `dtype`: bool buffers hold bytes, a bool temporary must
+        make 1 + 1 (NumPy's True + True) 1 again."""
+        return self.bool_temp if dtype == "bool" else self.ctype(dtype)
 
     def program_body(self, unit: Unit, program: ScalarProgram, operands: Sequence[str],
                      indent: str = "    ") -> tuple[list[str], str]:
         """Lines computing `program` on the C expressions `operands` (one temporary per step,
-        each stored in its step's dtype, as NumPy rounds after every op), and the result."""
-        names = list(operands)
+        each stored in its step's dtype, as NumPy rounds after every op), and the result.
+        `operands` are elements as read from buffers (`value` makes them values)."""
+        names = [self.value(o, d) for o, d in zip(operands, program.in_dtypes)]
         lines = []
         for k, (op, refs, dtype) in enumerate(program.steps):
             e = self.expr(unit, op, [names[r] for r in refs],

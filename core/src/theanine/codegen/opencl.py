@@ -33,6 +33,7 @@ def _headers(fp64: bool) -> str:
 class OpenCLRenderer(CStyleRenderer):
     dialect = "opencl"
     buffer_qualifier = "__global "
+    bool_temp = "bool"
 
     def __init__(self, fp64: bool):
         self.fp64 = fp64
@@ -44,11 +45,6 @@ class OpenCLRenderer(CStyleRenderer):
             why = "the device has no cl_khr_fp64" if dtype == "float64" else "not rendered"
             raise Unsupported(f"dtype {dtype} on OpenCL: {why}")
         return OPENCL_TYPES[dtype]
-
-    def temp_ctype(self, dtype: str) -> str:
-        # a bool temporary must be OpenCL's bool (any nonzero value becomes 1, as NumPy's
-        # True + True is True), not the uchar that bool buffers hold: 1 + 1 would stay 2
-        return "bool" if dtype == "bool" else self.ctype(dtype)
 
     def math_name(self, fn: str, dtype: str) -> str:
         return fn  # OpenCL's math builtins are overloaded on float and double
