@@ -60,3 +60,14 @@ def test_bool_bytes_read_as_truths(name: str) -> None:
     if got.dtype == bool:
         assert set(np.unique(got.view(np.uint8))) <= {0, 1}, "bool results hold 0 or 1"
 
+
+@pytest.mark.parametrize("kind", ["argmax", "argmin"])
+@pytest.mark.parametrize("axis", [0, 1, None])
+def test_arg_extremum_of_bool_bytes_takes_the_first_truth(kind: str, axis: int | None) -> None:
+    # rows of nonzero bytes in rising order: all True, so the first position wins, where the
+    # bytes' numbers would pick the last; and rows where a later byte 1 follows a 3
+    raw = np.tile(np.arange(1, 41, dtype=np.uint8) % 4, (9, 1))
+    raw[::2] = np.sort(raw[::2] | 1, axis=1)
+    b = np.ascontiguousarray(raw if axis != 0 else raw.T).view(bool)
+    f = theanine.function([B], getattr(T, kind)(B, axis=axis))
+    np.testing.assert_array_equal(f(b), getattr(np, kind)(b, axis=axis))
