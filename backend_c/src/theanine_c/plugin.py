@@ -63,6 +63,7 @@ def theanine_register_op_impls(register: Any) -> None:
     )
     from theanine.tensor.blas import Gemm
     from theanine.tensor.elemwise import DimShuffle, Elemwise
+    from theanine.tensor.extra_ops import CumOp
     from theanine.tensor.math import Argmax, Dot, Reduce
     from theanine.tensor.nnet import LogSoftmax, Softmax, SoftmaxGrad
     from theanine.tensor.nnet.abstract_conv import (
@@ -81,6 +82,7 @@ def theanine_register_op_impls(register: Any) -> None:
     register(Elemwise, "c", _elemwise)
     register(Reduce, "c", _reduce)
     register(Argmax, "c", _rendered("argmax", "argmax_plan"))
+    register(CumOp, "c", _rendered("cumulative", "cumulative_plan"))
     register(Dot, "c", _dot)
     register(Gemm, "c", _gemm)
     register(Alloc, "c", _rendered("alloc", "alloc_plan"))
