@@ -159,7 +159,10 @@ def array_code(leaf: Leaf) -> str:
     v = leaf.value
     if leaf.layout == "neg" and v.ndim:
         v = np.flip(v, 0)
-    body = f"np.array({_list_code(v.reshape(-1))}, dtype={leaf.dtype!r})"
+    if v.dtype == bool and v.view(np.uint8).max(initial=0) > 1:  # bytes, not just truths
+        body = f"np.array({_list_code(v.view(np.uint8).reshape(-1))}, dtype='uint8').view(bool)"
+    else:
+        body = f"np.array({_list_code(v.reshape(-1))}, dtype={leaf.dtype!r})"
     if v.ndim != 1:
         body += f".reshape({v.shape!r})"
     if v.ndim == 0 or leaf.layout == "c":

@@ -114,10 +114,15 @@ def flt(x: Any) -> np.ndarray:
 
 def draw_value(rng: np.random.Generator, dtype: str, shape: tuple[int, ...], domain: str,
                specials: bool) -> np.ndarray:
-    """Random values of `dtype` in `domain`; `specials` plants a NaN, an Inf or a zero."""
+    """Random values of `dtype` in `domain`; `specials` plants a NaN, an Inf or a zero, and
+    makes a bool array's True bytes other than 1 (as C code and `u8.view(bool)` leave them;
+    NumPy reads any nonzero byte as True)."""
     lo, hi = DOMAINS[domain]
     if dtype == "bool":
-        return rng.random(shape) < 0.5
+        truth = rng.random(shape) < 0.5
+        if not specials:
+            return truth
+        return (truth * rng.integers(1, 256, size=shape)).astype(np.uint8).view(bool)
     if dtype.startswith("int"):
         ilo, ihi = int(np.floor(lo)), int(np.ceil(hi))
         if domain in ("positive", "ge1", "nonzero"):

@@ -112,7 +112,8 @@ class Context:
         none), its values drawn from `domain`, in a random memory layout."""
         shape = tuple(int(s) for s in shape)
         bcast = tuple(bcast) if bcast is not None else (False,) * len(shape)
-        specials = dtype in FLOATS + ("complex128",) and domain == "any" and self.chance(0.15)
+        specials = (dtype in FLOATS + ("complex128",) and domain == "any"
+                    or dtype == "bool") and self.chance(0.15)
         value = draw_value(self.rng, dtype, shape, domain, specials)
         layout = self.choice(LAYOUTS) if value.ndim and self.chance(0.4) else "c"
         leaf = Leaf(dtype, bcast, value, layout, domain)
