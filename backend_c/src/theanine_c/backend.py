@@ -37,6 +37,7 @@ from theanine_c.toolchain import (
     Toolchain,
     ToolchainUnavailable,
     compiler_command,
+    probe_soon,
     probed,
     toolchain,
 )
@@ -128,17 +129,28 @@ class CBackend:
         self._renderer: CRenderer | None = None
 
     def is_available(self) -> tuple[bool, str]:
-        """With `tiered` on and no probe result at hand yet, only that a compiler exists: its
-        probe then runs in the background with the first build (a compiler that fails it
-        leaves the function on the Python backend, with a warning); otherwise the probe."""
+        """The probe's result when it is at hand; otherwise (a cold cache) only that a
+        compiler exists.  Its probe then runs with a tiered function's first build, or, for
+        native code from the first call, starts now in the background (`probe_soon`: the
+        function's rewrites overlap it, and `link` waits for it).  A compiler that fails it
+        leaves the function on the Python backend, with a warning (`verify` waits)."""
         from theanine.config import config
 
         try:
-            if config.tiered and config.impl_fallback in ("allow", "fallback") \
-                    and not probed():
-                compiler_command()
-            else:
+            if probed():
                 toolchain()
+            else:
+                compiler_command()
+                if not (config.tiered and config.impl_fallback in ("allow", "fallback")):
+                    probe_soon()
+        except ToolchainUnavailable as exc:
+            return False, str(exc)
+        return True, ""
+
+    def verify(self) -> tuple[bool, str]:
+        """The compiler's probe, run now if it has not been: what `theanine plugins` lists."""
+        try:
+            toolchain()
         except ToolchainUnavailable as exc:
             return False, str(exc)
         return True, ""
@@ -252,8 +264,15 @@ class CBackend:
         recorder = compile_recorder()  # a profiled function's ProfileStats, else None
         if config.tiered and config.impl_fallback in ("allow", "fallback") and not probed():
             return self._link_in_background(fgraph, node_hook, recorder)
-        plans, report = _timed(recorder, "c: plan and render kernels", self._plans, fgraph,
-                               node_hook is not None)
+        try:
+            plans, report = _timed(recorder, "c: plan and render kernels", self._plans, fgraph,
+                                   node_hook is not None)
+        except ToolchainUnavailable as exc:  # a cold cache's probe, run since is_available
+            if config.impl_fallback == "raise":
+                raise
+            warnings.warn(f"backend c: {exc}; the function runs on the Python backend",
+                          RuntimeWarning, stacklevel=2)
+            return PythonBackend().link(fgraph, node_hook)
         sources = _unique_sources(plans.values())
         if config.tiered and sources and not self._all_cached(sources):
             report.tier = "python (compiling)"

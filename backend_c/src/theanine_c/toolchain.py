@@ -4,7 +4,9 @@ The probe compiles two tiny files once per compiler (the result is kept in the a
 keyed by the compiler's path, size and mtime, so later processes pay one stat): one to see
 that the compiler works at all, one to see whether OpenMP and glibc's vector math (libmvec)
 are there.  What it finds becomes part of every kernel's cache key, with the CPU's features
-(`-march=native` code only runs on the CPU it was built for).
+(`-march=native` code only runs on the CPU it was built for).  On a cold cache the probe
+starts in the background when the backend is chosen (`probe_soon`), so the first function's
+rewriting overlaps it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -163,14 +166,32 @@ def _probe(command: tuple[str, ...]) -> Toolchain:
                      found["vector_math"], cpu_features())
 
 
+_PROBING = threading.Lock()  # one probe at a time: a caller waits for one in flight
+
+
 def toolchain() -> Toolchain:
     """The probed compiler; raises ToolchainUnavailable with the reason when there is none
     (remembered for the process: a broken compiler is probed once)."""
     command = tuple(compiler_command())
     if command in _FAILED:
         raise _FAILED[command]
-    try:
-        return _probe(command)
-    except ToolchainUnavailable as exc:
-        _FAILED[command] = exc
-        raise
+    with _PROBING:
+        try:
+            return _probe(command)
+        except ToolchainUnavailable as exc:
+            _FAILED[command] = exc
+            raise
+
+
+def probe_soon() -> None:
+    """Start the compiler's probe (about 70 ms of gcc) on a thread of its own: the first
+    function of a cold cache links after its rewrites, which overlap it; `toolchain()` then
+    waits for it, and raises what it found wrong."""
+
+    def probe() -> None:
+        try:
+            toolchain()
+        except ToolchainUnavailable:
+            pass  # remembered in _FAILED: the link that needs the compiler raises it
+
+    threading.Thread(target=probe, name="theanine-c-probe", daemon=True).start()

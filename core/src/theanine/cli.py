@@ -102,9 +102,10 @@ def plugin_report() -> dict[str, list[dict[str, Any]]]:
     backends = []
     for name, (backend, plugin) in sorted(registry.backends.items()):
         try:
-            # tiered=False: the full probe now (a tiered function may defer it to its build)
-            with config.change_flags(tiered=False):
-                ok, reason = backend.is_available()
+            ok, reason = backend.is_available()
+            verify = getattr(backend, "verify", None)  # the full check, where that is slower
+            if ok and callable(verify):
+                ok, reason = verify()
         except Exception as exc:  # a broken probe is exactly what this listing must show
             ok, reason = False, f"is_available() raised {type(exc).__name__}: {exc}"
         describe = getattr(backend, "describe", None)  # a device backend: the device in use

@@ -26,7 +26,9 @@ class Backend(Protocol):
     `priority` orders backends for `backend=auto` (the highest available one wins);
     `required_tags` / `incompatible_tags` tell the rewriter which rewrite tags the backend
     needs and refuses; an optional `fast_run_tags` names opt-in rewrites that pay off on it,
-    run under the `fast_run` optimizer only.
+    run under the `fast_run` optimizer only.  An optional `verify() -> (ok, why)` is the full
+    check where `is_available` may answer before a slow probe finishes (the C backend's, on a
+    cold cache): `theanine plugins` asks it.
     """
 
     name: str
