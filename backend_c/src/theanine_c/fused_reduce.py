@@ -18,7 +18,7 @@ from theanine.codegen.kernels import ReduceKernel, ScalarProgram
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, ffi, int64_arrays
 from theanine_c.elemwise import _broadcast_error, _coerce
-from theanine_c.loops import PARALLEL_THRESHOLD, RowOperand
+from theanine_c.loops import RowOperand
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.reduce import reduce_acc_dtype, reduction_output
 from theanine_c.renderer import CRenderer
@@ -92,7 +92,8 @@ def fused_reduce_plan(producer: Apply, node: Apply, renderer: CRenderer) -> Nati
 def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgram,
             kept_bcast: tuple[bool, ...], inner_bcast: tuple[bool, ...]) -> None:
     """The kernel: one output per iteration of the (parallel) outer loop, the reduced
-    dimensions as rows of the last one; two faster paths where memory allows.
+    dimensions as rows of the last one; faster paths where memory allows (the row-block
+    walk) and where few outputs would leave threads idle (`chunk_loop`).
 
     `kept_bcast[k]` / `inner_bcast[k]`: operand k is broadcast along the last kept / the
     last reduced dimension (stride 0 there, known from its type)."""
@@ -120,6 +121,17 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
     # the row-block walk (batch-axis reductions): operand k at p[k], strides from k * nd
     row_operands = [RowOperand(f"p[{k}]", f"s{k}", k * nd, d, kept_bcast[k], inner_bcast[k])
                     for k, d in enumerate(program.in_dtypes)]
+
+    def row(count: str, indent: str) -> list[str]:
+        i = indent + "    "
+        return [f"{indent}if ({unit_inner}) {{",
+                *(r.lanes(combine, acc_t, lambda acc, i: step(typed, acc, i), count, i)
+                  if kernel.kind in ("max", "min") else
+                  r.reduce_loop(kernel, count, lambda i: step(typed, "acc", i), omp_op, i)),
+                f"{indent}}} else {{",
+                *r.reduce_loop(kernel, count, lambda i: step(strided, "acc", i), indent=i),
+                f"{indent}}}"]
+
     lines = [f"void KNAME(const int64_t *shape, const int64_t *strides, char **p, "
              f"{out_t} *{r.restrict} out) {{",
              "    int64_t n_out = 1, n_rows = 1;",
@@ -129,33 +141,8 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
              *[f"    const int64_t s{k} = strides[{k * nd + nd - 1}];" for k in range(nin)],
              *r.merge_reduced_rows(kernel, [k * nd for k in range(nin)]),
              *r.row_walk(kernel, row_operands, start, step),
-             *r.parallel_if(f"n_out * n_rows * inner > {PARALLEL_THRESHOLD} && n_out > 1", [
-             "    for (int64_t o = 0; o < n_out; o++) {",
-             *[f"        char *b{k} = p[{k}];" for k in range(nin)],
-             "        int64_t rem = o;",
-             f"        for (int d = {nk - 1}; d >= 0; d--) {{",
-             "            int64_t c = rem % shape[d]; rem /= shape[d];",
-             *[f"            b{k} += c * strides[{k * nd} + d];" for k in range(nin)],
-             "        }",
-             f"        {acc_t} acc = {start};",
-             "        for (int64_t r = 0; r < n_rows; r++) {",
-             *[f"            char *q{k} = b{k};" for k in range(nin)],
-             "            int64_t rr = r;",
-             f"            for (int d = {nd - 2}; d >= {nk}; d--) {{",
-             "                int64_t c = rr % shape[d]; rr /= shape[d];",
-             *[f"                q{k} += c * strides[{k * nd} + d];" for k in range(nin)],
-             "            }",
-             f"            if ({unit_inner}) {{",
-             *(r.lanes(combine, acc_t, lambda acc, i: step(typed, acc, i), "inner")
-               if kernel.kind in ("max", "min") else
-               r.reduce_loop(kernel, "inner", lambda i: step(typed, "acc", i), omp_op)),
-             "            } else {",
-             *r.reduce_loop(kernel, "inner", lambda i: step(strided, "acc", i)),
-             "            }",
-             *r.decided_break(kernel, "            "),
-             "        }",
-             f"        out[o] = {r.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
-             "    }"]),
+             *r.chunk_loop(kernel, row_operands, start, row, combine),
+             *r.output_loop(kernel, row_operands, start, row),
              "}"]
     unit.kernels.append("\n".join(lines))
     unit.declarations.append("void KNAME(void *, void *, void *, void *);")

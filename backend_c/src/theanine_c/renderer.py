@@ -18,7 +18,10 @@ Reductions: `<name>(shape, strides, x, out)` where the input is presented (by th
 strides) with the kept dimensions first; out is C-contiguous over the kept dimensions.
 all/any accumulate 0s and 1s in unsigned integer lanes with `&`/`|` (which vectorize, as a
 `_Bool` under `&&`/`||` does not), stop at the first block of a row that decides them, and
-take contiguous reduced dimensions as one row.
+take contiguous reduced dimensions as one row.  Above `PARALLEL_THRESHOLD` elements a loop
+splits across outputs, or, when few long outputs would leave threads idle, across chunks of
+a fixed number of each output's elements, combined in order (`RowLoops.chunk_loop`: the same
+bits on any number of threads).
 """
 
 from __future__ import annotations
@@ -303,8 +306,9 @@ class CRenderer(RowLoops, CStyleRenderer):
         return np.dtype(dtype).itemsize
 
     def reduce(self, unit: Unit, kernel: ReduceKernel, name: str) -> None:
-        """One output element per iteration of the (parallel) outer loop; the reduced
-        dimensions run as rows of the last one (vectorized when unit-stride)."""
+        """One output element per iteration of the (parallel) outer loop, or chunks of few
+        long outputs split across threads (`chunk_loop`); the reduced dimensions run as rows
+        of the last one (vectorized when unit-stride)."""
         identity, combine = self.reduce_parts(unit, kernel)
         nk, nr = kernel.n_keep, kernel.n_red
         nd = nk + nr
@@ -312,7 +316,7 @@ class CRenderer(RowLoops, CStyleRenderer):
         out_t = self.ctype(kernel.out_dtype)
         load = self.reduce_value("v", kernel)
         first = identity if identity is not None else self.cast(
-            f"*(const {in_t} *)q", kernel.in_dtype, kernel.acc_dtype)
+            f"*(const {in_t} *)b0", kernel.in_dtype, kernel.acc_dtype)
         step = combine.format(a="acc", b=load)
 
         def row_step(elements: list[str], acc: str, indent: str) -> list[str]:
@@ -323,8 +327,20 @@ class CRenderer(RowLoops, CStyleRenderer):
             return [f"{indent}{in_t} v = t[j]; {acc} = {combine.format(a=acc, b=load)};"]
 
         def strided_step(indent: str) -> list[str]:
-            return [f"{indent}{in_t} v = *(const {in_t} *)(row + j * s); acc = {step};"]
+            return [f"{indent}{in_t} v = *(const {in_t} *)(q0 + j * s); acc = {step};"]
 
+        def row(count: str, indent: str) -> list[str]:
+            i = indent + "    "
+            return [f"{indent}if (s == {self._size(kernel.in_dtype)}) {{",
+                    f"{i}const {in_t} *t = (const {in_t} *)q0;",
+                    *(self.lanes(combine, acc_t, lambda acc, i: unit_step(i, acc), count, i)
+                      if kernel.kind in ("max", "min") else
+                      self.reduce_loop(kernel, count, unit_step, self.omp_reduction(kernel), i)),
+                    f"{indent}}} else {{",
+                    *self.reduce_loop(kernel, count, strided_step, indent=i),
+                    f"{indent}}}"]
+
+        operands = [RowOperand("x", "s", 0, kernel.in_dtype)]
         lines = [f"void {name}(const int64_t *shape, const int64_t *strides, char *x, "
                  f"{out_t} *{self.restrict} out) {{",
                  "    int64_t n_out = 1, n_rows = 1;",
@@ -333,32 +349,9 @@ class CRenderer(RowLoops, CStyleRenderer):
                  f"    int64_t inner = shape[{nd - 1}];",
                  f"    const int64_t s = strides[{nd - 1}];",
                  *self.merge_reduced_rows(kernel, [0]),
-                 *self.row_walk(kernel, [RowOperand("x", "s", 0, kernel.in_dtype)], identity,
-                                row_step),
-                 *self.parallel_if(f"n_out * n_rows * inner > {PARALLEL_THRESHOLD} && "
-                                    "n_out > 1", [
-                 "    for (int64_t o = 0; o < n_out; o++) {",
-                 "        char *base = x; int64_t rem = o;",
-                 f"        for (int d = {nk - 1}; d >= 0; d--) {{",
-                 "            base += (rem % shape[d]) * strides[d]; rem /= shape[d]; }",
-                 "        char *q = base;",
-                 f"        {acc_t} acc = {first};",
-                 "        for (int64_t r = 0; r < n_rows; r++) {",
-                 "            char *row = base; int64_t rr = r;",
-                 f"            for (int d = {nd - 2}; d >= {nk}; d--) {{",
-                 "                row += (rr % shape[d]) * strides[d]; rr /= shape[d]; }",
-                 f"            if (s == {self._size(kernel.in_dtype)}) {{",
-                 f"                const {in_t} *t = (const {in_t} *)row;",
-                 *(self.lanes(combine, acc_t, lambda acc, i: unit_step(i, acc), "inner")
-                   if kernel.kind in ("max", "min") else
-                   self.reduce_loop(kernel, "inner", unit_step, self.omp_reduction(kernel))),
-                 "            } else {",
-                 *self.reduce_loop(kernel, "inner", strided_step),
-                 "            }",
-                 *self.decided_break(kernel, "            "),
-                 "        }",
-                 f"        out[o] = {self.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
-                 "    }"]),
+                 *self.row_walk(kernel, operands, identity, row_step),
+                 *self.chunk_loop(kernel, operands, first, row, combine),
+                 *self.output_loop(kernel, operands, first, row),
                  "}"]
         unit.kernels.append("\n".join(ln for ln in lines if ln))
         unit.declarations.append(f"void {name}(void *, void *, void *, void *);")
