@@ -1,12 +1,14 @@
 """`Reduce` (sum, prod, max, min, all, any over any axes) as a native loop.
 
 The thunk presents the input to the kernel with the kept dimensions first (by permuting its
-shape and strides, no copy); max/min of an empty set is refused before the kernel runs, as
+shape and strides, no copy), and the reduced ones in the order memory lays them out (the
+smallest stride innermost); max/min of an empty set is refused before the kernel runs, as
 NumPy refuses it.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -44,9 +46,10 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
     din, dout = np.dtype(x_var.type.dtype), np.dtype(node.outputs[0].type.dtype)
     ndim = x_var.type.ndim
     fb, ptr, arrays = buffer_pointer(), array_pointer(), int64_arrays()
-    order = keep + red
+    written = keep + red
 
     def thunk(x: Any) -> tuple:
+        order = written
         if type(x) is not np.ndarray or x.dtype is not din:
             x = _coerce(x, din)
         if x.ndim != ndim:
@@ -56,6 +59,8 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
         out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
+        if len(red) > 1:
+            order = keep + _memory_order(red, st)
         shape = tuple(shp[d] for d in order)
         strides = tuple(st[d] for d in order)
         if not red:
@@ -65,6 +70,15 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
         return (out,)
 
     return thunk
+
+
+@lru_cache(maxsize=256)
+def _memory_order(red: tuple[int, ...], strides: tuple[int, ...]) -> tuple[int, ...]:
+    """The reduced dimensions by decreasing stride: the innermost loop then walks the
+    smallest one.  In the order written, a sum of `x.T` (Fortran-ordered) strode 4000
+    bytes an element: 630-750 us for 1000 x 1000 float32 on one thread, NumPy 155.  The
+    order of a sum's additions follows the memory layout, as NumPy's does."""
+    return tuple(sorted(red, key=lambda d: -abs(strides[d])))
 
 
 def reduce_acc_dtype(op: Any, in_dtype: str, out_dtype: str,
