@@ -130,3 +130,26 @@ def test_batch_axis_reductions_of_large_products(kind):
             for row in product[1:]:
                 acc = np.maximum(acc, row) if kind == "max" else acc + row.astype("float64")
             np.testing.assert_array_equal(got, acc.astype("float32"))
+
+
+@pytest.mark.parametrize("kind", ["sum", "max", "all"])
+def test_permuted_operands_with_partial_broadcasts(kind):
+    """Reduced dimensions run in the leading operand's memory order only where no operand is
+    broadcast along some of them but not all: a (n, 1) operand would otherwise be read as
+    constant along a row it varies along."""
+    rng = np.random.default_rng(5)
+    x = T.dtensor3("x")
+    c = T.TensorType("float64", (False, False, True))("c")  # constant along axis 2 only
+    s = T.dscalar("s")
+    xv = rng.normal(size=(6, 50, 40))
+    cv = rng.normal(size=(6, 40, 1))
+    permuted = xv.transpose(0, 2, 1)  # (6, 40, 50), the last axis 50 elements apart
+    for product in (x * c, x * s, abs(x)):
+        value = product if kind != "all" else T.gt(product, -1.5)
+        for axis in ((1, 2), None):
+            out = getattr(T, kind)(value, axis=axis)
+            fc, fp = (theanine.function([x, c, s], out, backend=b, on_unused_input="ignore")
+                      for b in ("c", "python"))
+            assert any("fused" in n.why for n in fc.maker.program.report.nodes), fc.report()
+            np.testing.assert_allclose(fc(permuted, cv, 0.5), fp(permuted, cv, 0.5),
+                                       rtol=1e-12, err_msg=f"{kind} {axis} {product}")

@@ -20,7 +20,7 @@ from theanine_c.build import array_pointer, buffer_pointer, ffi, int64_arrays
 from theanine_c.elemwise import _broadcast_error, _coerce
 from theanine_c.loops import RowOperand
 from theanine_c.plan import NativePlan, named_source
-from theanine_c.reduce import reduce_acc_dtype, reduction_output
+from theanine_c.reduce import memory_order, reduce_acc_dtype, reduction_output
 from theanine_c.renderer import CRenderer
 
 
@@ -156,7 +156,15 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
     dtypes = [np.dtype(i.type.dtype) for i in producer.inputs]
     dout = np.dtype(node.outputs[0].type.dtype)
     fb, ptr, arrays, new = buffer_pointer(), array_pointer(), int64_arrays(), ffi().new
-    order = keep + red
+    written = keep + red
+    # the reduced dimensions go in the memory order of the first operand that spans them, only
+    # where every operand is broadcast along all of them or none: the kernel was rendered
+    # knowing which operands are constant along the last reduced dimension as written
+    # (`inner_bcast`)
+    spanning = [k for k, b in enumerate(bcast) if not any(b[d] for d in red)]
+    reorder = len(red) > 1 and bool(spanning) and all(
+        len({b[d] for d in red}) == 1 for b in bcast)
+    lead = spanning[0] if spanning else 0
 
     def thunk(deferred: Any) -> tuple:
         values = [v if type(v) is np.ndarray and v.dtype is d else _coerce(v, d)
@@ -169,6 +177,7 @@ def _thunk(producer: Apply, node: Apply, kernel: Any, keep: tuple[int, ...],
         out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
+        order = keep + memory_order(red, values[lead].strides) if reorder else written
         shape = tuple(shp[d] for d in order) + (() if red else (1,))
         strides = ()
         for v, b in zip(values, bcast):

@@ -60,7 +60,7 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
         if out.size == 0:
             return (out,)
         if len(red) > 1:
-            order = keep + _memory_order(red, st)
+            order = keep + memory_order(red, st)
         shape = tuple(shp[d] for d in order)
         strides = tuple(st[d] for d in order)
         if not red:
@@ -73,7 +73,7 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
 
 
 @lru_cache(maxsize=256)
-def _memory_order(red: tuple[int, ...], strides: tuple[int, ...]) -> tuple[int, ...]:
+def memory_order(red: tuple[int, ...], strides: tuple[int, ...]) -> tuple[int, ...]:
     """The reduced dimensions by decreasing stride: the innermost loop then walks the
     smallest one.  In the order written, a sum of `x.T` (Fortran-ordered) strode 4000
     bytes an element: 630-750 us for 1000 x 1000 float32 on one thread, NumPy 155.  The
