@@ -307,7 +307,8 @@ def _enclosing(lines: list[str], at: int) -> list[str]:
 def test_no_region_is_entered_below_the_threshold(kind):
     """Every OpenMP region of the plain and the fused reduction kernels (full and by rows)
     sits inside a test that the work is above `PARALLEL_THRESHOLD` (entering one costs
-    0.3-0.5 us, however small the work); the chunked one exists."""
+    0.3-0.5 us, however small the work); the chunked one exists in the kernels that keep no
+    dimension, and only there (it nearly doubles gcc's time on a kernel)."""
     r = CRenderer()
     in_dtype = "float32"
     acc = {"sum": "float64", "prod": "float64", "all": "uint32", "any": "uint32"}.get(
@@ -318,18 +319,19 @@ def test_no_region_is_entered_below_the_threshold(kind):
         kernel = ReduceKernel(kind, in_dtype, acc, out, n_keep, n_red)
         unit = Unit(r)
         r.reduce(unit, kernel, "k")
-        sources.append(unit.source())
+        sources.append((n_keep, unit.source()))
         fused = Unit(r)
         program = ScalarProgram.of(T.abs(T.fscalar()).owner.op.scalar_op, (in_dtype,),
                                    in_dtype)
         _render(r, fused, kernel, program, (False,), (False,))
-        sources.append(fused.source())
-    for source in sources:
+        sources.append((n_keep, fused.source()))
+    for n_keep, source in sources:
         lines = source.splitlines()
         regions = [k for k, line in enumerate(lines) if "#pragma omp parallel" in line]
-        assert len(regions) >= 2, source
-        assert any(f"n_rows * inner > {CHUNK}" in e for k in regions
-                   for e in _enclosing(lines, k)), source
+        assert len(regions) >= (1 if n_keep else 2), source
+        chunked = any(f"n_rows * inner > {CHUNK}" in e for k in regions
+                      for e in _enclosing(lines, k))
+        assert chunked == (n_keep == 0), source
         for k in regions:
             assert any(f"> {PARALLEL_THRESHOLD}" in e for e in _enclosing(lines, k)), \
                 f"region at line {k} outside a threshold test:\n{source}"
