@@ -1,8 +1,9 @@
 """Data-parallel training on MPI (`theanine.distributed`): the `mlp_step` model's SGD step at 1
 and 2 processes, and the fused allreduce of its gradients against mpi4py's raw `Allreduce`.
 
-Weak scaling: every process trains on its own batch of 128 (and, in a second case, 512), so
-2 processes do twice the work per step; scaling efficiency = throughput at 2 / (2 x
+Weak scaling: every process trains on its own batch of 512 (the goal's case) and of 128 (the
+`mlp_step` benchmark's batch, a 2 ms step bound by the memory the two vCPUs share), so 2
+processes do twice the work per step; scaling efficiency = throughput at 2 / (2 x
 throughput at 1) = the 1-process step's time / the 2-process step's time.  The 1-process row
 is the plain step (no allreduce) on one process while the other waits; the "no allreduce" row
 runs the plain step on both at once, which separates what sharing the machine costs from what
@@ -27,7 +28,8 @@ NAME = "data_parallel"
 DESCRIPTION = ("MLP 784-500-10 SGD step (batch 128 and 512 per process, float32, 1 thread "
                "each) at 1 and 2 MPI processes; fused gradient allreduce vs mpi4py Allreduce")
 STEP_CASE = "MLP step, 2 processes"
-#: the same step with four times the compute per byte of gradient (weak scaling's usual knob)
+#: the same step with four times the compute per byte of gradient (weak scaling's usual
+#: knob): the case the scaling goal reads (`goals.py`)
 LARGE_BATCH = 512
 LARGE_STEP_CASE = f"MLP step, batch {LARGE_BATCH} per process, 2 processes"
 ALLREDUCE_CASE = "allreduce of the MLP's gradients, 2 processes"
