@@ -1,10 +1,11 @@
-"""Reductions to few long outputs (`T.sum(x)`, `x.sum(axis=1)` of 2 x 500000) split each
-output's elements into chunks of `CHUNK` that the threads reduce, combined in chunk order
-(`RowLoops.chunk_loop`), plain and fused with their producer: against NumPy at and around
-the threshold and the chunk boundaries, a NaN in any chunk of a max/min, an all/any decided
-in a late chunk (of one output, not of another), strided, transposed and reversed inputs,
-integer and bool inputs, the bound on partials; the same bits on 1 and 2 threads; and no
-OpenMP region below the threshold."""
+"""Reductions to one long output (`T.sum(x)`, `max(abs(x))`) split its elements into chunks
+of `CHUNK` that the threads reduce, combined in chunk order (`RowLoops.chunk_loop`), plain
+and fused with their producer; reductions to few long outputs (`x.sum(axis=1)` of 2 x
+500000) split their outputs: against NumPy at and around the threshold and the chunk
+boundaries, a NaN in any chunk of a max/min, an all/any decided in a late chunk (of one
+output, not of another), strided, transposed and reversed inputs, integer and bool inputs,
+more elements than `MAX_PARTS` chunks hold; the same bits on 1 and 2 threads; and no OpenMP
+region below the threshold."""
 
 from __future__ import annotations
 
@@ -242,22 +243,29 @@ def test_integer_and_bool_sums_are_exact():
             assert g == w, f"{n}: {got} != {want}"
 
 
-@pytest.mark.parametrize("rows", [MAX_PARTS // 2, MAX_PARTS // 2 + 1],
-                         ids=["split", "one output a thread"])
-def test_outputs_of_two_chunks_up_to_the_bound_on_partials(rows):
-    """`MAX_PARTS // 2` outputs of two chunks each just fit the partials; one more output
-    runs one output per thread: both exact, an any decided in some rows only."""
+def test_more_elements_than_the_partials_hold_in_chunks():
+    """Over `CHUNK * MAX_PARTS` elements the chunks grow so that `MAX_PARTS` of them hold
+    every element (the split still fixed by the shape): sums exact, a max and an any
+    decided in the last chunk, plain and fused."""
+    n = CHUNK * MAX_PARTS + 2 * MAX_PARTS + 3  # the last chunk shorter than the others
     rng = np.random.default_rng(7)
-    m = T.matrix("m", dtype="int8")
-    f = theanine.function([m], [m.sum(axis=1), T.any(m, axis=1), T.max(m, axis=1)],
+    x = T.vector("x", dtype="int8")
+    f = theanine.function([x], [T.sum(x), T.max(x), T.any(x), T.sum(x * 2), T.any(T.eq(x, 9))],
                           backend="c")
-    v = rng.integers(-100, 100, (rows, CHUNK + 1)).astype("int8")
-    v[::3] = 0
-    v[::6, -1] = 5
+    v = rng.integers(-5, 6, n).astype("int8")
+    v[:-1][v[:-1] == 0] = 1
+    v[-1] = 0
+    v[-2] = 9
     got = f(v)
-    np.testing.assert_array_equal(got[0], v.sum(axis=1, dtype="int64"))
-    np.testing.assert_array_equal(got[1], v.any(axis=1))
-    np.testing.assert_array_equal(got[2], v.max(axis=1))
+    want = [v.sum(dtype="int64"), v.max(), v.any(), (v * 2).sum(dtype="int64"), (v == 9).any()]
+    for g, w in zip(got, want):
+        assert g == w, f"{got} != {want}"
+    v[:] = 0
+    got = f(v)
+    assert not got[2] and not got[4] and got[1] == 0
+    v[-2] = 9
+    got = f(v)
+    assert got[2] and got[4] and got[1] == 9 and got[0] == 9
 
 
 _BITS_SCRIPT = """
@@ -329,8 +337,7 @@ def test_no_region_is_entered_below_the_threshold(kind):
         lines = source.splitlines()
         regions = [k for k, line in enumerate(lines) if "#pragma omp parallel" in line]
         assert len(regions) >= (1 if n_keep else 2), source
-        chunked = any(f"n_rows * inner > {CHUNK}" in e for k in regions
-                      for e in _enclosing(lines, k))
+        chunked = any("n_chunks" in lines[k + 1] for k in regions)
         assert chunked == (n_keep == 0), source
         for k in regions:
             assert any(f"> {PARALLEL_THRESHOLD}" in e for e in _enclosing(lines, k)), \

@@ -93,7 +93,7 @@ def _render(r: CRenderer, unit: Unit, kernel: ReduceKernel, program: ScalarProgr
             kept_bcast: tuple[bool, ...], inner_bcast: tuple[bool, ...]) -> None:
     """The kernel: one output per iteration of the (parallel) outer loop, the reduced
     dimensions as rows of the last one; faster paths where memory allows (the row-block
-    walk) and where few outputs would leave threads idle (`chunk_loop`).
+    walk) and where one output would leave threads idle (`chunk_loop`).
 
     `kept_bcast[k]` / `inner_bcast[k]`: operand k is broadcast along the last kept / the
     last reduced dimension (stride 0 there, known from its type)."""

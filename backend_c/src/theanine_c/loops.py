@@ -14,14 +14,14 @@ from theanine.codegen.kernels import ReduceKernel
 
 #: elements above which loops are split across threads
 PARALLEL_THRESHOLD = 200_000
-#: reduced elements of one output per chunk when a reduction to few outputs splits its
-#: rows across threads (`RowLoops.chunk_loop`): a constant, so results do not depend on the
-#: number of threads; 64 KiB of float32, long enough that a chunk's loop setup, tail and
+#: reduced elements per chunk when a reduction to one output splits its rows across threads
+#: (`RowLoops.chunk_loop`): a constant, so results do not depend on the number of threads;
+#: 64 KiB of float32, long enough that a chunk's loop setup, tail and
 #: lane merge cost nothing measurable (a 1M float32 sum or max on one thread: 54-63 us in
 #: one pass or in chunks) and short enough for 61 chunks to share out evenly
 CHUNK = 16384
-#: the most partial results (outputs times chunks) a split reduction keeps, on the stack
-#: (8 KiB of doubles); a reduction with more outputs runs one output per thread instead
+#: the most partial results a split reduction keeps, on the stack (8 KiB of doubles): a
+#: reduction of over `CHUNK * MAX_PARTS` elements cuts them into `MAX_PARTS` longer chunks
 MAX_PARTS = 1024
 #: accumulators of a max or min along a unit-stride row (`RowLoops.lanes`)
 LANES = 16
@@ -200,36 +200,35 @@ class RowLoops:
     def chunk_loop(self, kernel: ReduceKernel, operands: Sequence[RowOperand], start: str,
                    row: RowLines, combine: str) -> list[str]:
         """Lines that split a reduction to one output (`T.sum(x)`, `max(abs(x))`), which
-        `output_loop` would run on one thread, and return: above
-        `PARALLEL_THRESHOLD` elements, where an output reduces more than `CHUNK` elements and
-        its outputs have at most `MAX_PARTS` chunks in all, each output's elements (in the
-        order `output_loop` walks them) are cut into chunks of `CHUNK`; the threads reduce
-        the chunks as rows are reduced (`row`, vectorized), then one thread combines each
-        output's partials in chunk order.  The chunks are fixed by the shape, not by the
-        number of threads, and every chunk runs the same code on any thread, so the result
-        is the same to the bit on 1 or 16 threads (a float sum's value would otherwise
-        depend on the machine's core count or OMP_NUM_THREADS); a sum adds in another order
-        than one pass along the row (as NumPy's pairwise sum also does), in partials of 16K
-        elements, which keeps it as accurate or more.  Contiguous reduced dimensions are
-        walked as one row here for sums and products too, whose order is new anyway.
-        An all/any stops at the block deciding it within a chunk, and marks its output
-        decided so that its chunks not yet started (on any thread) are skipped: they keep
-        the identity, and the deciding chunk's partial decides.  Below the threshold nothing
-        changes: no region is entered (`parallel_if`).
+        `output_loop` would run on one thread, and return: above `PARALLEL_THRESHOLD`
+        elements, its elements (in the order `output_loop` walks them) are cut into chunks
+        of `CHUNK` (of more where that would make over `MAX_PARTS` chunks); the threads
+        reduce the chunks as rows are reduced (`row`, vectorized), then one thread combines
+        the partials in chunk order.  The chunks are fixed by the shape, not by the number
+        of threads, and every chunk runs the same code on any thread, so the result is the
+        same to the bit on 1 or 16 threads (a float sum's value would otherwise depend on
+        the machine's core count or OMP_NUM_THREADS); a sum adds in another order than one
+        pass along the row (as NumPy's pairwise sum also does), in partials of 16K elements,
+        which keeps it as accurate or more.  Contiguous reduced dimensions are walked as one
+        row here for sums and products too, whose order is new anyway.  An all/any stops at
+        the block deciding it within a chunk, and marks the output decided so that the
+        chunks not yet started (on any thread) are skipped: they keep the identity, and the
+        deciding chunk's partial decides.  Below the threshold nothing changes: no region is
+        entered (`parallel_if`).
 
         1000 x 1000 float32 on this 2-core VM, one thread to two: `T.sum(x)` 64 to 39 us,
         `sum(x ** 2)` 68 to 39, `max(abs(x))` 57 to 44, `T.max(x)` 50 to 37 (NumPy 148,
         243, 125, 40; memory-bound); one thread as before.  A float64 sum of 2^20 uniform
         values erred by 1.2e-9 (median, against `math.fsum`), 5.8e-11 in chunks.
 
-        Only kernels that keep no dimension (one output) carry it: in every kernel it made
-        gcc take 80% longer on a fused max along rows (0.22 to 0.39 s) and 18% longer on a
-        sum over the batch axis, and a reduction that keeps dimensions has its outputs to
-        split across threads."""
+        Only kernels that keep no dimension carry it: in every kernel it made gcc take 80%
+        longer on a fused max along rows (0.22 to 0.39 s) and 18% longer on a sum over the
+        batch axis, and a reduction that keeps dimensions has its outputs to split across
+        threads."""
         if kernel.n_keep:
             return []
         acc_t = self.ctype(kernel.acc_dtype)
-        i = " " * 16
+        i = " " * 12
         walk = [
             f"{i}for (int64_t e = e0, r = e0 / inner, jb = e0 % inner; e < e1; r++, jb = 0) {{",
             f"{i}    const int64_t n_seg = inner - jb < e1 - e ? inner - jb : e1 - e;",
@@ -240,40 +239,36 @@ class RowLoops:
             f"{i}}}"]
         stop: list[str] = []
         if self.decided(kernel) is not None:
-            stop = [f"            unsigned char stop[{MAX_PARTS // 2}];",
-                    "            for (int64_t o = 0; o < n_out; o++) stop[o] = 0;"]
+            stop = ["        unsigned char stop = 0;"]
             walk = [f"{i}unsigned char skip;", f"{i}#pragma omp atomic read",
-                    f"{i}skip = stop[o];", f"{i}if (!skip) {{", *["    " + ln for ln in walk],
+                    f"{i}skip = stop;", f"{i}if (!skip) {{", *["    " + ln for ln in walk],
                     f"{i}    if ({self.decided(kernel)}) {{",
-                    f"{i}        #pragma omp atomic write", f"{i}        stop[o] = 1;",
+                    f"{i}        #pragma omp atomic write", f"{i}        stop = 1;",
                     f"{i}    }}", f"{i}}}"]
         offsets = [o.offset for o in operands]
         merge = [] if kernel.kind in _MERGED else [
-            "        " + ln for ln in self.merge_reduced_rows(kernel, offsets, every_kind=True)]
-        pragma = ["            #pragma omp parallel for schedule(static)"] if self.openmp else []
-        parts = combine.format(a="acc", b="part[o * n_chunks + c]")
+            "    " + ln for ln in self.merge_reduced_rows(kernel, offsets, every_kind=True)]
+        pragma = ["        #pragma omp parallel for schedule(static)"] if self.openmp else []
         return [
-            f"    if (n_out * n_rows * inner > {PARALLEL_THRESHOLD} && "
-            f"n_rows * inner > {CHUNK}) {{",
-            f"        const int64_t n_red = n_rows * inner, n_chunks = (n_red + {CHUNK - 1}) / "
-            f"{CHUNK};",
-            f"        if (n_out * n_chunks <= {MAX_PARTS}) {{", *merge,
-            f"            {acc_t} part[{MAX_PARTS}];", *stop, *pragma,
-            "            for (int64_t task = 0; task < n_out * n_chunks; task++) {",
-            f"                const int64_t o = task / n_chunks, e0 = task % n_chunks * {CHUNK};",
-            f"                const int64_t e1 = n_red - e0 < {CHUNK} ? n_red : e0 + {CHUNK};",
-            *self._bases(kernel, operands, i),
+            f"    if (n_rows * inner > {PARALLEL_THRESHOLD}) {{",
+            "        const int64_t n_red = n_rows * inner;",
+            f"        const int64_t chunk = n_red > {CHUNK * MAX_PARTS} ? "
+            f"(n_red + {MAX_PARTS - 1}) / {MAX_PARTS} : {CHUNK};",
+            "        const int64_t n_chunks = (n_red + chunk - 1) / chunk;", *merge,
+            f"        {acc_t} part[{MAX_PARTS}];", *stop, *pragma,
+            "        for (int64_t c = 0; c < n_chunks; c++) {",
+            "            const int64_t e0 = c * chunk, e1 = n_red - e0 < chunk ? n_red : "
+            "e0 + chunk;",
+            *[f"{i}char *b{k} = {o.pointer};" for k, o in enumerate(operands)],
             f"{i}{acc_t} acc = {start};",
             *walk,
-            f"{i}part[task] = acc;",
-            "            }",
-            "            for (int64_t o = 0; o < n_out; o++) {",
-            f"                {acc_t} acc = part[o * n_chunks];",
-            f"                for (int64_t c = 1; c < n_chunks; c++) acc = {parts};",
-            f"                out[o] = {self.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
-            "            }",
-            "            return;",
+            f"{i}part[c] = acc;",
             "        }",
+            f"        {acc_t} acc = part[0];",
+            f"        for (int64_t c = 1; c < n_chunks; c++) "
+            f"acc = {combine.format(a='acc', b='part[c]')};",
+            f"        out[0] = {self.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
+            "        return;",
             "    }"]
 
     def lanes(self, combine: str, acc_t: str, step: Callable[[str, str], list[str]],

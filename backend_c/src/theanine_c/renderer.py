@@ -19,9 +19,9 @@ strides) with the kept dimensions first; out is C-contiguous over the kept dimen
 all/any accumulate 0s and 1s in unsigned integer lanes with `&`/`|` (which vectorize, as a
 `_Bool` under `&&`/`||` does not), stop at the first block of a row that decides them, and
 take contiguous reduced dimensions as one row.  Above `PARALLEL_THRESHOLD` elements a loop
-splits across outputs, or, when few long outputs would leave threads idle, across chunks of
-a fixed number of each output's elements, combined in order (`RowLoops.chunk_loop`: the same
-bits on any number of threads).
+splits across outputs, or, for a reduction to one output, across chunks of a number of its
+elements fixed by the shape, combined in order (`RowLoops.chunk_loop`: the same bits on any
+number of threads).
 """
 
 from __future__ import annotations
@@ -306,8 +306,8 @@ class CRenderer(RowLoops, CStyleRenderer):
         return np.dtype(dtype).itemsize
 
     def reduce(self, unit: Unit, kernel: ReduceKernel, name: str) -> None:
-        """One output element per iteration of the (parallel) outer loop, or chunks of few
-        long outputs split across threads (`chunk_loop`); the reduced dimensions run as rows
+        """One output element per iteration of the (parallel) outer loop, or chunks of one
+        long output split across threads (`chunk_loop`); the reduced dimensions run as rows
         of the last one (vectorized when unit-stride)."""
         identity, combine = self.reduce_parts(unit, kernel)
         nk, nr = kernel.n_keep, kernel.n_red
