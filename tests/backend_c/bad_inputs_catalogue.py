@@ -14,6 +14,8 @@ import traceback
 import numpy as np
 
 import theanine
+import theanine.graph.basic
+import theanine.graph.op
 import theanine.tensor as T
 
 CASES = []
@@ -160,6 +162,35 @@ def _():
     q, r = c([iv, d], [iv // d, iv % d])(a, b)
     with np.errstate(all="ignore"):
         assert np.array_equal(q, a // b) and np.array_equal(r, a % b)
+
+
+class _WrongRank(theanine.graph.op.Op):
+    """An Op of the user's whose perform returns a matrix where its node declares a vector."""
+
+    __props__ = ()
+
+    def make_node(self, v):
+        v = T.as_tensor_variable(v)
+        return theanine.graph.basic.Apply(self, [v], [T.dvector("wrongrank")])
+
+    def perform(self, node, inputs, out):
+        out[0][0] = np.outer(inputs[0], inputs[0])
+
+
+@case("a host Op's output of the wrong rank reaches a native sum", ValueError, "wrongrank",
+      "1 dimension")
+def _():
+    c([x], T.sum(_WrongRank()(x), axis=0))(np.arange(3.0))
+
+
+@case("... a native argmax", ValueError, "wrongrank", "1 dimension")
+def _():
+    c([x], T.argmax(_WrongRank()(x)))(np.arange(3.0))
+
+
+@case("... a native cumsum", ValueError, "wrongrank", "1 dimension")
+def _():
+    c([x], T.cumsum(_WrongRank()(x)))(np.arange(3.0))
 
 
 def main() -> int:

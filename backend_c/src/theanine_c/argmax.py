@@ -10,9 +10,8 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
-from theanine_c.elemwise import _coerce
 from theanine_c.loops import PARALLEL_THRESHOLD
-from theanine_c.plan import NativePlan, named_source
+from theanine_c.plan import NativePlan, checked_input, named_source
 from theanine_c.renderer import CRenderer
 
 #: the lanes of a unit-stride row of 1- and 2-byte elements (`_lanes_row`): enough
@@ -301,11 +300,8 @@ def argmax_plan(node: Apply, renderer: CRenderer) -> NativePlan:
         order = keep + red
 
         def thunk(x: Any) -> tuple:
-            if type(x) is not np.ndarray or x.dtype is not din:
-                x = _coerce(x, din)
-            if x.ndim != ndim:
-                raise ValueError(f"{op.kind}: {x_var} should have {ndim} dimension(s), got "
-                                 f"shape {x.shape}")
+            if type(x) is not np.ndarray or x.dtype is not din or x.ndim != ndim:
+                x = checked_input(x, din, ndim, op.kind, x_var)
             if x.size == 0:
                 raise ValueError(f"{op.kind} of an empty array (shape {x.shape}) is undefined")
             out = np.empty(tuple(x.shape[d] for d in keep), np.int64)

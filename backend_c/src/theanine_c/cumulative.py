@@ -27,9 +27,8 @@ import numpy as np
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, ffi
-from theanine_c.elemwise import _coerce
 from theanine_c.loops import PARALLEL_THRESHOLD
-from theanine_c.plan import NativePlan, named_source
+from theanine_c.plan import NativePlan, checked_input, named_source
 from theanine_c.renderer import CRenderer
 
 #: lines a block of the lines walk scans together: independent chains that hide an add's
@@ -82,11 +81,8 @@ def _thunk(node: Apply, kernel: Any) -> Any:
     arguments: dict[tuple, tuple] = {}
 
     def thunk(x: Any) -> tuple:
-        if type(x) is not np.ndarray or x.dtype is not din:
-            x = _coerce(x, din)
-        if x.ndim != ndim:
-            raise ValueError(f"{op}: {x_var} should have {ndim} dimension(s), got shape "
-                             f"{x.shape}")
+        if type(x) is not np.ndarray or x.dtype is not din or x.ndim != ndim:
+            x = checked_input(x, din, ndim, op, x_var)
         out = np.empty((x.size,) if axis is None else x.shape, dout)
         if out.size == 0:
             return (out,)

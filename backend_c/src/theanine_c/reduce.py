@@ -17,8 +17,7 @@ from theanine.codegen.cstyle import Unit
 from theanine.codegen.kernels import ReduceKernel, accumulator_dtype
 from theanine.graph.basic import Apply
 from theanine_c.build import array_pointer, buffer_pointer, int64_arrays
-from theanine_c.elemwise import _coerce
-from theanine_c.plan import NativePlan, named_source
+from theanine_c.plan import NativePlan, checked_input, named_source
 from theanine_c.renderer import CRenderer
 
 
@@ -50,11 +49,8 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
 
     def thunk(x: Any) -> tuple:
         order = written
-        if type(x) is not np.ndarray or x.dtype is not din:
-            x = _coerce(x, din)
-        if x.ndim != ndim:
-            raise ValueError(f"{op}: {x_var} should have {ndim} dimension(s), got shape "
-                             f"{x.shape}")
+        if type(x) is not np.ndarray or x.dtype is not din or x.ndim != ndim:
+            x = checked_input(x, din, ndim, op, x_var)
         shp, st = x.shape, x.strides
         out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:

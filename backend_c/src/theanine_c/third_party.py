@@ -9,7 +9,7 @@ import numpy as np
 from theanine.codegen.native import MAX_NDIM, CCode
 from theanine.graph.basic import Apply
 from theanine_c.build import Source, ffi
-from theanine_c.plan import NativePlan
+from theanine_c.plan import NativePlan, checked_input
 
 
 def ccode_plan(node: Apply, code: CCode, renderer: Any) -> NativePlan:
@@ -42,10 +42,7 @@ def _thunk(node: Apply, code: CCode, fn: Any) -> Any:
     def thunk(*values: Any) -> list:
         arrays = []
         for value, (dtype, nd, var) in zip(values, in_types):
-            a = np.asarray(value, dtype=dtype)
-            if a.ndim != nd:
-                raise ValueError(f"{node.op}: input {var} should have {nd} dimension(s), got "
-                                 f"shape {a.shape}")
+            a = checked_input(value, dtype, nd, node.op, f"input {var}")
             if code.contiguous_inputs:
                 a = np.ascontiguousarray(a)
             arrays.append(a)
