@@ -25,6 +25,7 @@ from theanine.compile.arguments import (
     owned_mutable,
     refuse_inplace,
 )
+from theanine.compile.entry import make_entry
 from theanine.compile.io import In, Out, converter
 from theanine.compile.mode import Mode, get_mode
 from theanine.compile.placement import Placement
@@ -292,7 +293,6 @@ class Function:
         self.borrow = borrow
         self.name = name
         self.state_inputs = list(state_inputs)
-        self._program = maker.program
         fg_inputs = maker.fgraph.inputs
         storage = storage_of(maker.backend)
         self._convert = [converter(s, k, fg_inputs[k].type, storage)
@@ -320,6 +320,19 @@ class Function:
         # nothing to read, copy, place or store around the program: a call runs it straight
         self._straight = not (self._containers or self._protect or self._copy_outputs
                               or self._state_slots or self._placement.active)
+        self._program = maker.program
+
+    @property
+    def _program(self) -> Any:
+        """The linked program (a profiled function times it: setting it makes the entry
+        anew)."""
+        return self.__program
+
+    @_program.setter
+    def _program(self, program: Any) -> None:
+        self.__program = program
+        self._entry = make_entry(self._convert, program, self._straight, self.single,
+                                 self.n_out, self._run, self._lock)
 
     def _unowned_destroyed(self) -> list[int]:
         """Positions of the graph inputs that the compiled graph overwrites but this function
@@ -362,16 +375,10 @@ class Function:
         if kwargs or len(args) != self._n_in:
             if self._state_lock is not None:
                 return self._call_with_states(args, kwargs)
-            args = tuple(self._bind(args, kwargs))
-        values = [convert(a) for convert, a in zip(self._convert, args)]
-        if self._straight:
-            outs = self._program(*values)
-            return outs[0] if self.single else outs[:self.n_out]
-        lock = self._lock
-        if lock is None:
-            return self._run(values)
-        with lock:  # read the shared values, compute, write the updates: one step
-            return self._run(values)
+            args = self._bind(args, kwargs)
+        # converts, then runs the program; under the lock where shared values are updated
+        # (read them, compute, write the updates: one step)
+        return self._entry(*args)
 
     def _call_with_states(self, args: tuple, kwargs: dict[str, Any]) -> Any:
         """A call of a function with `In(update=)` states: reading the states, running and

@@ -223,6 +223,21 @@ class Elemwise(Op):
 
             return inplace_thunk
 
+        if node.outputs[0].ndim == 0:
+            scalar = dtype.type
+
+            def scalar_thunk(*values: Any) -> tuple:
+                # a ufunc of 0-d operands returns a new NumPy scalar: no input's buffer
+                r = impl(*values)
+                if type(r) is scalar:
+                    return (asarray(r),)
+                r = asarray(r, dtype=dtype)
+                if not r.flags.owndata or any(v is r for v in values):
+                    r = r.copy()
+                return (r,)
+
+            return scalar_thunk
+
         def thunk(*values: Any) -> tuple:
             r = impl(*values)
             if type(r) is not ndarray or r.dtype != dtype:
