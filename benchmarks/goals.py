@@ -101,7 +101,7 @@ def table(records: list[dict[str, Any]]) -> str:
             r["why_no_time"] or "not measured")
         goal = f"≤ {format_seconds(r['goal_seconds'])}" if r["goal_seconds"] else "?"
         if r["goal_versus"]:
-            factor = f"{r['goal_factor']:g} x " if r["goal_factor"] != 1 else ""
+            factor = f"{r['goal_factor']:.3g} x " if r["goal_factor"] != 1 else ""
             goal = f"≤ {factor}{r['goal_versus']} ({format_seconds(r['goal_seconds'])})"
         if r["ratio_to_goal"] is None:
             verdict = "-"

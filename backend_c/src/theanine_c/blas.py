@@ -17,7 +17,7 @@ import numpy as np
 
 from theanine.codegen.cstyle import Unsupported
 from theanine.graph.basic import Apply
-from theanine_c.build import buffer_pointer, ffi
+from theanine_c.build import Symbols, buffer_pointer, ffi
 from theanine_c.gemv import SplitGemv
 from theanine_c.gemv import source as split_source
 from theanine_c.plan import NativePlan
@@ -31,22 +31,22 @@ void scipy_cblas_{p}gemm64_(int, int, int, int64_t, int64_t, int64_t, {t}, void 
 void scipy_cblas_{p}gemv64_(int, int, int64_t, int64_t, {t}, void *, int64_t, void *, int64_t,
                            {t}, void *, int64_t);
 """
+_THREADS_CDEF = """
+int scipy_openblas_get_num_threads64_(void);
+void scipy_openblas_set_num_threads64_(int);
+"""
 
 
 @lru_cache(maxsize=1)
 def openblas() -> Any:
-    """NumPy's bundled OpenBLAS (ILP64 CBLAS), or None when this NumPy has none."""
+    """NumPy's bundled OpenBLAS (ILP64 CBLAS, `Symbols`), or None when this NumPy has none."""
     libs = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
     found = sorted(glob.glob(os.path.join(libs, "libscipy_openblas64_*.so")))
     if not found:
         return None
-    f = ffi()
-    for p, t in (("s", "float"), ("d", "double")):
-        try:
-            f.cdef(_CDEF.format(p=p, t=t), override=True)
-        except Exception:
-            pass
-    return f.dlopen(found[0])
+    return Symbols(found[0], [_CDEF.format(p=p, t=t) for p, t in (("s", "float"),
+                                                                   ("d", "double"))]
+                   + [_THREADS_CDEF])
 
 
 def _layout(a: np.ndarray) -> tuple[np.ndarray, int, int]:

@@ -1,6 +1,11 @@
 """Compiling translation units into shared libraries through the artifact cache, and loading
 them with cffi in ABI mode (no setuptools, no Python headers: a unit is plain C).
 
+cffi's C-level FFI (`_cffi_backend.FFI`, what out-of-line modules use) reads type strings with
+its own small parser, and functions are looked up by name with their prototypes' types
+(`Symbols`): nothing is declared with `cdef`, so pycparser is never imported (its import and
+first parse cost every process's first native function about 50 ms).
+
 Units that are not cached yet compile in parallel, one compiler process per core.  A loaded
 library is memoized per cache key, so a second `function()` of the same graph in one process
 touches neither the disk nor the compiler.
@@ -21,6 +26,8 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+import _cffi_backend
+
 from theanine_c.toolchain import Toolchain
 
 #: loaded libraries, by unit key and by file: weak, so a library whose programs are all gone is
@@ -29,7 +36,7 @@ from theanine_c.toolchain import Toolchain
 _LOADED: weakref.WeakValueDictionary[str, Library] = weakref.WeakValueDictionary()
 _HANDLES: weakref.WeakValueDictionary[Path, _Handle] = weakref.WeakValueDictionary()
 _LOCK = threading.Lock()
-_FFI: Any = None
+_FFI = _cffi_backend.FFI()
 
 
 @dataclass(frozen=True)
@@ -101,48 +108,58 @@ def _pin_runtimes(libc: Any) -> None:
         if name not in _PINNED and libc.dlopen(name, _RTLD_NOW | _RTLD_NOLOAD | _RTLD_NODELETE
                                                ) != ffi().NULL:
             _PINNED.add(name)
-_DECLARATION = re.compile(r"^\s*(.+?)\b(\w+)\s*\((.*)\)\s*;\s*$", re.S)
+_DECLARATION = re.compile(r"^\s*(.+?)\b(\w+)\s*\((.*)\)\s*$", re.S)
 
 
 def _signatures(cdefs: Sequence[str]) -> dict[str, str]:
-    """name -> function-pointer type, from declarations like `void k(int64_t, void *);`."""
+    """name -> function-pointer type, from prototypes like `void k(int64_t, void *);` (several
+    in one string, each ended by its semicolon)."""
     out = {}
-    for line in cdefs:
-        m = _DECLARATION.match(line)
-        if m is None:
-            raise ValueError(f"not a function declaration: {line!r}")
-        out[m.group(2)] = f"{m.group(1).strip()}(*)({m.group(3)})"
+    for text in cdefs:
+        for line in text.split(";"):
+            if not line.strip():
+                continue
+            m = _DECLARATION.match(line)
+            if m is None:
+                raise ValueError(f"not a function declaration: {line!r}")
+            out[m.group(2)] = f"{m.group(1).strip()}(*)({m.group(3)})"
     return out
+
+
+class Symbols:
+    """The functions of a shared library (`path` None: the process's own, libc's included) that
+    `prototypes` declare, each looked up by name the first time it is read as an attribute."""
+
+    def __init__(self, path: str | None, prototypes: Sequence[str]):
+        self._library = _cffi_backend.load_library(path, _RTLD_NOW)
+        self._types = _signatures(prototypes)
+
+    def __getattr__(self, name: str) -> Any:
+        signature = self.__dict__["_types"].get(name)
+        if signature is None:
+            raise AttributeError(name)
+        function = self._library.load_function(_FFI.typeof(signature), name)
+        setattr(self, name, function)
+        return function
 
 
 @lru_cache(maxsize=1)
 def _libc() -> Any:
-    f = ffi()
-    f.cdef("void *dlopen(const char *, int); void *dlsym(void *, const char *); "
-           "int dlclose(void *); char *dlerror(void);")
-    libc = f.dlopen(None)
+    libc = Symbols(None, ["void *dlopen(const char *, int); void *dlsym(void *, const char *); "
+                          "int dlclose(void *); char *dlerror(void);"])
     libc.dlerror  # noqa: B018 (looked up now: a lookup after a failure clears its message)
     return libc
 
 
 def ffi() -> Any:
-    """The one cffi.FFI of the backend (its first creation imports pycparser, ~50 ms)."""
-    global _FFI
-    if _FFI is None:
-        import cffi
-
-        from theanine.codegen.native import C_ARRAY_CDEF
-
-        _FFI = cffi.FFI()
-        _FFI.cdef(C_ARRAY_CDEF)
+    """The one FFI of the backend (see the module's docstring)."""
     return _FFI
 
 
 def buffer_pointer() -> Any:
     """`ffi.from_buffer` for arrays without its Python-level wrapper (0.1 us instead of 0.27
     per array: it is called for every operand of every native node on every call)."""
-    f = ffi()
-    return partial(f._backend.from_buffer, f.BCharA)
+    return partial(_cffi_backend.from_buffer, _FFI.typeof("char[]"))
 
 
 def array_pointer() -> Callable[[Any], Any]:

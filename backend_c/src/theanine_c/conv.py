@@ -16,13 +16,13 @@ on `perform` (`Unsupported`).
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from theanine.codegen.cstyle import Unit, Unsupported
 from theanine.graph.basic import Apply
+from theanine_c.blas import _functions, openblas
 from theanine_c.build import buffer_pointer, ffi
 from theanine_c.plan import NativePlan, named_source
 from theanine_c.renderer import CRenderer
@@ -237,12 +237,6 @@ int KNAME_gi(void *wv, void *topv, void *gxv, void *pv, void *gv, int64_t par) {
 """
 
 _ENTRIES = ("fwd", "gw", "gi")
-_BLAS_THREADS_CDEF = """
-int scipy_openblas_get_num_threads64_(void);
-void scipy_openblas_set_num_threads64_(int);
-"""
-
-
 class _SingleThreadedBlas:
     """While any native convolution runs its chunks in parallel, OpenBLAS runs each gemm on
     the calling thread (its own pool would compete with OpenMP's for the same cores); the
@@ -256,7 +250,7 @@ class _SingleThreadedBlas:
     def __enter__(self) -> None:
         with self._lock:
             if self._depth == 0:
-                lib = _blas_threads()
+                lib = openblas()
                 self._saved = lib.scipy_openblas_get_num_threads64_()
                 if self._saved > 1:
                     lib.scipy_openblas_set_num_threads64_(1)
@@ -266,28 +260,14 @@ class _SingleThreadedBlas:
         with self._lock:
             self._depth -= 1
             if self._depth == 0 and self._saved > 1:
-                _blas_threads().scipy_openblas_set_num_threads64_(self._saved)
+                openblas().scipy_openblas_set_num_threads64_(self._saved)
 
 
 _SINGLE_THREADED_BLAS = _SingleThreadedBlas()
 
 
-@lru_cache(maxsize=1)
-def _blas_threads() -> Any:
-    from theanine_c.blas import openblas
-
-    lib = openblas()
-    try:
-        ffi().cdef(_BLAS_THREADS_CDEF, override=True)
-    except Exception:  # declared already
-        pass
-    return lib
-
-
 def _gemm_pointer(dtype: str) -> Any:
     """The address of OpenBLAS's CBLAS gemm for `dtype` (Unsupported when there is none)."""
-    from theanine_c.blas import _functions
-
     gemm, _ = _functions(dtype)
     return ffi().cast("void *", gemm)
 

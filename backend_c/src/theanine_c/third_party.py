@@ -6,13 +6,16 @@ from typing import Any
 
 import numpy as np
 
+from theanine.codegen.cstyle import Unsupported
 from theanine.codegen.native import MAX_NDIM, CCode
 from theanine.graph.basic import Apply
-from theanine_c.build import Source, ffi
+from theanine_c.build import Source, buffer_pointer, ffi
 from theanine_c.plan import NativePlan, checked_input
 
 
 def ccode_plan(node: Apply, code: CCode, renderer: Any) -> NativePlan:
+    if ffi().sizeof("char *") != 8:
+        raise Unsupported("an Op's own C code needs 8-byte pointers (a th_array's layout)")
     source = Source(code.full_source(), (f"int {code.name}(void *, void *, char *, int64_t);",),
                     batchable=False)
 
@@ -22,16 +25,24 @@ def ccode_plan(node: Apply, code: CCode, renderer: Any) -> NativePlan:
     return NativePlan((source,), make_thunk)
 
 
-def _fill(arr: Any, value: np.ndarray) -> None:
-    arr.data = ffi().cast("char *", value.__array_interface__["data"][0])
-    arr.ndim = value.ndim
-    arr.size = value.size
-    arr.shape[0:value.ndim] = value.shape
-    arr.strides[0:value.ndim] = value.strides
+#: a `th_array`'s fields, each 8 bytes on a 64-bit machine: the data pointer, ndim, size,
+#: then MAX_NDIM extents and MAX_NDIM strides
+_FIELDS = 3 + 2 * MAX_NDIM
+
+
+def _arrays(values: list[np.ndarray]) -> np.ndarray:
+    """The `th_array[]` describing `values`, as rows of int64 (no struct declared to cffi)."""
+    rows = np.zeros((max(1, len(values)), _FIELDS), np.int64)
+    for row, value in zip(rows, values):
+        row[0] = value.__array_interface__["data"][0]
+        row[1], row[2] = value.ndim, value.size
+        row[3:3 + value.ndim] = value.shape
+        row[3 + MAX_NDIM:3 + MAX_NDIM + value.ndim] = value.strides
+    return rows
 
 
 def _thunk(node: Apply, code: CCode, fn: Any) -> Any:
-    f = ffi()
+    f, fb = ffi(), buffer_pointer()
     in_types = [(np.dtype(v.type.dtype), v.type.ndim, v) for v in node.inputs]
     out_dtypes = [np.dtype(v.type.dtype) for v in node.outputs]
     out_ndims = [v.type.ndim for v in node.outputs]
@@ -51,14 +62,9 @@ def _thunk(node: Apply, code: CCode, fn: Any) -> Any:
             raise ValueError(f"{node.op}: output_shapes gave {shapes}, expected "
                              f"{len(out_dtypes)} shape(s) of rank(s) {out_ndims}")
         outs = [np.empty(s, d) for s, d in zip(shapes, out_dtypes)]
-        ins_c = f.new("th_array[]", max(1, len(arrays)))
-        outs_c = f.new("th_array[]", max(1, len(outs)))
-        for k, a in enumerate(arrays):
-            _fill(ins_c[k], a)
-        for k, o in enumerate(outs):
-            _fill(outs_c[k], o)
+        ins_c, outs_c = _arrays(arrays), _arrays(outs)
         error = f.new("char[]", 512)
-        if fn(ins_c, outs_c, error, 512) != 0:
+        if fn(fb(ins_c), fb(outs_c), error, 512) != 0:
             raise RuntimeError(f"{node.op} (native code {code.name}): "
                                f"{f.string(error).decode(errors='replace')}")
         return outs

@@ -34,12 +34,6 @@ typedef struct {{
 }} th_array;
 """
 
-#: the same struct for cffi's cdef
-C_ARRAY_CDEF = f"""typedef struct {{
-    char *data; int64_t ndim; int64_t size;
-    int64_t shape[{MAX_NDIM}]; int64_t strides[{MAX_NDIM}];
-}} th_array;"""
-
 
 @dataclass(frozen=True)
 class CCode:
