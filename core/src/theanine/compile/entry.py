@@ -18,13 +18,14 @@ def make_entry(converters: Sequence[Converter], program: Callable[..., Any], str
                lock: Any) -> Callable[..., Any]:
     """`entry(*values)` for every input of the function, in order.  A converter whose
     `fast_check` is `(dtype, ndim)` passes an ndarray of that exact dtype and rank
-    unchanged; the entry tests that itself.  `straight`: nothing is read, copied or stored
+    unchanged, and one that `takes_floats` makes a Python float an array of that dtype; the
+    entry does both itself.  `straight`: nothing is read, copied or stored
     around the program, so its outputs are returned as they come (the first alone when
     `single`, else the first `n_out`); otherwise `run(values)` does the rest, under `lock`
     when it is not None."""
     names = [f"a{k}" for k in range(len(converters))]
-    space: dict[str, Any] = {"ndarray": np.ndarray, "program": program, "run": run,
-                             "lock": lock}
+    space: dict[str, Any] = {"ndarray": np.ndarray, "array": np.array, "program": program,
+                             "run": run, "lock": lock}
     lines = [f"def entry({', '.join(names)}):"]
     for k, convert in enumerate(converters):
         space[f"c{k}"] = convert
@@ -33,8 +34,10 @@ def make_entry(converters: Sequence[Converter], program: Callable[..., Any], str
             lines.append(f"    a{k} = c{k}(a{k})")
             continue
         space[f"d{k}"] = fast[0]
+        convert_it = (f"array(a{k}, d{k}) if type(a{k}) is float else c{k}(a{k})"
+                      if getattr(convert, "takes_floats", False) else f"c{k}(a{k})")
         lines += [f"    if type(a{k}) is not ndarray or a{k}.dtype is not d{k} "
-                  f"or a{k}.ndim != {fast[1]}:", f"        a{k} = c{k}(a{k})"]
+                  f"or a{k}.ndim != {fast[1]}:", f"        a{k} = {convert_it}"]
     values = ", ".join(names)
     if straight:
         lines.append(f"    return program({values})" + ("[0]" if single else f"[:{n_out}]"))

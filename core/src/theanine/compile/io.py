@@ -126,8 +126,9 @@ def converter(spec: In, position: int, ttype: Any, storage: Any = None
         return filt(value, strict, allow_downcast, name)
 
     if storage is None or not hasattr(ttype, "ndim"):
-        if fast:  # the test a compiled function's entry inlines (`compile.entry`)
+        if fast:  # the tests a compiled function's entry inlines (`compile.entry`)
             convert.fast_check = (dtype, ndim)  # type: ignore[attr-defined]
+            convert.takes_floats = bool(float_scalars)  # type: ignore[attr-defined]
         return convert
 
     def convert_device(value: Any) -> Any:
