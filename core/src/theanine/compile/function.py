@@ -384,11 +384,7 @@ class Function:
         """A call of a function with `In(update=)` states: reading the states, running and
         storing the new states is one step."""
         with self._state_lock:  # type: ignore[union-attr]
-            values = [c(a) for c, a in zip(self._convert, self._bind(args, kwargs))]
-            if self._lock is None:
-                return self._run(values)
-            with self._lock:
-                return self._run(values)
+            return self._entry(*self._bind(args, kwargs))
 
     def _run(self, values: list[Any]) -> Any:
         for c in self._containers:
