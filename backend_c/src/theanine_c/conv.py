@@ -237,6 +237,8 @@ int KNAME_gi(void *wv, void *topv, void *gxv, void *pv, void *gv, int64_t par) {
 """
 
 _ENTRIES = ("fwd", "gw", "gi")
+
+
 class _SingleThreadedBlas:
     """While any native convolution runs its chunks in parallel, OpenBLAS runs each gemm on
     the calling thread (its own pool would compete with OpenMP's for the same cores); the

@@ -256,17 +256,17 @@ class RowLoops:
             f"(n_red + {MAX_PARTS - 1}) / {MAX_PARTS} : {CHUNK};",
             "        const int64_t n_chunks = (n_red + chunk - 1) / chunk;", *merge,
             f"        {acc_t} part[{MAX_PARTS}];", *stop, *pragma,
-            "        for (int64_t c = 0; c < n_chunks; c++) {",
-            "            const int64_t e0 = c * chunk, e1 = n_red - e0 < chunk ? n_red : "
+            "        for (int64_t ck = 0; ck < n_chunks; ck++) {",
+            "            const int64_t e0 = ck * chunk, e1 = n_red - e0 < chunk ? n_red : "
             "e0 + chunk;",
             *[f"{i}char *b{k} = {o.pointer};" for k, o in enumerate(operands)],
             f"{i}{acc_t} acc = {start};",
             *walk,
-            f"{i}part[c] = acc;",
+            f"{i}part[ck] = acc;",
             "        }",
             f"        {acc_t} acc = part[0];",
-            f"        for (int64_t c = 1; c < n_chunks; c++) "
-            f"acc = {combine.format(a='acc', b='part[c]')};",
+            f"        for (int64_t ck = 1; ck < n_chunks; ck++) "
+            f"acc = {combine.format(a='acc', b='part[ck]')};",
             f"        out[0] = {self.cast('acc', kernel.acc_dtype, kernel.out_dtype)};",
             "        return;",
             "    }"]

@@ -48,15 +48,13 @@ def _thunk(node: Apply, kernel: Any, keep: tuple[int, ...], red: tuple[int, ...]
     written = keep + red
 
     def thunk(x: Any) -> tuple:
-        order = written
         if type(x) is not np.ndarray or x.dtype is not din or x.ndim != ndim:
             x = checked_input(x, din, ndim, op, x_var)
         shp, st = x.shape, x.strides
         out = reduction_output(op.kind, shp, keep, red, dout)
         if out.size == 0:
             return (out,)
-        if len(red) > 1:
-            order = keep + memory_order(red, st)
+        order = keep + memory_order(red, st) if len(red) > 1 else written
         shape = tuple(shp[d] for d in order)
         strides = tuple(st[d] for d in order)
         if not red:

@@ -183,10 +183,19 @@ def toolchain() -> Toolchain:
             raise
 
 
+_STARTING = threading.Lock()
+_STARTED: set[tuple[str, ...]] = set()  # compilers whose background probe has started
+
+
 def probe_soon() -> None:
-    """Start the compiler's probe (about 70 ms of gcc) on a thread of its own: the first
-    function of a cold cache links after its rewrites, which overlap it; `toolchain()` then
-    waits for it, and raises what it found wrong."""
+    """Start the compiler's probe (about 70 ms of gcc) on a thread of its own, once per
+    compiler: the first function of a cold cache links after its rewrites, which overlap it;
+    `toolchain()` then waits for it, and raises what it found wrong."""
+    command = tuple(compiler_command())
+    with _STARTING:
+        if command in _STARTED:
+            return
+        _STARTED.add(command)
 
     def probe() -> None:
         try:
@@ -195,3 +204,4 @@ def probe_soon() -> None:
             pass  # remembered in _FAILED: the link that needs the compiler raises it
 
     threading.Thread(target=probe, name="theanine-c-probe", daemon=True).start()
+
